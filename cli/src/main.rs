@@ -1,0 +1,3 @@
+//! The `opsledger` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The agency's Terms and SOP as typed events, commands, rules in force and business calendars.

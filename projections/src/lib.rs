@@ -1,0 +1,1 @@
+//! Read models rebuilt from the event log: obligations, SLA reports, retention windows, billing state.

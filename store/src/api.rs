@@ -1,0 +1,106 @@
+//! The one store API both backends implement, and the query types it takes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::envelope::{
+    AppendOutcome, ExpectedVersion, Head, NewEvent, RecordedEvent, StreamAppend, StreamId,
+};
+use crate::error::Result;
+use crate::hash::VerifyReport;
+use crate::subscription::Subscription;
+
+/// Which way `read_stream` walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    Forward,
+    Backward,
+}
+
+/// A half-open time range `[from, to)`; either end may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A filtered read of the global log. Every set field must match (AND); within a list, any
+/// entry may match (OR). Each filter is served by an index on both backends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    pub categories: Vec<String>,
+    pub event_types: Vec<String>,
+    pub client_id: Option<String>,
+    pub stream_id: Option<StreamId>,
+    pub correlation_id: Option<Uuid>,
+    pub occurred: TimeRange,
+    pub recorded: TimeRange,
+}
+
+/// The positions `verify` walks: `[from, to]`, `to = None` meaning up to the head.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionRange {
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+/// The event store: an append-only, hash-chained log of events in streams.
+///
+/// Positions are 0-based and gap-free; commit order is position order (see
+/// `docs/adr/0001-ordering.md`). Every method is safe to call concurrently.
+#[async_trait]
+pub trait EventStore: Send + Sync + std::fmt::Debug {
+    /// Appends `events` to one stream if its version satisfies `expected`.
+    async fn append(
+        &self,
+        stream_id: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome> {
+        let mut outcomes = self
+            .append_batch(vec![StreamAppend {
+                stream_id: stream_id.clone(),
+                expected_version: expected,
+                events,
+            }])
+            .await?;
+        Ok(outcomes.pop().expect("one outcome per stream of the batch"))
+    }
+
+    /// Appends to many streams in one atomic step: all of it is recorded or none of it.
+    /// Returns one outcome per stream, in the order given.
+    async fn append_batch(&self, batch: Vec<StreamAppend>) -> Result<Vec<AppendOutcome>>;
+
+    /// Up to `max_count` events of one stream, from `from_version` (inclusive) in `direction`.
+    /// `StreamNotFound` when the stream holds no events.
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from_version: u64,
+        direction: Direction,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>>;
+
+    /// Up to `max_count` events from global position `from_position` (inclusive), in order.
+    async fn read_all(&self, from_position: u64, max_count: usize) -> Result<Vec<RecordedEvent>>;
+
+    /// Up to `max_count` events matching `filter`, from `from_position`, in position order.
+    async fn read_filtered(
+        &self,
+        filter: &EventFilter,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>>;
+
+    /// The last recorded event's position and hash; `None` for an empty ledger.
+    async fn head(&self) -> Result<Option<Head>>;
+
+    /// Walks the hash chain over `range` and reports it intact or where it first breaks.
+    async fn verify(&self, range: PositionRange) -> Result<VerifyReport>;
+
+    /// A catch-up subscription: every event from `from_position` on, exactly once and in
+    /// order, then live appends as they commit.
+    fn subscribe(&self, from_position: u64) -> Subscription;
+}

@@ -1,0 +1,93 @@
+//! The store's error type: every way an append, read or verify can fail, named precisely.
+
+use uuid::Uuid;
+
+use crate::canonical::CanonicalError;
+use crate::envelope::ExpectedVersion;
+
+/// What is wrong with one event of an append.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidEvent {
+    #[error("event_id is the nil UUID")]
+    NilEventId,
+    #[error(
+        "event_type must be 1-100 ASCII letters, digits, '.', '_' or '-', starting with a letter"
+    )]
+    EventType,
+    #[error("schema_version must be 1 or more")]
+    SchemaVersionZero,
+    #[error("client_id must be 1-128 bytes without control characters")]
+    ClientId,
+    #[error("occurred_at year {year} is outside 1970..=9999")]
+    OccurredAtOutOfRange { year: i32 },
+    #[error("metadata.{field} is longer than 256 bytes or holds control characters")]
+    MetadataText { field: &'static str },
+    #[error("data must be a JSON object")]
+    DataNotObject,
+    #[error("data: {0}")]
+    Data(CanonicalError),
+    #[error("data is {bytes} bytes, over the limit of {limit}")]
+    DataTooLarge { bytes: usize, limit: usize },
+    #[error("event_id appears twice in the same append")]
+    EventIdRepeatedInAppend,
+}
+
+/// Every failure of the store API.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid stream id {stream_id:?}: {reason}")]
+    InvalidStreamId {
+        stream_id: String,
+        reason: &'static str,
+    },
+    #[error("invalid event #{index} ({event_id}): {problem}")]
+    InvalidEvent {
+        index: usize,
+        event_id: Uuid,
+        problem: InvalidEvent,
+    },
+    #[error("an append must hold at least one stream and each stream at least one event")]
+    EmptyAppend,
+    #[error("an append of {events} events is over the limit of {limit}")]
+    AppendTooLarge { events: usize, limit: usize },
+    #[error("wrong expected version on stream {stream_id}: expected {expected}, the stream is at {actual}")]
+    WrongExpectedVersion {
+        stream_id: String,
+        expected: ExpectedVersion,
+        /// The stream's last version, or "no stream".
+        actual: String,
+    },
+    #[error(
+        "event {event_id} is already recorded (at position {position}) with different content"
+    )]
+    DuplicateEventId { event_id: Uuid, position: u64 },
+    #[error("stream {stream_id} does not exist")]
+    StreamNotFound { stream_id: String },
+    #[error("the database connection was lost: {detail}; the append may or may not have been recorded, retry it with the same event ids")]
+    ConnectionLost { detail: String },
+    #[error("the ledger is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the stored row at position {position} cannot be read: {detail}")]
+    CorruptRow { position: u64, detail: String },
+    #[error("the log has a gap: expected position {expected}, read {found}")]
+    Gap { expected: u64, found: u64 },
+    #[error("ledger file {path}: {detail}")]
+    File { path: String, detail: String },
+    #[error("schema migration {version} failed: {detail}")]
+    Migration { version: u32, detail: String },
+    #[error("the ledger schema is at version {found}, newer than this build knows ({known}); upgrade opsledger")]
+    SchemaFromTheFuture { found: u32, known: u32 },
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[source] tokio_postgres::Error),
+    #[error("SQLite: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+}
+
+impl StoreError {
+    /// True for the optimistic-concurrency loser: retrying after re-reading the stream may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::WrongExpectedVersion { .. })
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

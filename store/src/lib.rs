@@ -1,0 +1,24 @@
+//! The append-only, hash-chained event log of opsledger: envelopes, one store API and its two
+//! backends (PostgreSQL for production, an embedded SQLite file as the single-machine default).
+//!
+//! The store knows envelopes, never domain types. See `ARCHITECTURE.md` for where it sits.
+
+pub mod api;
+pub mod canonical;
+pub mod envelope;
+pub mod error;
+pub mod hash;
+mod plan;
+pub mod postgres;
+pub mod sqlite;
+pub mod subscription;
+
+pub use api::{Direction, EventFilter, EventStore, PositionRange, TimeRange};
+pub use envelope::{
+    AppendOutcome, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent, StreamAppend, StreamId,
+};
+pub use error::{InvalidEvent, StoreError};
+pub use hash::{ChainBreak, Hash, VerifyReport};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use subscription::Subscription;

@@ -1,0 +1,1 @@
+//! Shared test support: the throwaway PostgreSQL server and the store conformance suite.
