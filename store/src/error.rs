@@ -77,8 +77,13 @@ pub enum StoreError {
     Migration { version: u32, detail: String },
     #[error("the ledger schema is at version {found}, newer than this build knows ({known}); upgrade opsledger")]
     SchemaFromTheFuture { found: u32, known: u32 },
-    #[error("PostgreSQL: {0}")]
-    Postgres(#[source] tokio_postgres::Error),
+    #[error("PostgreSQL: {detail}")]
+    Postgres {
+        /// The server's message and SQLSTATE.
+        detail: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
     #[error("SQLite: {0}")]
     Sqlite(#[source] rusqlite::Error),
 }

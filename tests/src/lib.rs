@@ -1,1 +1,3 @@
 //! Shared test support: the throwaway PostgreSQL server and the store conformance suite.
+
+pub mod pg;

@@ -1,5 +1,447 @@
 //! The PostgreSQL backend: the production store and the path past one machine.
+//!
+//! Writes go through one writer task per store handle (group commit, see [`writer`]); reads
+//! use a connection pool. A LISTEN connection turns other processes' commits into wake-ups for
+//! subscribers; polling covers the gaps.
 
-/// The PostgreSQL event store (being built).
-#[derive(Debug, Clone)]
-pub struct PgStore {}
+mod rows;
+pub mod schema;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::api::{Direction, EventFilter, EventStore, PositionRange};
+use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
+use crate::error::{Result, StoreError};
+use crate::hash::{ChainWalker, Hash, VerifyReport};
+use crate::subscription::Subscription;
+use rows::{decode_row, to_i64, EVENT_COLUMNS};
+use schema::NOTIFY_CHANNEL;
+
+/// Read connections kept open per store handle.
+pub const READ_POOL_SIZE: usize = 8;
+/// Requests that may wait for the writer before callers feel back-pressure.
+const WRITER_QUEUE_REQUESTS: usize = 4096;
+/// Events per page when `verify` walks the log.
+const VERIFY_PAGE_EVENTS: i64 = 20_000;
+/// How long the LISTEN task waits before reconnecting after losing its connection.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
+
+/// The PostgreSQL event store. Cheap to clone: clones share the pool and the writer.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    writer: mpsc::Sender<writer::WriteRequest>,
+    wake: watch::Receiver<u64>,
+    listener: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_error(e),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// True when the error means the connection is gone: closed by the driver, or the server
+/// ending the session (SQLSTATE class 08 "connection exception" or class 57P "operator
+/// intervention", e.g. `pg_terminate_backend` or a shutdown).
+pub(crate) fn is_connection_loss(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+        None => e.as_db_error().is_none(),
+    }
+}
+
+/// The server's own message and SQLSTATE when there is one; the driver's text otherwise.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// Maps a driver error: a dropped connection is `ConnectionLost`, anything else is the
+/// database's own answer.
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    if is_connection_loss(&e) {
+        StoreError::ConnectionLost {
+            detail: describe(&e),
+        }
+    } else {
+        StoreError::Postgres {
+            detail: describe(&e),
+            source: e,
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (a libpq-style URL or key=value string), applies pending schema
+    /// migrations and starts the writer.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        Self::connect_with(config).await
+    }
+
+    pub async fn connect_with(config: tokio_postgres::Config) -> Result<Self> {
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(READ_POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = pool.get().await.map_err(pool_error)?;
+        schema::migrate(&mut conn).await?;
+        let next = next_position(&conn).await?;
+        drop(conn);
+
+        let (wake_tx, wake_rx) = watch::channel(next);
+        let wake_tx = Arc::new(wake_tx);
+        let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE_REQUESTS);
+        tokio::spawn(writer::run(config.clone(), writer_rx, Arc::clone(&wake_tx)));
+        let listener = tokio::spawn(listen(config, wake_tx));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                writer: writer_tx,
+                wake: wake_rx,
+                listener,
+            }),
+        })
+    }
+
+    async fn conn(&self) -> Result<Object> {
+        self.inner.pool.get().await.map_err(pool_error)
+    }
+
+    async fn query_events(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<RecordedEvent>> {
+        let conn = self.conn().await?;
+        let stmt = conn.prepare_cached(sql).await.map_err(pg_error)?;
+        let rows = conn.query(&stmt, params).await.map_err(pg_error)?;
+        rows.iter().map(decode_row).collect()
+    }
+}
+
+async fn next_position(conn: &Object) -> Result<u64> {
+    let row = conn
+        .query_one("SELECT next_position FROM ledger_head WHERE id = 1", &[])
+        .await
+        .map_err(pg_error)?;
+    let next: i64 = row.get(0);
+    Ok(u64::try_from(next).expect("the schema checks next_position >= 0"))
+}
+
+/// Forwards NOTIFYs from other processes' writers to this handle's subscribers, reconnecting
+/// when the connection drops. Subscribers poll as well, so a lost notification only delays.
+async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                let pump = tokio::spawn(async move {
+                    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(Ok(message)) = messages.next().await {
+                        if let AsyncMessage::Notification(n) = message {
+                            if tx.send(n.payload().to_owned()).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+                if client
+                    .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+                    .await
+                    .is_ok()
+                {
+                    while let Some(payload) = rx.recv().await {
+                        if let Ok(next) = payload.parse::<u64>() {
+                            wake.send_if_modified(|v| {
+                                let advanced = next > *v;
+                                if advanced {
+                                    *v = next;
+                                }
+                                advanced
+                            });
+                        }
+                    }
+                }
+                pump.abort();
+            }
+            Err(e) => tracing::debug!(error = %e, "opsledger LISTEN connection failed"),
+        }
+        tokio::time::sleep(LISTEN_RETRY).await;
+    }
+}
+
+fn limit(max_count: usize) -> i64 {
+    i64::try_from(max_count).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn append_batch(&self, batch: Vec<StreamAppend>) -> Result<Vec<AppendOutcome>> {
+        let appends = prepare_batch(&batch)?;
+        let (reply, outcome) = oneshot::channel();
+        self.inner
+            .writer
+            .send(writer::WriteRequest {
+                appends,
+                slow: false,
+                attempts: 0,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer task has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer task has stopped".into()))?
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from_version: u64,
+        direction: Direction,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let sql = match direction {
+            Direction::Forward => format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
+                 ORDER BY stream_version LIMIT $3"
+            ),
+            Direction::Backward => format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version <= $2 \
+                 ORDER BY stream_version DESC LIMIT $3"
+            ),
+        };
+        let from = i64::try_from(from_version).unwrap_or(i64::MAX);
+        let events = self
+            .query_events(&sql, &[&stream_id.as_str(), &from, &limit(max_count)])
+            .await?;
+        if events.is_empty() {
+            let conn = self.conn().await?;
+            let exists = conn
+                .query_opt(
+                    "SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1",
+                    &[&stream_id.as_str()],
+                )
+                .await
+                .map_err(pg_error)?;
+            if exists.is_none() {
+                return Err(StoreError::StreamNotFound {
+                    stream_id: stream_id.to_string(),
+                });
+            }
+        }
+        Ok(events)
+    }
+
+    async fn read_all(&self, from_position: u64, max_count: usize) -> Result<Vec<RecordedEvent>> {
+        let from = i64::try_from(from_position).unwrap_or(i64::MAX);
+        self.query_events(
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
+                 ORDER BY global_position LIMIT $2"
+            ),
+            &[&from, &limit(max_count)],
+        )
+        .await
+    }
+
+    async fn read_filtered(
+        &self,
+        filter: &EventFilter,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let from = i64::try_from(from_position).unwrap_or(i64::MAX);
+        let stream = filter.stream_id.as_ref().map(|s| s.as_str().to_owned());
+        let mut clauses: Vec<String> = vec!["global_position >= $1".into()];
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from];
+        fn push<'a>(
+            clauses: &mut Vec<String>,
+            params: &mut Vec<&'a (dyn ToSql + Sync)>,
+            clause: &str,
+            param: &'a (dyn ToSql + Sync),
+        ) {
+            params.push(param);
+            clauses.push(clause.replace('?', &format!("${}", params.len())));
+        }
+        // Clauses are fixed text; only placeholders carry the caller's values.
+        if !filter.categories.is_empty() {
+            push(&mut clauses, &mut params, "category = ANY(?)", &filter.categories);
+        }
+        if !filter.event_types.is_empty() {
+            push(&mut clauses, &mut params, "event_type = ANY(?)", &filter.event_types);
+        }
+        if let Some(client) = &filter.client_id {
+            push(&mut clauses, &mut params, "client_id = ?", client);
+        }
+        if let Some(stream) = &stream {
+            push(&mut clauses, &mut params, "stream_id = ?", stream);
+        }
+        if let Some(correlation) = &filter.correlation_id {
+            push(&mut clauses, &mut params, "correlation_id = ?", correlation);
+        }
+        let ranges: [(&str, &Option<DateTime<Utc>>, &str); 4] = [
+            ("occurred_at", &filter.occurred.from, ">="),
+            ("occurred_at", &filter.occurred.to, "<"),
+            ("recorded_at", &filter.recorded.from, ">="),
+            ("recorded_at", &filter.recorded.to, "<"),
+        ];
+        for (column, bound, op) in ranges {
+            if let Some(t) = bound {
+                push(&mut clauses, &mut params, &format!("{column} {op} ?"), t);
+            }
+        }
+        let max = limit(max_count);
+        params.push(&max);
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE {} ORDER BY global_position LIMIT ${}",
+            clauses.join(" AND "),
+            params.len()
+        );
+        self.query_events(&sql, &params).await
+    }
+
+    async fn head(&self) -> Result<Option<Head>> {
+        let conn = self.conn().await?;
+        let row = conn
+            .query_one(
+                "SELECT next_position, head_hash, last_recorded_at FROM ledger_head WHERE id = 1",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        let next: i64 = row.get(0);
+        let next = u64::try_from(next).expect("the schema checks next_position >= 0");
+        let hash: &[u8] = row.get(1);
+        let recorded_at: Option<DateTime<Utc>> = row.get(2);
+        Ok(next.checked_sub(1).map(|position| Head {
+            position,
+            hash: Hash::from_slice(hash).expect("the schema checks the head hash length"),
+            recorded_at: recorded_at.expect("a non-empty ledger has a last recorded_at"),
+        }))
+    }
+
+    async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
+        let head = self.head().await?;
+        let conn = self.conn().await?;
+        let anchor = match range.from.checked_sub(1) {
+            None => Hash::GENESIS,
+            Some(before) => {
+                let row = conn
+                    .query_opt(
+                        "SELECT hash FROM events WHERE global_position = $1",
+                        &[&to_i64(before)],
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                match row {
+                    Some(row) => Hash::from_slice(row.get(0)).ok_or(StoreError::CorruptRow {
+                        position: before,
+                        detail: "hash is not 32 bytes".into(),
+                    })?,
+                    None => {
+                        return Ok(VerifyReport::Broken {
+                            position: before,
+                            reason: crate::hash::ChainBreak::MissingEvents {
+                                expected_last: before,
+                                found_last: None,
+                            },
+                            events_checked: 0,
+                        })
+                    }
+                }
+            }
+        };
+        let head_pair = head.map(|h| (h.position, h.hash));
+        let last = match (range.to, head_pair) {
+            (Some(to), Some((hp, _))) => to.min(hp),
+            (None, Some((hp, _))) => hp,
+            (_, None) => return Ok(ChainWalker::new(range.from, anchor).finish(None)),
+        };
+        let reaches_head = head_pair.is_some_and(|(hp, _)| last == hp);
+        let stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
+                 AND global_position <= $2 ORDER BY global_position LIMIT $3"
+            ))
+            .await
+            .map_err(pg_error)?;
+        let mut walker = ChainWalker::new(range.from, anchor);
+        let mut next = range.from;
+        // Fetch the next page while hashing this one: the walk is bounded by whichever of the
+        // two is slower, not by their sum.
+        let fetch = |from: u64| {
+            let conn = &conn;
+            let stmt = &stmt;
+            async move {
+                let rows = conn
+                    .query(stmt, &[&to_i64(from), &to_i64(last), &VERIFY_PAGE_EVENTS])
+                    .await
+                    .map_err(pg_error)?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>>>()
+            }
+        };
+        let mut page = if next <= last { fetch(next).await? } else { Vec::new() };
+        while !page.is_empty() {
+            next = page.last().expect("non-empty").global_position + 1;
+            let prefetch = fetch(next);
+            let ok = walker.check(&page);
+            if !ok || next > last {
+                break;
+            }
+            page = prefetch.await?;
+        }
+        Ok(walker.finish(if reaches_head { head_pair } else { None }))
+    }
+
+    fn subscribe(&self, from_position: u64) -> Subscription {
+        Subscription::new(Box::new(self.clone()), from_position, self.inner.wake.clone())
+    }
+}

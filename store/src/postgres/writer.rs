@@ -1,0 +1,389 @@
+//! The PostgreSQL writer: one task, one connection, group commit.
+//!
+//! Callers hand prepared appends to the writer over a channel. The writer takes everything
+//! queued (up to [`MAX_GROUP_EVENTS`]) and records it in one transaction that holds the head
+//! row lock from its first statement to COMMIT: positions come from the head row, never from a
+//! sequence, so commit order is position order and a rollback burns nothing. Many concurrent
+//! small appends then share one transaction and one WAL flush instead of queuing behind each
+//! other's fsync (see `docs/adr/0001-ordering.md`).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::pin_mut;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls, Statement};
+use uuid::Uuid;
+
+use super::rows::{decode_row, to_i64, EVENT_COLUMNS};
+use super::schema::NOTIFY_CHANNEL;
+use crate::envelope::{AppendOutcome, Head, PreparedAppend, RecordedEvent};
+use crate::error::StoreError;
+use crate::hash::Hash;
+use crate::plan::{self, GroupPlanner, PlanError};
+
+/// Most events one group transaction takes; more waits for the next group.
+pub const MAX_GROUP_EVENTS: usize = 20_000;
+/// How often a request may be retried on the slow path before it is refused.
+const MAX_SLOW_ATTEMPTS: u8 = 3;
+
+/// One caller's atomic append, waiting for the writer.
+#[derive(Debug)]
+pub struct WriteRequest {
+    pub appends: Vec<PreparedAppend>,
+    /// Look up already-recorded event ids before planning (the idempotent-replay path).
+    pub slow: bool,
+    /// How many times the group holding this request hit an unforeseen duplicate id.
+    pub attempts: u8,
+    pub reply: oneshot::Sender<Result<Vec<AppendOutcome>, StoreError>>,
+}
+
+struct Statements {
+    lock_head: Statement,
+    versions: Statement,
+    existing: Statement,
+    copy: Statement,
+    update_head: Statement,
+    notify: Statement,
+}
+
+const COPY_TYPES: [Type; 17] = [
+    Type::INT8,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::UUID,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BYTEA,
+    Type::BYTEA,
+];
+
+async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+    Ok(Statements {
+        lock_head: client
+            .prepare("SELECT next_position, head_hash, last_recorded_at FROM ledger_head WHERE id = 1 FOR UPDATE")
+            .await?,
+        versions: client
+            .prepare("SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1) GROUP BY stream_id")
+            .await?,
+        existing: client
+            .prepare(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1)"))
+            .await?,
+        copy: client
+            .prepare(
+                "COPY events (global_position, event_id, stream_id, category, stream_version, event_type, \
+                 schema_version, client_id, occurred_at, recorded_at, correlation_id, causation_id, actor, \
+                 source, data, prev_hash, hash) FROM STDIN (FORMAT binary)",
+            )
+            .await?,
+        update_head: client
+            .prepare("UPDATE ledger_head SET next_position = $1, head_hash = $2, last_recorded_at = $3 WHERE id = 1")
+            .await?,
+        notify: client.prepare("SELECT pg_notify($1, $2)").await?,
+    })
+}
+
+struct Connection {
+    client: Client,
+    statements: Statements,
+}
+
+async fn connect(config: &tokio_postgres::Config) -> Result<Connection, tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "opsledger writer connection ended");
+        }
+    });
+    let statements = prepare(&client).await?;
+    Ok(Connection { client, statements })
+}
+
+/// How a whole group failed.
+enum GroupFailure {
+    /// A unique violation on `event_id` the planner could not foresee: redo every request of
+    /// the group on the slow path.
+    RetrySlow,
+    /// The connection dropped; the outcome of the transaction is unknown to the caller.
+    ConnectionLost(String),
+    /// The database refused the transaction.
+    Database(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for GroupFailure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if super::is_connection_loss(&e) {
+            GroupFailure::ConnectionLost(super::describe(&e))
+        } else {
+            GroupFailure::Database(e)
+        }
+    }
+}
+
+/// What happened to one request of a group.
+enum RequestResult {
+    Done(Result<Vec<AppendOutcome>, StoreError>),
+    /// Needs the slow path in a later group.
+    Requeue,
+}
+
+/// Runs the writer until every sender is dropped.
+pub async fn run(
+    config: tokio_postgres::Config,
+    mut requests: mpsc::Receiver<WriteRequest>,
+    wake: Arc<watch::Sender<u64>>,
+) {
+    let mut connection: Option<Connection> = None;
+    let mut pending: VecDeque<WriteRequest> = VecDeque::new();
+    loop {
+        if pending.is_empty() {
+            match requests.recv().await {
+                Some(r) => pending.push_back(r),
+                None => return,
+            }
+        }
+        let mut queued_events: usize = pending.iter().map(events_in).sum();
+        while queued_events < MAX_GROUP_EVENTS {
+            match requests.try_recv() {
+                Ok(r) => {
+                    queued_events += events_in(&r);
+                    pending.push_back(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let group = take_group(&mut pending);
+        if connection.is_none() {
+            match connect(&config).await {
+                Ok(c) => connection = Some(c),
+                Err(e) => {
+                    for r in group {
+                        let _ = r.reply.send(Err(StoreError::Unavailable(e.to_string())));
+                    }
+                    continue;
+                }
+            }
+        }
+        let conn = connection.as_mut().expect("connected above");
+        match write_group(conn, &group).await {
+            Ok((results, next_position)) => {
+                wake.send_if_modified(|v| {
+                    let advanced = next_position > *v;
+                    if advanced {
+                        *v = next_position;
+                    }
+                    advanced
+                });
+                let mut requeue = Vec::new();
+                for (mut request, result) in group.into_iter().zip(results) {
+                    match result {
+                        RequestResult::Done(r) => {
+                            let _ = request.reply.send(r);
+                        }
+                        RequestResult::Requeue => {
+                            request.slow = true;
+                            requeue.push(request);
+                        }
+                    }
+                }
+                for r in requeue.into_iter().rev() {
+                    pending.push_front(r);
+                }
+            }
+            Err(GroupFailure::RetrySlow) => {
+                // The slow path looks the ids up under the head lock, which turns the violation
+                // into a replay or a DuplicateEventId. A request that keeps failing would mean
+                // a writer outside the head lock; refuse it rather than loop.
+                for mut r in group.into_iter().rev() {
+                    r.slow = true;
+                    r.attempts += 1;
+                    if r.attempts > MAX_SLOW_ATTEMPTS {
+                        let _ = r.reply.send(Err(StoreError::Unavailable(
+                            "an event id keeps colliding outside the head lock".into(),
+                        )));
+                    } else {
+                        pending.push_front(r);
+                    }
+                }
+            }
+            Err(GroupFailure::ConnectionLost(detail)) => {
+                connection = None;
+                for r in group {
+                    let _ = r.reply.send(Err(StoreError::ConnectionLost {
+                        detail: detail.clone(),
+                    }));
+                }
+            }
+            Err(GroupFailure::Database(e)) => {
+                let text = super::describe(&e);
+                tracing::warn!(error = %text, "opsledger write transaction refused");
+                for r in group {
+                    let _ = r.reply.send(Err(StoreError::Unavailable(format!(
+                        "the database refused the write transaction: {text}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+fn events_in(r: &WriteRequest) -> usize {
+    r.appends.iter().map(|a| a.events.len()).sum()
+}
+
+/// Takes requests from the front while they fit in one group (always at least one).
+fn take_group(pending: &mut VecDeque<WriteRequest>) -> Vec<WriteRequest> {
+    let mut group = Vec::new();
+    let mut events = 0usize;
+    while let Some(front) = pending.front() {
+        let n = events_in(front);
+        if !group.is_empty() && events + n > MAX_GROUP_EVENTS {
+            break;
+        }
+        events += n;
+        group.push(pending.pop_front().expect("front exists"));
+    }
+    group
+}
+
+async fn write_group(
+    conn: &mut Connection,
+    group: &[WriteRequest],
+) -> Result<(Vec<RequestResult>, u64), GroupFailure> {
+    let st = &conn.statements;
+    let tx = conn.client.transaction().await?;
+    let head_row = tx.query_one(&st.lock_head, &[]).await?;
+    let next_position: i64 = head_row.get(0);
+    let head_hash: &[u8] = head_row.get(1);
+    let last_recorded_at: Option<DateTime<Utc>> = head_row.get(2);
+    let next_position = u64::try_from(next_position).expect("the schema checks next_position >= 0");
+    let head = match next_position.checked_sub(1) {
+        None => None,
+        Some(position) => Some(Head {
+            position,
+            hash: Hash::from_slice(head_hash).expect("the schema checks the head hash length"),
+            recorded_at: last_recorded_at.expect("a non-empty ledger has a last recorded_at"),
+        }),
+    };
+
+    let streams = plan::stream_ids(group.iter().map(|r| r.appends.as_slice()));
+    let mut versions = HashMap::with_capacity(streams.len());
+    for row in tx.query(&st.versions, &[&streams]).await? {
+        let stream: String = row.get(0);
+        let version: i64 = row.get(1);
+        versions.insert(
+            stream,
+            u64::try_from(version).expect("the schema checks stream_version >= 0"),
+        );
+    }
+
+    let slow_ids: Vec<Uuid> =
+        plan::event_ids(group.iter().filter(|r| r.slow).map(|r| r.appends.as_slice()));
+    let mut existing: HashMap<Uuid, RecordedEvent> = HashMap::new();
+    if !slow_ids.is_empty() {
+        for row in tx.query(&st.existing, &[&slow_ids]).await? {
+            let e = decode_row(&row).map_err(|e| GroupFailure::ConnectionLost(e.to_string()))?;
+            existing.insert(e.event_id, e);
+        }
+    }
+
+    let mut planner = GroupPlanner::new(head, Utc::now(), versions);
+    let mut rows: Vec<RecordedEvent> = Vec::new();
+    let mut results = Vec::with_capacity(group.len());
+    // Two requests of one group may carry the same event id (a retry racing its original).
+    // The later one waits for the next group, where the lookup sees the first one recorded.
+    let mut planned_ids: HashSet<Uuid> = HashSet::new();
+    for request in group {
+        let ids = request.appends.iter().flat_map(|a| a.events.iter().map(|e| e.event_id));
+        if ids.clone().any(|id| planned_ids.contains(&id)) {
+            results.push(RequestResult::Requeue);
+            continue;
+        }
+        match planner.plan_request(&request.appends, request.slow.then_some(&existing)) {
+            Ok(planned) => {
+                planned_ids.extend(ids);
+                rows.extend(planned.rows);
+                results.push(RequestResult::Done(Ok(planned.outcomes)));
+            }
+            Err(PlanError::MaybeReplay) => results.push(RequestResult::Requeue),
+            Err(PlanError::Refused(e)) => results.push(RequestResult::Done(Err(e))),
+        }
+    }
+
+    if !rows.is_empty() {
+        if let Err(e) = copy_rows(&tx, &st.copy, &rows).await {
+            let duplicate_id = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                && e.as_db_error().and_then(|d| d.constraint()) == Some("events_event_id_key");
+            return Err(if duplicate_id {
+                GroupFailure::RetrySlow
+            } else {
+                e.into()
+            });
+        }
+        let head = planner.head().expect("rows were planned");
+        let next = to_i64(planner.next_position());
+        let payload = planner.next_position().to_string();
+        let hash: &[u8] = &head.hash.0;
+        let update_params: [&(dyn ToSql + Sync); 3] = [&next, &hash, &head.recorded_at];
+        let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &payload];
+        let update = tx.execute(&st.update_head, &update_params);
+        let notify = tx.execute(&st.notify, &notify_params);
+        // Both go out in one round trip: tokio-postgres pipelines concurrent queries.
+        let (updated, _) = futures_util::try_join!(update, notify)?;
+        assert_eq!(updated, 1, "the head row exists from the first migration on");
+    }
+    tx.commit().await?;
+    Ok((results, planner.next_position()))
+}
+
+async fn copy_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    copy: &Statement,
+    rows: &[RecordedEvent],
+) -> Result<u64, tokio_postgres::Error> {
+    let sink = tx.copy_in(copy).await?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    pin_mut!(writer);
+    for e in rows {
+        let position = to_i64(e.global_position);
+        let version = to_i64(e.stream_version);
+        let schema_version =
+            i32::try_from(e.schema_version).expect("schema versions are small numbers");
+        let prev: &[u8] = &e.prev_hash.0;
+        let hash: &[u8] = &e.hash.0;
+        let values: [&(dyn ToSql + Sync); 17] = [
+            &position,
+            &e.event_id,
+            &e.stream_id.as_str(),
+            &e.stream_id.category(),
+            &version,
+            &e.event_type,
+            &schema_version,
+            &e.client_id,
+            &e.occurred_at,
+            &e.recorded_at,
+            &e.metadata.correlation_id,
+            &e.metadata.causation_id,
+            &e.metadata.actor,
+            &e.metadata.source,
+            &e.data,
+            &prev,
+            &hash,
+        ];
+        writer.as_mut().write(&values).await?;
+    }
+    writer.finish().await
+}
