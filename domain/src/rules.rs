@@ -320,13 +320,8 @@ pub fn sop_default(rule: RuleId) -> RuleValue {
         RuleId::Ans4 => RuleValue::Languages(vec!["en".to_owned()]),
         RuleId::Doc2 | RuleId::Esc3 => RuleValue::Unconfigured,
         RuleId::Esc1 => RuleValue::Minutes(SOP_URGENT_ESCALATION_MINS),
-        RuleId::Esc2 | RuleId::Qa5 => {
-            if rule == RuleId::Esc2 {
-                RuleValue::Immediate
-            } else {
-                RuleValue::SameBusinessDay
-            }
-        }
+        RuleId::Esc2 => RuleValue::Immediate,
+        RuleId::Qa5 => RuleValue::SameBusinessDay,
         RuleId::Qa1 => RuleValue::BasisPoints(SOP_REVIEW_SHARE_BASIS_POINTS),
         RuleId::Qa2 => RuleValue::Hours(SOP_QUALITY_ISSUE_HOURS),
         RuleId::Qa3 => RuleValue::BusinessDays(SOP_CLIENT_REVIEW_BUSINESS_DAYS),

@@ -1,0 +1,101 @@
+//! Deadlines: turning a rule value in force and the instant its clock started into a due instant.
+//!
+//! Projections call [`due_at`] with the value from `rules_in_force::value_at` (taken at the
+//! clock start) and the client's calendar in force then, so every rule's deadline is computed the
+//! same way. Rules without a computable deadline (shares, counts, qualitative standards,
+//! unconfigured or not applicable) give `None`.
+
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
+
+use crate::calendar::{BusinessCalendar, CalendarError};
+use crate::rules::RuleValue;
+
+/// Months in a calendar quarter.
+const MONTHS_PER_QUARTER: u32 = 3;
+/// Months in a year.
+const MONTHS_PER_YEAR: u32 = 12;
+
+/// The instant by which a rule with value `value`, whose clock started at `clock_start`, is due.
+///
+/// For [`RuleValue::NthBusinessDayOfNextMonth`], `clock_start` is any instant inside the month
+/// being reported; the deadline is the end of the Nth business day of the following month.
+pub fn due_at(
+    value: &RuleValue,
+    calendar: &BusinessCalendar,
+    clock_start: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, CalendarError> {
+    let elapsed = |d: Option<Duration>, n: u64| -> Result<Option<DateTime<Utc>>, CalendarError> {
+        let d = d.ok_or(CalendarError::OutOfRange(n))?;
+        clock_start
+            .checked_add_signed(d)
+            .map(Some)
+            .ok_or(CalendarError::OutOfRange(n))
+    };
+    let signed = |n: u64| i64::try_from(n).map_err(|_| CalendarError::OutOfRange(n));
+    Ok(match value {
+        RuleValue::Seconds(n) => elapsed(Duration::try_seconds(signed(*n)?), *n)?,
+        RuleValue::Minutes(n) => elapsed(Duration::try_minutes(signed(*n)?), *n)?,
+        RuleValue::Hours(n) => elapsed(Duration::try_hours(signed(*n)?), *n)?,
+        RuleValue::Days(n) => elapsed(Duration::try_days(signed(*n)?), *n)?,
+        RuleValue::Years(n) => {
+            let months = u32::try_from(*n)
+                .ok()
+                .and_then(|y| y.checked_mul(MONTHS_PER_YEAR))
+                .ok_or(CalendarError::OutOfRange(*n))?;
+            Some(
+                clock_start
+                    .checked_add_months(Months::new(months))
+                    .ok_or(CalendarError::OutOfRange(*n))?,
+            )
+        }
+        RuleValue::BusinessDays(n) => Some(calendar.add_business_days(clock_start, *n)?),
+        RuleValue::BusinessHours(n) => Some(calendar.add_business_hours(clock_start, *n)?),
+        RuleValue::BusinessHoursElseFirstHourOfNextPeriod(n) => {
+            if calendar.is_within_business_hours(clock_start) {
+                Some(calendar.add_business_hours(clock_start, *n)?)
+            } else {
+                Some(calendar.end_of_first_business_hour_of_next_period(clock_start)?)
+            }
+        }
+        RuleValue::NthBusinessDayOfNextMonth(n) => {
+            let day = calendar.nth_business_day_of_next_month(clock_start, *n)?;
+            Some(calendar.end_of_local_day(day))
+        }
+        RuleValue::WithinCalendarQuarter => {
+            Some(calendar.end_of_local_day(last_day_of_quarter(calendar.local_date(clock_start))))
+        }
+        RuleValue::Immediate => Some(clock_start),
+        RuleValue::SameBusinessDay => Some(calendar.end_of_business_day(clock_start)?),
+        RuleValue::BasisPoints(_)
+        | RuleValue::Agents(_)
+        | RuleValue::WithMonthlyReport
+        | RuleValue::NoLaterThanPeriodStart
+        | RuleValue::NoticeMustPrecede
+        | RuleValue::OnOrAfterTerminationDate
+        | RuleValue::TrailingFeesMonths(_)
+        | RuleValue::Currency(_)
+        | RuleValue::Languages(_)
+        | RuleValue::Qualitative
+        | RuleValue::NotApplicable
+        | RuleValue::Unconfigured => None,
+    })
+}
+
+/// The last local date of the calendar quarter containing `date`.
+pub fn last_day_of_quarter(date: NaiveDate) -> NaiveDate {
+    let quarter_index = date.month0() / MONTHS_PER_QUARTER;
+    let first_month_next = (quarter_index + 1) * MONTHS_PER_QUARTER + 1;
+    let first_of_next = if first_month_next > MONTHS_PER_YEAR {
+        NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(date.year(), first_month_next, 1)
+    };
+    first_of_next
+        .and_then(|d| d.pred_opt())
+        .expect("quarter ends of supported years are valid dates")
+}
+
+/// The calendar quarter (1–4) of a date.
+pub fn quarter_of(date: NaiveDate) -> u32 {
+    date.month0() / MONTHS_PER_QUARTER + 1
+}
