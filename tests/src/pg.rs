@@ -146,11 +146,25 @@ fn start_throwaway() -> PgServer {
             .arg(&dir)
             .status()
             .expect("run chown");
-        assert!(status.success(), "chown of {} to postgres failed", dir.display());
+        assert!(
+            status.success(),
+            "chown of {} to postgres failed",
+            dir.display()
+        );
     }
     let data = dir.join("data");
     let output = pg_command(as_postgres, &bin.join("initdb"))
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "-D"])
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-D",
+        ])
         .arg(&data)
         .output()
         .expect("run initdb");
@@ -190,9 +204,16 @@ fn start_throwaway() -> PgServer {
 }
 
 /// Stops the server and deletes its directory once this process is gone.
+// The watchdog must outlive this process, so it is deliberately never waited for; when the
+// test process exits it is re-parented and reaped by init.
+#[allow(clippy::zombie_processes)]
 fn spawn_watchdog(as_postgres: bool, bin: &Path, data: &Path, dir: &Path) {
     let pid = std::process::id();
-    let runner = if as_postgres { "runuser -u postgres -- " } else { "" };
+    let runner = if as_postgres {
+        "runuser -u postgres -- "
+    } else {
+        ""
+    };
     let script = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
          {runner}'{}' -D '{}' -m immediate stop >/dev/null 2>&1; rm -rf '{}'",

@@ -61,17 +61,32 @@ async fn the_schema_refuses_update_delete_and_truncate() {
             "{sql}: {}",
             db.message()
         );
-        assert!(db.message().contains("refused") || db.message().contains("forward"), "{sql}: {}", db.message());
+        assert!(
+            db.message().contains("refused") || db.message().contains("forward"),
+            "{sql}: {}",
+            db.message()
+        );
     }
-    let n: i64 = client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_names_the_row_a_superuser_tampered_with() {
     let (store, url) = seeded(20).await;
-    assert!(store.verify(PositionRange::default()).await.unwrap().is_intact());
-    assert!(pg::server().superuser, "the tamper test needs the throwaway (superuser) server");
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+    assert!(
+        pg::server().superuser,
+        "the tamper test needs the throwaway (superuser) server"
+    );
     let client = raw(&url).await;
     // The way a superuser gets past the guard: triggers off for this session.
     client
@@ -84,20 +99,31 @@ async fn verify_names_the_row_a_superuser_tampered_with() {
         .unwrap();
     match store.verify(PositionRange::default()).await.unwrap() {
         VerifyReport::Broken {
-            position, reason, events_checked,
+            position,
+            reason,
+            events_checked,
         } => {
             assert_eq!(position, 12);
             assert_eq!(events_checked, 12);
-            assert!(matches!(reason, ChainBreak::HashMismatch { .. }), "{reason:?}");
+            assert!(
+                matches!(reason, ChainBreak::HashMismatch { .. }),
+                "{reason:?}"
+            );
         }
         intact => panic!("tampering went unnoticed: {intact:?}"),
     }
     // A range that ends before the tampered row still verifies.
     let before = store
-        .verify(PositionRange { from: 0, to: Some(11) })
+        .verify(PositionRange {
+            from: 0,
+            to: Some(11),
+        })
         .await
         .unwrap();
-    assert!(matches!(before, VerifyReport::Intact { events: 12, .. }), "{before:?}");
+    assert!(
+        matches!(before, VerifyReport::Intact { events: 12, .. }),
+        "{before:?}"
+    );
 
     // Deleting a row (gap) is named too.
     client
@@ -109,9 +135,20 @@ async fn verify_names_the_row_a_superuser_tampered_with() {
         .await
         .unwrap();
     match store.verify(PositionRange::default()).await.unwrap() {
-        VerifyReport::Broken { position, reason, .. } => {
+        VerifyReport::Broken {
+            position, reason, ..
+        } => {
             assert_eq!(position, 5);
-            assert!(matches!(reason, ChainBreak::PositionGap { expected: 5, found: 6 }), "{reason:?}");
+            assert!(
+                matches!(
+                    reason,
+                    ChainBreak::PositionGap {
+                        expected: 5,
+                        found: 6
+                    }
+                ),
+                "{reason:?}"
+            );
         }
         intact => panic!("deletion went unnoticed: {intact:?}"),
     }
@@ -121,7 +158,10 @@ async fn verify_names_the_row_a_superuser_tampered_with() {
 async fn filtered_reads_use_their_indexes() {
     let (_store, url) = seeded(200).await;
     let client = raw(&url).await;
-    client.batch_execute("ANALYZE events; SET enable_seqscan = off;").await.unwrap();
+    client
+        .batch_execute("ANALYZE events; SET enable_seqscan = off;")
+        .await
+        .unwrap();
     // With sequential scans priced out, a plan that still scans the table has no index to use.
     for (what, sql) in [
         ("category", "SELECT * FROM events WHERE global_position >= 0 AND category = ANY('{call}') ORDER BY global_position LIMIT 10"),
@@ -153,10 +193,18 @@ async fn reconnecting_applies_no_migration_twice_and_keeps_the_log() {
     let again = PgStore::connect(&url).await.unwrap();
     assert_eq!(again.head().await.unwrap().unwrap(), head);
     let client = raw(&url).await;
-    let n: i64 = client.query_one("SELECT count(*) FROM schema_migrations", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 1);
     let out = again
-        .append(&StreamId::parse("call-9").unwrap(), ExpectedVersion::NoStream, vec![event(99, "acme")])
+        .append(
+            &StreamId::parse("call-9").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(99, "acme")],
+        )
         .await
         .unwrap();
     assert_eq!(out.positions, vec![5]);
@@ -169,14 +217,20 @@ async fn a_connection_lost_mid_append_is_a_typed_error_and_nothing_is_half_recor
     // Hold the head lock so the writer's transaction is in flight when its backend dies.
     let mut locker = raw(&url).await;
     let tx = locker.transaction().await.unwrap();
-    tx.batch_execute("SELECT 1 FROM ledger_head FOR UPDATE").await.unwrap();
+    tx.batch_execute("SELECT 1 FROM ledger_head FOR UPDATE")
+        .await
+        .unwrap();
     let stream = StreamId::parse("call-lost").unwrap();
     let events: Vec<NewEvent> = (100..110).map(|n| event(n, "acme")).collect();
     let pending = {
         let store = store.clone();
         let stream = stream.clone();
         let events = events.clone();
-        tokio::spawn(async move { store.append(&stream, ExpectedVersion::NoStream, events).await })
+        tokio::spawn(async move {
+            store
+                .append(&stream, ExpectedVersion::NoStream, events)
+                .await
+        })
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     admin
@@ -187,21 +241,92 @@ async fn a_connection_lost_mid_append_is_a_typed_error_and_nothing_is_half_recor
         .await
         .unwrap();
     tx.rollback().await.unwrap();
-    let err = pending.await.unwrap().expect_err("the writer's connection was killed");
+    let err = pending
+        .await
+        .unwrap()
+        .expect_err("the writer's connection was killed");
     assert!(matches!(err, StoreError::ConnectionLost { .. }), "{err:?}");
     let n: i64 = admin
-        .query_one("SELECT count(*) FROM events WHERE stream_id = 'call-lost'", &[])
+        .query_one(
+            "SELECT count(*) FROM events WHERE stream_id = 'call-lost'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(n, 0, "nothing of the failed append may be recorded");
     // The caller retries with the same ids; the writer reconnects and records it once.
-    let out = store.append(&stream, ExpectedVersion::NoStream, events).await.unwrap();
+    let out = store
+        .append(&stream, ExpectedVersion::NoStream, events)
+        .await
+        .unwrap();
     assert_eq!(out.positions, (2..12).collect::<Vec<u64>>());
-    assert!(store.verify(PositionRange::default()).await.unwrap().is_intact());
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
     let filtered = store
-        .read_filtered(&EventFilter { stream_id: Some(stream), ..EventFilter::default() }, 0, 100)
+        .read_filtered(
+            &EventFilter {
+                stream_id: Some(stream),
+                ..EventFilter::default()
+            },
+            0,
+            100,
+        )
         .await
         .unwrap();
     assert_eq!(filtered.len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_retry_through_copy_is_recognised_by_its_unique_violation() {
+    let url = pg::server().fresh_database().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    // More rows than the pipelined INSERT takes, so the group goes through binary COPY, and
+    // `Any` so the planner cannot suspect a replay: the database's unique violation must.
+    let batch = |tweak: bool| -> Vec<opsledger_store::StreamAppend> {
+        (0..300u128)
+            .map(|s| opsledger_store::StreamAppend {
+                stream_id: StreamId::new("call", &format!("bulk{s}")).unwrap(),
+                expected_version: ExpectedVersion::Any,
+                events: (0..4u128)
+                    .map(|k| {
+                        let mut e = event(10_000 + s * 4 + k, "acme");
+                        if tweak && s == 299 && k == 3 {
+                            e.data = serde_json::json!({"changed": true});
+                        }
+                        e
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let first = store.append_batch(batch(false)).await.unwrap();
+    assert_eq!(first[0].positions, vec![0, 1, 2, 3]);
+    let again = store.append_batch(batch(false)).await.unwrap();
+    assert!(again.iter().all(|o| o.idempotent_replay));
+    assert_eq!(
+        again,
+        first
+            .iter()
+            .cloned()
+            .map(|mut o| {
+                o.idempotent_replay = true;
+                o
+            })
+            .collect::<Vec<_>>()
+    );
+    let err = store.append_batch(batch(true)).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::DuplicateEventId { position: 1199, .. }),
+        "{err:?}"
+    );
+    assert_eq!(store.head().await.unwrap().unwrap().position, 1199);
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
 }

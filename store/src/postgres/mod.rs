@@ -4,6 +4,7 @@
 //! use a connection pool. A LISTEN connection turns other processes' commits into wake-ups for
 //! subscribers; polling covers the gaps.
 
+pub mod baseline;
 mod rows;
 pub mod schema;
 mod writer;
@@ -34,7 +35,9 @@ pub const READ_POOL_SIZE: usize = 8;
 /// Requests that may wait for the writer before callers feel back-pressure.
 const WRITER_QUEUE_REQUESTS: usize = 4096;
 /// Events per page when `verify` walks the log.
-const VERIFY_PAGE_EVENTS: i64 = 20_000;
+const VERIFY_PAGE_EVENTS: i64 = 10_000;
+/// Pages the verify reader may run ahead of the hasher.
+const VERIFY_PAGES_AHEAD: usize = 2;
 /// How long the LISTEN task waits before reconnecting after losing its connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
@@ -183,7 +186,8 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
             Ok((client, mut connection)) => {
                 let (tx, mut rx) = mpsc::unbounded_channel();
                 let pump = tokio::spawn(async move {
-                    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    let mut messages =
+                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(Ok(message)) = messages.next().await {
                         if let AsyncMessage::Notification(n) = message {
                             if tx.send(n.payload().to_owned()).is_err() {
@@ -313,10 +317,20 @@ impl EventStore for PgStore {
         }
         // Clauses are fixed text; only placeholders carry the caller's values.
         if !filter.categories.is_empty() {
-            push(&mut clauses, &mut params, "category = ANY(?)", &filter.categories);
+            push(
+                &mut clauses,
+                &mut params,
+                "category = ANY(?)",
+                &filter.categories,
+            );
         }
         if !filter.event_types.is_empty() {
-            push(&mut clauses, &mut params, "event_type = ANY(?)", &filter.event_types);
+            push(
+                &mut clauses,
+                &mut params,
+                "event_type = ANY(?)",
+                &filter.event_types,
+            );
         }
         if let Some(client) = &filter.client_id {
             push(&mut clauses, &mut params, "client_id = ?", client);
@@ -406,42 +420,64 @@ impl EventStore for PgStore {
             (_, None) => return Ok(ChainWalker::new(range.from, anchor).finish(None)),
         };
         let reaches_head = head_pair.is_some_and(|(hp, _)| last == hp);
-        let stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
-                 AND global_position <= $2 ORDER BY global_position LIMIT $3"
-            ))
-            .await
-            .map_err(pg_error)?;
-        let mut walker = ChainWalker::new(range.from, anchor);
-        let mut next = range.from;
-        // Fetch the next page while hashing this one: the walk is bounded by whichever of the
-        // two is slower, not by their sum.
-        let fetch = |from: u64| {
-            let conn = &conn;
-            let stmt = &stmt;
-            async move {
-                let rows = conn
-                    .query(stmt, &[&to_i64(from), &to_i64(last), &VERIFY_PAGE_EVENTS])
+        drop(conn);
+        // A reader task fetches and decodes pages while this task hashes: the walk is bounded
+        // by the slower of the two, not by their sum.
+        let (pages_tx, mut pages) = mpsc::channel::<Result<Vec<RecordedEvent>>>(VERIFY_PAGES_AHEAD);
+        let reader_conn = self.conn().await?;
+        let reader = tokio::spawn(async move {
+            let stmt = match reader_conn
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
+                     ORDER BY global_position LIMIT $2"
+                ))
+                .await
+            {
+                Ok(stmt) => stmt,
+                Err(e) => {
+                    let _ = pages_tx.send(Err(pg_error(e))).await;
+                    return;
+                }
+            };
+            let mut next = range.from;
+            while next <= last {
+                let page = reader_conn
+                    .query(&stmt, &[&to_i64(next), &VERIFY_PAGE_EVENTS])
                     .await
-                    .map_err(pg_error)?;
-                rows.iter().map(decode_row).collect::<Result<Vec<_>>>()
+                    .map_err(pg_error)
+                    .and_then(|rows| {
+                        rows.iter()
+                            .map(decode_row)
+                            .take_while(|e| e.as_ref().map_or(true, |e| e.global_position <= last))
+                            .collect::<Result<Vec<_>>>()
+                    });
+                let done = match &page {
+                    Ok(p) => p.last().map_or(true, |e| {
+                        next = e.global_position + 1;
+                        false
+                    }),
+                    Err(_) => true,
+                };
+                if pages_tx.send(page).await.is_err() || done {
+                    return;
+                }
             }
-        };
-        let mut page = if next <= last { fetch(next).await? } else { Vec::new() };
-        while !page.is_empty() {
-            next = page.last().expect("non-empty").global_position + 1;
-            let prefetch = fetch(next);
-            let ok = walker.check(&page);
-            if !ok || next > last {
+        });
+        let mut walker = ChainWalker::new(range.from, anchor);
+        while let Some(page) = pages.recv().await {
+            if !walker.check(&page?) {
                 break;
             }
-            page = prefetch.await?;
         }
+        reader.abort();
         Ok(walker.finish(if reaches_head { head_pair } else { None }))
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {
-        Subscription::new(Box::new(self.clone()), from_position, self.inner.wake.clone())
+        Subscription::new(
+            Box::new(self.clone()),
+            from_position,
+            self.inner.wake.clone(),
+        )
     }
 }

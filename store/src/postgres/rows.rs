@@ -9,7 +9,8 @@ use crate::error::StoreError;
 use crate::hash::Hash;
 
 /// The columns of a full event read, in the order [`decode_row`] expects.
-pub const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
+pub const EVENT_COLUMNS: &str =
+    "global_position, event_id, stream_id, stream_version, event_type, \
      schema_version, client_id, occurred_at, recorded_at, correlation_id, causation_id, actor, \
      source, data, prev_hash, hash";
 

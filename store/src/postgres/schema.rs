@@ -115,7 +115,10 @@ pub async fn migrate(conn: &mut Object) -> Result<u32, StoreError> {
     .await
     .map_err(super::pg_error)?;
     let row = tx
-        .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
         .await
         .map_err(super::pg_error)?;
     let current: i32 = row.get(0);

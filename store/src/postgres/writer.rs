@@ -47,9 +47,15 @@ struct Statements {
     versions: Statement,
     existing: Statement,
     copy: Statement,
+    insert: Statement,
     update_head: Statement,
     notify: Statement,
 }
+
+pub(super) const COPY_COLUMNS: &str =
+    "global_position, event_id, stream_id, category, stream_version, event_type, \
+     schema_version, client_id, occurred_at, recorded_at, correlation_id, causation_id, actor, \
+     source, data, prev_hash, hash";
 
 const COPY_TYPES: [Type; 17] = [
     Type::INT8,
@@ -77,17 +83,27 @@ async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
             .prepare("SELECT next_position, head_hash, last_recorded_at FROM ledger_head WHERE id = 1 FOR UPDATE")
             .await?,
         versions: client
-            .prepare("SELECT stream_id, max(stream_version) FROM events WHERE stream_id = ANY($1) GROUP BY stream_id")
+            // One index probe per stream (the max of `events_stream_version_key`), whatever
+            // plan the server caches; `= ANY(...) GROUP BY` drifted to a sequential scan once
+            // the server switched to a generic plan.
+            .prepare(
+                "SELECT s.id, (SELECT max(e.stream_version) FROM events e WHERE e.stream_id = s.id) \
+                 FROM unnest($1::text[]) AS s(id)",
+            )
             .await?,
         existing: client
             .prepare(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1)"))
             .await?,
         copy: client
-            .prepare(
-                "COPY events (global_position, event_id, stream_id, category, stream_version, event_type, \
-                 schema_version, client_id, occurred_at, recorded_at, correlation_id, causation_id, actor, \
-                 source, data, prev_hash, hash) FROM STDIN (FORMAT binary)",
-            )
+            .prepare(&format!("COPY events ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"))
+            .await?,
+        insert: client
+            .prepare(&format!(
+                "INSERT INTO events ({COPY_COLUMNS}) SELECT * FROM unnest($1::int8[], $2::uuid[], \
+                 $3::text[], $4::text[], $5::int8[], $6::text[], $7::int4[], $8::text[], \
+                 $9::timestamptz[], $10::timestamptz[], $11::uuid[], $12::uuid[], $13::text[], \
+                 $14::text[], $15::text[], $16::bytea[], $17::bytea[])"
+            ))
             .await?,
         update_head: client
             .prepare("UPDATE ledger_head SET next_position = $1, head_hash = $2, last_recorded_at = $3 WHERE id = 1")
@@ -121,6 +137,8 @@ enum GroupFailure {
     ConnectionLost(String),
     /// The database refused the transaction.
     Database(tokio_postgres::Error),
+    /// A stored row could not be decoded.
+    Corrupt(String),
 }
 
 impl From<tokio_postgres::Error> for GroupFailure {
@@ -227,6 +245,11 @@ pub async fn run(
                     }));
                 }
             }
+            Err(GroupFailure::Corrupt(detail)) => {
+                for r in group {
+                    let _ = r.reply.send(Err(StoreError::Unavailable(detail.clone())));
+                }
+            }
             Err(GroupFailure::Database(e)) => {
                 let text = super::describe(&e);
                 tracing::warn!(error = %text, "opsledger write transaction refused");
@@ -259,45 +282,81 @@ fn take_group(pending: &mut VecDeque<WriteRequest>) -> Vec<WriteRequest> {
     group
 }
 
+/// Most rows a group inserts with one pipelined `INSERT … SELECT FROM unnest(…)`; larger
+/// groups use binary COPY, whose extra round trips are worth it only for bulk.
+const INSERT_MAX_ROWS: usize = 256;
+
+/// Runs one group as a transaction in two pipelined round trips (three with COPY):
+/// `BEGIN; lock head; read versions [; read existing ids]`, then plan in memory, then
+/// `INSERT; move head; NOTIFY; COMMIT`. Statements of a round trip are sent back to back and
+/// executed in order by the server; if one fails, the ones after it fail too and `COMMIT`
+/// becomes a rollback, so a partial group can never commit.
 async fn write_group(
     conn: &mut Connection,
     group: &[WriteRequest],
 ) -> Result<(Vec<RequestResult>, u64), GroupFailure> {
+    let result = write_group_inner(conn, group).await;
+    if let Err(GroupFailure::Database(_) | GroupFailure::RetrySlow) = &result {
+        // Whatever was or was not sent, leave the connection outside any transaction.
+        conn.client.batch_execute("ROLLBACK").await?;
+    }
+    result
+}
+
+async fn write_group_inner(
+    conn: &mut Connection,
+    group: &[WriteRequest],
+) -> Result<(Vec<RequestResult>, u64), GroupFailure> {
+    let client = &conn.client;
     let st = &conn.statements;
-    let tx = conn.client.transaction().await?;
-    let head_row = tx.query_one(&st.lock_head, &[]).await?;
+    let streams = plan::stream_ids(group.iter().map(|r| r.appends.as_slice()));
+    let slow_ids: Vec<Uuid> = plan::event_ids(
+        group
+            .iter()
+            .filter(|r| r.slow)
+            .map(|r| r.appends.as_slice()),
+    );
+    let begin = client.batch_execute("BEGIN");
+    let lock = client.query_one(&st.lock_head, &[]);
+    let versions_params: [&(dyn ToSql + Sync); 1] = [&streams];
+    let versions = client.query(&st.versions, &versions_params);
+    let existing = async {
+        if slow_ids.is_empty() {
+            Ok(Vec::new())
+        } else {
+            client.query(&st.existing, &[&slow_ids]).await
+        }
+    };
+    let (begun, head_row, version_rows, existing_rows) =
+        tokio::join!(begin, lock, versions, existing);
+    begun?;
+    let head_row = head_row?;
+    let version_rows = version_rows?;
+    let existing_rows = existing_rows?;
+
     let next_position: i64 = head_row.get(0);
     let head_hash: &[u8] = head_row.get(1);
     let last_recorded_at: Option<DateTime<Utc>> = head_row.get(2);
     let next_position = u64::try_from(next_position).expect("the schema checks next_position >= 0");
-    let head = match next_position.checked_sub(1) {
-        None => None,
-        Some(position) => Some(Head {
-            position,
-            hash: Hash::from_slice(head_hash).expect("the schema checks the head hash length"),
-            recorded_at: last_recorded_at.expect("a non-empty ledger has a last recorded_at"),
-        }),
-    };
-
-    let streams = plan::stream_ids(group.iter().map(|r| r.appends.as_slice()));
+    let head = next_position.checked_sub(1).map(|position| Head {
+        position,
+        hash: Hash::from_slice(head_hash).expect("the schema checks the head hash length"),
+        recorded_at: last_recorded_at.expect("a non-empty ledger has a last recorded_at"),
+    });
     let mut versions = HashMap::with_capacity(streams.len());
-    for row in tx.query(&st.versions, &[&streams]).await? {
+    for row in version_rows {
         let stream: String = row.get(0);
-        let version: i64 = row.get(1);
-        versions.insert(
-            stream,
-            u64::try_from(version).expect("the schema checks stream_version >= 0"),
-        );
-    }
-
-    let slow_ids: Vec<Uuid> =
-        plan::event_ids(group.iter().filter(|r| r.slow).map(|r| r.appends.as_slice()));
-    let mut existing: HashMap<Uuid, RecordedEvent> = HashMap::new();
-    if !slow_ids.is_empty() {
-        for row in tx.query(&st.existing, &[&slow_ids]).await? {
-            let e = decode_row(&row).map_err(|e| GroupFailure::ConnectionLost(e.to_string()))?;
-            existing.insert(e.event_id, e);
+        if let Some(version) = row.get::<_, Option<i64>>(1) {
+            versions.insert(
+                stream,
+                u64::try_from(version).expect("the schema checks stream_version >= 0"),
+            );
         }
+    }
+    let mut existing: HashMap<Uuid, RecordedEvent> = HashMap::with_capacity(existing_rows.len());
+    for row in &existing_rows {
+        let e = decode_row(row).map_err(|e| GroupFailure::Corrupt(e.to_string()))?;
+        existing.insert(e.event_id, e);
     }
 
     let mut planner = GroupPlanner::new(head, Utc::now(), versions);
@@ -307,7 +366,10 @@ async fn write_group(
     // The later one waits for the next group, where the lookup sees the first one recorded.
     let mut planned_ids: HashSet<Uuid> = HashSet::new();
     for request in group {
-        let ids = request.appends.iter().flat_map(|a| a.events.iter().map(|e| e.event_id));
+        let ids = request
+            .appends
+            .iter()
+            .flat_map(|a| a.events.iter().map(|e| e.event_id));
         if ids.clone().any(|id| planned_ids.contains(&id)) {
             results.push(RequestResult::Requeue);
             continue;
@@ -323,38 +385,133 @@ async fn write_group(
         }
     }
 
-    if !rows.is_empty() {
-        if let Err(e) = copy_rows(&tx, &st.copy, &rows).await {
-            let duplicate_id = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
-                && e.as_db_error().and_then(|d| d.constraint()) == Some("events_event_id_key");
-            return Err(if duplicate_id {
-                GroupFailure::RetrySlow
-            } else {
-                e.into()
-            });
-        }
-        let head = planner.head().expect("rows were planned");
-        let next = to_i64(planner.next_position());
-        let payload = planner.next_position().to_string();
-        let hash: &[u8] = &head.hash.0;
-        let update_params: [&(dyn ToSql + Sync); 3] = [&next, &hash, &head.recorded_at];
-        let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &payload];
-        let update = tx.execute(&st.update_head, &update_params);
-        let notify = tx.execute(&st.notify, &notify_params);
-        // Both go out in one round trip: tokio-postgres pipelines concurrent queries.
-        let (updated, _) = futures_util::try_join!(update, notify)?;
-        assert_eq!(updated, 1, "the head row exists from the first migration on");
+    if rows.is_empty() {
+        client.batch_execute("ROLLBACK").await?;
+        return Ok((results, planner.next_position()));
     }
-    tx.commit().await?;
+    let head = planner.head().expect("rows were planned");
+    let next = to_i64(planner.next_position());
+    let payload = planner.next_position().to_string();
+    let hash: &[u8] = &head.hash.0;
+    let update_params: [&(dyn ToSql + Sync); 3] = [&next, &hash, &head.recorded_at];
+    let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &payload];
+    let classify = |e: tokio_postgres::Error| {
+        let duplicate_id = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+            && e.as_db_error().and_then(|d| d.constraint()) == Some("events_event_id_key");
+        if duplicate_id {
+            GroupFailure::RetrySlow
+        } else {
+            e.into()
+        }
+    };
+    let (inserted, updated, notified, committed) = if rows.len() > INSERT_MAX_ROWS {
+        let sink = client.copy_in(&st.copy).await?;
+        copy_rows(sink, &rows).await.map_err(classify)?;
+        let (u, n, c) = tokio::join!(
+            client.execute(&st.update_head, &update_params),
+            client.execute(&st.notify, &notify_params),
+            client.batch_execute("COMMIT"),
+        );
+        (Ok(0), u, n, c)
+    } else {
+        let columns = InsertColumns::new(&rows);
+        let insert_params = columns.params();
+        tokio::join!(
+            client.execute(&st.insert, &insert_params),
+            client.execute(&st.update_head, &update_params),
+            client.execute(&st.notify, &notify_params),
+            client.batch_execute("COMMIT"),
+        )
+    };
+    // Check in pipeline order: the first failure is the cause, the rest are its echoes.
+    inserted.map_err(classify)?;
+    let updated = updated?;
+    notified?;
+    committed?;
+    assert_eq!(
+        updated, 1,
+        "the head row exists from the first migration on"
+    );
     Ok((results, planner.next_position()))
 }
 
-async fn copy_rows(
-    tx: &tokio_postgres::Transaction<'_>,
-    copy: &Statement,
+/// The planned rows as one array per column, for `INSERT … SELECT FROM unnest(…)`.
+struct InsertColumns<'a> {
+    position: Vec<i64>,
+    event_id: Vec<Uuid>,
+    stream_id: Vec<&'a str>,
+    category: Vec<&'a str>,
+    version: Vec<i64>,
+    event_type: Vec<&'a str>,
+    schema_version: Vec<i32>,
+    client_id: Vec<Option<&'a str>>,
+    occurred_at: Vec<DateTime<Utc>>,
+    recorded_at: Vec<DateTime<Utc>>,
+    correlation_id: Vec<Option<Uuid>>,
+    causation_id: Vec<Option<Uuid>>,
+    actor: Vec<Option<&'a str>>,
+    source: Vec<Option<&'a str>>,
+    data: Vec<&'a str>,
+    prev_hash: Vec<&'a [u8]>,
+    hash: Vec<&'a [u8]>,
+}
+
+impl<'a> InsertColumns<'a> {
+    fn new(rows: &'a [RecordedEvent]) -> Self {
+        Self {
+            position: rows.iter().map(|e| to_i64(e.global_position)).collect(),
+            event_id: rows.iter().map(|e| e.event_id).collect(),
+            stream_id: rows.iter().map(|e| e.stream_id.as_str()).collect(),
+            category: rows.iter().map(|e| e.stream_id.category()).collect(),
+            version: rows.iter().map(|e| to_i64(e.stream_version)).collect(),
+            event_type: rows.iter().map(|e| e.event_type.as_str()).collect(),
+            schema_version: rows
+                .iter()
+                .map(|e| {
+                    i32::try_from(e.schema_version).expect("schema versions are small numbers")
+                })
+                .collect(),
+            client_id: rows.iter().map(|e| e.client_id.as_deref()).collect(),
+            occurred_at: rows.iter().map(|e| e.occurred_at).collect(),
+            recorded_at: rows.iter().map(|e| e.recorded_at).collect(),
+            correlation_id: rows.iter().map(|e| e.metadata.correlation_id).collect(),
+            causation_id: rows.iter().map(|e| e.metadata.causation_id).collect(),
+            actor: rows.iter().map(|e| e.metadata.actor.as_deref()).collect(),
+            source: rows.iter().map(|e| e.metadata.source.as_deref()).collect(),
+            data: rows.iter().map(|e| e.data.as_str()).collect(),
+            prev_hash: rows.iter().map(|e| &e.prev_hash.0[..]).collect(),
+            hash: rows.iter().map(|e| &e.hash.0[..]).collect(),
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 17] {
+        [
+            &self.position,
+            &self.event_id,
+            &self.stream_id,
+            &self.category,
+            &self.version,
+            &self.event_type,
+            &self.schema_version,
+            &self.client_id,
+            &self.occurred_at,
+            &self.recorded_at,
+            &self.correlation_id,
+            &self.causation_id,
+            &self.actor,
+            &self.source,
+            &self.data,
+            &self.prev_hash,
+            &self.hash,
+        ]
+    }
+}
+
+/// Writes `rows` through an open binary COPY and finishes it.
+pub(super) async fn copy_rows(
+    sink: tokio_postgres::CopyInSink<bytes::Bytes>,
     rows: &[RecordedEvent],
 ) -> Result<u64, tokio_postgres::Error> {
-    let sink = tx.copy_in(copy).await?;
     let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
     pin_mut!(writer);
     for e in rows {

@@ -1,0 +1,319 @@
+//! The ledger commands: init, append, events, head, verify.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Args;
+use opsledger_store::{
+    EventFilter, ExpectedVersion, Metadata, NewEvent, PositionRange, StoreError, StreamAppend,
+    StreamId, TimeRange, VerifyReport,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::ledger::Target;
+use crate::ChainBroken;
+
+/// Input that was refused, with where it came from.
+#[derive(Debug)]
+pub struct InputError {
+    pub file: String,
+    pub line: usize,
+    pub detail: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}; nothing was appended",
+            self.file, self.line, self.detail
+        )
+    }
+}
+
+impl std::error::Error for InputError {}
+
+pub async fn init(target: &Target) -> anyhow::Result<()> {
+    target.create().await?;
+    println!("created {}", target.describe());
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// NDJSON file of event envelopes; `-` or absent reads standard input.
+    #[arg(long, short)]
+    file: Option<PathBuf>,
+}
+
+/// One NDJSON line of `opsledger append`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputLine {
+    stream_id: String,
+    #[serde(default)]
+    expected_version: Option<InputExpected>,
+    event_id: Uuid,
+    event_type: String,
+    schema_version: u32,
+    #[serde(default)]
+    client_id: Option<String>,
+    occurred_at: DateTime<Utc>,
+    data: serde_json::Value,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum InputExpected {
+    Exact(u64),
+    Named(String),
+}
+
+fn expected_from(input: Option<InputExpected>) -> Result<ExpectedVersion, String> {
+    Ok(match input {
+        None => ExpectedVersion::Any,
+        Some(InputExpected::Exact(v)) => ExpectedVersion::Exact(v),
+        Some(InputExpected::Named(name)) => match name.as_str() {
+            "any" => ExpectedVersion::Any,
+            "no_stream" => ExpectedVersion::NoStream,
+            "stream_exists" => ExpectedVersion::StreamExists,
+            other => {
+                return Err(format!(
+                "expected_version: {other:?} is not a version number, \"any\", \"no_stream\" or \"stream_exists\""
+            ))
+            }
+        },
+    })
+}
+
+pub async fn append(target: &Target, args: AppendArgs) -> anyhow::Result<()> {
+    let (name, reader): (String, Box<dyn BufRead>) = match &args.file {
+        None => ("<stdin>".into(), Box::new(std::io::stdin().lock())),
+        Some(p) if p.as_os_str() == "-" => ("<stdin>".into(), Box::new(std::io::stdin().lock())),
+        Some(p) => (
+            p.display().to_string(),
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
+            )),
+        ),
+    };
+    // Events are grouped by stream in first-seen order; `lines[i]` is the input line of the
+    // i-th event of the batch, so a refusal by the store can name the line.
+    let mut batch: Vec<StreamAppend> = Vec::new();
+    let mut lines_of: Vec<Vec<usize>> = Vec::new();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let number = i + 1;
+        let input_error = |detail: String| InputError {
+            file: name.clone(),
+            line: number,
+            detail,
+        };
+        let bytes = line.with_context(|| format!("reading {name}"))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| input_error(format!("not UTF-8 text ({e})")))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let parsed: InputLine =
+            serde_json::from_str(text).map_err(|e| input_error(e.to_string()))?;
+        let stream = StreamId::parse(&parsed.stream_id)
+            .map_err(|e| input_error(format!("stream_id: {e}")))?;
+        let expected = expected_from(parsed.expected_version).map_err(input_error)?;
+        let event = NewEvent {
+            event_id: parsed.event_id,
+            event_type: parsed.event_type,
+            schema_version: parsed.schema_version,
+            client_id: parsed.client_id,
+            occurred_at: parsed.occurred_at,
+            data: parsed.data,
+            metadata: parsed.metadata,
+        };
+        match batch.iter().position(|s| s.stream_id == stream) {
+            Some(k) => {
+                batch[k].events.push(event);
+                lines_of[k].push(number);
+            }
+            None => {
+                batch.push(StreamAppend {
+                    stream_id: stream,
+                    expected_version: expected,
+                    events: vec![event],
+                });
+                lines_of.push(vec![number]);
+            }
+        }
+    }
+    if batch.is_empty() {
+        return Err(InputError {
+            file: name,
+            line: 0,
+            detail: "no events in the input".into(),
+        }
+        .into());
+    }
+    let lines: Vec<usize> = lines_of.into_iter().flatten().collect();
+    let store = target.open().await?;
+    match store.append_batch(batch).await {
+        Ok(outcomes) => {
+            let recorded: usize = outcomes
+                .iter()
+                .filter(|o| !o.idempotent_replay)
+                .map(|o| o.positions.len())
+                .sum();
+            let total: usize = outcomes.iter().map(|o| o.positions.len()).sum();
+            println!(
+                "appended {recorded} events to {} streams ({} already recorded)",
+                outcomes.len(),
+                total - recorded
+            );
+            Ok(())
+        }
+        Err(StoreError::InvalidEvent {
+            index,
+            event_id,
+            problem,
+        }) => Err(InputError {
+            file: name,
+            line: lines.get(index).copied().unwrap_or(0),
+            detail: format!("event {event_id}: {problem}"),
+        }
+        .into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("appending {name}"))),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only this stream.
+    #[arg(long)]
+    stream: Option<String>,
+    /// Only these categories (the part of the stream id before the first `-`).
+    #[arg(long = "category")]
+    categories: Vec<String>,
+    /// Only these event types.
+    #[arg(long = "type")]
+    event_types: Vec<String>,
+    /// Only this client's events.
+    #[arg(long)]
+    client: Option<String>,
+    /// Only events with this correlation id.
+    #[arg(long)]
+    correlation: Option<Uuid>,
+    /// Occurred at or after this instant (RFC 3339).
+    #[arg(long)]
+    occurred_from: Option<DateTime<Utc>>,
+    /// Occurred before this instant (RFC 3339).
+    #[arg(long)]
+    occurred_to: Option<DateTime<Utc>>,
+    /// Recorded at or after this instant (RFC 3339).
+    #[arg(long)]
+    recorded_from: Option<DateTime<Utc>>,
+    /// Recorded before this instant (RFC 3339).
+    #[arg(long)]
+    recorded_to: Option<DateTime<Utc>>,
+    /// Start at this global position.
+    #[arg(long, default_value_t = 0)]
+    from_position: u64,
+    /// Print at most this many events.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+}
+
+/// Events fetched per page while printing.
+const EVENTS_PAGE: usize = 1000;
+
+pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
+    let filter = EventFilter {
+        categories: args.categories,
+        event_types: args.event_types,
+        client_id: args.client,
+        stream_id: args.stream.as_deref().map(StreamId::parse).transpose()?,
+        correlation_id: args.correlation,
+        occurred: TimeRange {
+            from: args.occurred_from,
+            to: args.occurred_to,
+        },
+        recorded: TimeRange {
+            from: args.recorded_from,
+            to: args.recorded_to,
+        },
+    };
+    let store = target.open().await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut next = args.from_position;
+    let mut left = args.limit;
+    while left > 0 {
+        let page = store
+            .read_filtered(&filter, next, left.min(EVENTS_PAGE))
+            .await?;
+        let Some(last) = page.last() else { break };
+        next = last.global_position + 1;
+        left -= page.len();
+        for e in &page {
+            serde_json::to_writer(&mut out, e)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+pub async fn head(target: &Target) -> anyhow::Result<()> {
+    let store = target.open().await?;
+    match store.head().await? {
+        None => println!("empty ledger"),
+        Some(h) => println!(
+            "position {} hash {} recorded_at {}",
+            h.position,
+            h.hash,
+            h.recorded_at.to_rfc3339()
+        ),
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// First position to check.
+    #[arg(long, default_value_t = 0)]
+    from: u64,
+    /// Last position to check (default: the head).
+    #[arg(long)]
+    to: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
+    let store = target.open().await?;
+    let report = store
+        .verify(PositionRange {
+            from: args.from,
+            to: args.to,
+        })
+        .await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        match &report {
+            VerifyReport::Intact { events, head, .. } => match head {
+                Some((p, h)) => println!("intact: {events} events, head position {p} hash {h}"),
+                None => println!("intact: {events} events (empty range)"),
+            },
+            VerifyReport::Broken {
+                position, reason, ..
+            } => println!("BROKEN at position {position}: {reason}"),
+        }
+    }
+    if report.is_intact() {
+        Ok(())
+    } else {
+        Err(ChainBroken.into())
+    }
+}

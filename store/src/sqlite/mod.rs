@@ -1,0 +1,198 @@
+//! The embedded backend: one SQLite file per ledger, the single-machine default.
+//!
+//! Appends go through one writer thread that commits queued requests in groups (see
+//! [`writer`]); reads run on a small pool of read-only connections beside it (WAL mode).
+//! The semantics match the PostgreSQL backend: both plan appends with the shared planner.
+
+mod read;
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use tokio::sync::{oneshot, watch};
+
+use crate::api::{Direction, EventFilter, EventStore, PositionRange};
+use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
+use crate::error::{Result, StoreError};
+use crate::hash::VerifyReport;
+use crate::subscription::Subscription;
+
+use read::ReaderPool;
+use writer::{WriteRequest, Writer};
+
+/// The embedded SQLite event store. Cloning is cheap: clones share the writer thread and
+/// the read connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// The writer thread's queue; `None` only while dropping.
+    queue: Option<mpsc::Sender<WriteRequest>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Arc<ReaderPool>,
+    /// Carries the writer's next position after each commit; subscribers clone it.
+    wake: watch::Receiver<u64>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer thread once it has answered what was queued;
+        // waiting for it means the file is closed when the last handle is gone, so it can
+        // be reopened (or removed) right away.
+        drop(self.queue.take());
+        if let Some(handle) = self.writer.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .field("next_position", &*self.inner.wake.borrow())
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the ledger at `path`, creating the file if it is missing and applying any
+    /// schema migrations it lacks. A file whose schema is newer than this build is refused
+    /// with `SchemaFromTheFuture`; a file that cannot be opened, or is not a ledger, with
+    /// `File`. A read-only file opens for reading; appends to it are refused with `File`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let (conn, read_only) = schema::open_writer(&path)?;
+        let readers = Arc::new(ReaderPool::new(path.clone()));
+        // The first read connection doubles as a check that readers can open the file, and
+        // gives the wake-up channel its starting value.
+        let next_position = readers.head()?.map_or(0, |h| h.position + 1);
+        let (notify, wake) = watch::channel(next_position);
+        let (queue, receiver) = mpsc::channel();
+        let writer = Writer::new(conn, path.clone(), read_only, notify);
+        let handle = std::thread::Builder::new()
+            .name("opsledger-sqlite-writer".to_owned())
+            .spawn(move || writer.run(receiver))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                queue: Some(queue),
+                writer: Some(handle),
+                readers,
+                wake,
+            }),
+        })
+    }
+
+    /// Creates a new, empty ledger at `path`; fails with `File` if anything exists there
+    /// (for `opsledger init`, which must never adopt an existing file).
+    pub fn create_new(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        // Creating the file exclusively first makes "already exists" race-free; SQLite then
+        // treats the empty file as an empty database.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| StoreError::File {
+                path: path.display().to_string(),
+                detail: if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    "already exists; refusing to create a ledger over it".to_owned()
+                } else {
+                    format!("cannot create: {e}")
+                },
+            })?;
+        Self::open(path)
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs blocking read work on the pool off the async runtime.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReaderPool) -> Result<T> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.inner.readers);
+        tokio::task::spawn_blocking(move || work(&readers))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("a read task failed: {e}")))?
+    }
+
+    fn writer_gone() -> StoreError {
+        StoreError::Unavailable("the SQLite writer thread has stopped".to_owned())
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn append_batch(&self, batch: Vec<StreamAppend>) -> Result<Vec<AppendOutcome>> {
+        // Validation and canonicalisation happen here, in the caller's task, so the writer
+        // thread only plans, hashes and writes.
+        let appends = prepare_batch(&batch)?;
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .queue
+            .as_ref()
+            .ok_or_else(Self::writer_gone)?
+            .send(WriteRequest { appends, reply })
+            .map_err(|_| Self::writer_gone())?;
+        answer.await.map_err(|_| Self::writer_gone())?
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from_version: u64,
+        direction: Direction,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let stream_id = stream_id.clone();
+        self.read(move |r| r.read_stream(&stream_id, from_version, direction, max_count))
+            .await
+    }
+
+    async fn read_all(&self, from_position: u64, max_count: usize) -> Result<Vec<RecordedEvent>> {
+        self.read(move |r| r.read_all(from_position, max_count))
+            .await
+    }
+
+    async fn read_filtered(
+        &self,
+        filter: &EventFilter,
+        from_position: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let filter = filter.clone();
+        self.read(move |r| r.read_filtered(&filter, from_position, max_count))
+            .await
+    }
+
+    async fn head(&self) -> Result<Option<Head>> {
+        self.read(ReaderPool::head).await
+    }
+
+    async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
+        self.read(move |r| r.verify(range)).await
+    }
+
+    fn subscribe(&self, from_position: u64) -> Subscription {
+        Subscription::new(
+            Box::new(self.clone()),
+            from_position,
+            self.inner.wake.clone(),
+        )
+    }
+}

@@ -1,0 +1,340 @@
+//! The store conformance suite on the SQLite backend, plus what only a SQLite file can show:
+//! reopening, file errors, the schema's own refusals, and tampering that `verify` must find.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use opsledger_store::{
+    ChainBreak, Direction, EventStore, ExpectedVersion, PositionRange, SqliteStore, StoreError,
+    VerifyReport,
+};
+use opsledger_tests::conformance::{events, read_everything, sid};
+use tempfile::TempDir;
+
+/// A fresh ledger file in its own temporary directory, removed when the case ends.
+async fn fresh_sqlite() -> (Arc<dyn EventStore>, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("ledger.sqlite")).unwrap();
+    (Arc::new(store), dir)
+}
+
+opsledger_tests::conformance_tests!(fresh_sqlite);
+
+/// A ledger with `count` events over three streams.
+async fn seeded(count: u64) -> (SqliteStore, TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let store = SqliteStore::open(&path).unwrap();
+    for n in 0..count {
+        store
+            .append(
+                &sid(&format!("call-{}", n % 3)),
+                ExpectedVersion::Any,
+                events(1),
+            )
+            .await
+            .unwrap();
+    }
+    (store, dir, path)
+}
+
+fn raw(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_refuses_update_and_delete() {
+    let (_store, _dir, path) = seeded(3).await;
+    let conn = raw(&path);
+    for sql in [
+        "UPDATE events SET data = '{}' WHERE global_position = 1",
+        "DELETE FROM events WHERE global_position = 1",
+        "DELETE FROM events",
+        "DELETE FROM ledger_head",
+    ] {
+        let err = conn.execute_batch(sql).expect_err(sql);
+        let message = err.to_string();
+        assert!(
+            message.contains("append-only") || message.contains("cannot be deleted"),
+            "{sql}: {message}"
+        );
+    }
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_pinpoints_altered_data() {
+    let (store, _dir, path) = seeded(10).await;
+    let conn = raw(&path);
+    conn.execute_batch(
+        "DROP TRIGGER events_refuse_update;
+         UPDATE events SET data = '{\"n\":999}' WHERE global_position = 4;",
+    )
+    .unwrap();
+    match store.verify(PositionRange::default()).await.unwrap() {
+        VerifyReport::Broken {
+            position: 4,
+            reason: ChainBreak::HashMismatch { .. },
+            events_checked: 4,
+        } => {}
+        other => panic!("expected a hash mismatch at 4, got {other:?}"),
+    }
+    // The part before the tampering still verifies on its own.
+    assert!(store
+        .verify(PositionRange {
+            from: 0,
+            to: Some(3)
+        })
+        .await
+        .unwrap()
+        .is_intact());
+    assert!(!store
+        .verify(PositionRange {
+            from: 2,
+            to: Some(6)
+        })
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_notices_a_cut_tail_and_a_forged_head() {
+    let (store, _dir, path) = seeded(6).await;
+    let conn = raw(&path);
+    conn.execute_batch(
+        "DROP TRIGGER events_refuse_delete;
+         DELETE FROM events WHERE global_position = 5;",
+    )
+    .unwrap();
+    assert!(matches!(
+        store.verify(PositionRange::default()).await.unwrap(),
+        VerifyReport::Broken {
+            reason: ChainBreak::MissingEvents {
+                expected_last: 5,
+                found_last: Some(4)
+            },
+            ..
+        }
+    ));
+    // The writer refuses to extend a log whose head row disagrees with it.
+    assert!(matches!(
+        store
+            .append(&sid("call-0"), ExpectedVersion::Any, events(1))
+            .await,
+        Err(StoreError::CorruptRow { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_ledger_keeps_its_log_and_continues() {
+    let (store, _dir, path) = seeded(5).await;
+    let before = read_everything(&store).await;
+    drop(store);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.path(), path.as_path());
+    assert_eq!(read_everything(&store).await, before);
+    let head = store.head().await.unwrap().unwrap();
+    assert_eq!((head.position, head.hash), (4, before[4].hash));
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+    let next = store
+        .append(&sid("call-1"), ExpectedVersion::Exact(1), events(2))
+        .await
+        .unwrap();
+    assert_eq!(next.positions, vec![5, 6]);
+    assert_eq!(next.last_version, 3);
+    let log = read_everything(&store).await;
+    assert_eq!(log[5].prev_hash, before[4].hash);
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_handles_on_one_file_share_one_chain() {
+    // Two opens of one file behave like two processes: SQLite's write lock serializes them.
+    let (first, _dir, path) = seeded(1).await;
+    let second = SqliteStore::open(&path).unwrap();
+    let mut tasks = Vec::new();
+    for (i, store) in [first.clone(), second.clone()].into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..30 {
+                let o = store
+                    .append(&sid(&format!("side-{i}")), ExpectedVersion::Any, events(3))
+                    .await
+                    .unwrap();
+                assert_eq!(o.positions[2], o.positions[0] + 2);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let log = read_everything(&second).await;
+    assert_eq!(log.len(), 181);
+    assert!(first
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+#[tokio::test]
+async fn create_new_refuses_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let store = SqliteStore::create_new(&path).unwrap();
+    store
+        .append(&sid("call-1"), ExpectedVersion::NoStream, events(1))
+        .await
+        .unwrap();
+    drop(store);
+    assert!(matches!(
+        SqliteStore::create_new(&path),
+        Err(StoreError::File { .. })
+    ));
+    // The existing ledger is untouched and still opens.
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.head().await.unwrap().unwrap().position, 0);
+}
+
+#[tokio::test]
+async fn files_that_are_not_ledgers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.sqlite");
+    std::fs::write(&junk, vec![0x5a_u8; 8192]).unwrap();
+    match SqliteStore::open(&junk) {
+        Err(StoreError::File { path, detail }) => {
+            assert!(path.ends_with("junk.sqlite"));
+            assert!(detail.contains("not a"), "{detail}");
+        }
+        other => panic!("expected a File error, got {other:?}"),
+    }
+    let missing_dir = dir.path().join("no-such-dir").join("ledger.sqlite");
+    assert!(matches!(
+        SqliteStore::open(&missing_dir),
+        Err(StoreError::File { .. })
+    ));
+    let foreign = dir.path().join("foreign.sqlite");
+    raw(&foreign)
+        .execute_batch("CREATE TABLE notes (body TEXT)")
+        .unwrap();
+    assert!(matches!(
+        SqliteStore::open(&foreign),
+        Err(StoreError::File { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_schema_from_the_future_is_refused() {
+    let (store, _dir, path) = seeded(1).await;
+    drop(store);
+    raw(&path)
+        .execute_batch("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)")
+        .unwrap();
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(StoreError::SchemaFromTheFuture { found: 999, .. })
+    ));
+}
+
+/// Makes a file read-only for as long as it lives. `chmod` is enough for ordinary users;
+/// root ignores permission bits, so there the immutable attribute is used instead.
+struct ReadOnly {
+    path: PathBuf,
+    immutable: bool,
+}
+
+impl ReadOnly {
+    fn apply(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let mut guard = Self {
+            path: path.to_owned(),
+            immutable: false,
+        };
+        if guard.writable() {
+            let status = std::process::Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status();
+            guard.immutable = status.is_ok_and(|s| s.success());
+            if !guard.writable() {
+                return Some(guard);
+            }
+            return None;
+        }
+        Some(guard)
+    }
+
+    fn writable(&self) -> bool {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .is_ok()
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        if self.immutable {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&self.path)
+                .status();
+        }
+        let _ = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o644));
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_file_reads_but_refuses_appends_clearly() {
+    let (store, _dir, path) = seeded(4).await;
+    let before = read_everything(&store).await;
+    drop(store);
+    let Some(_read_only) = ReadOnly::apply(&path) else {
+        // Neither permission bits nor the immutable attribute can stop this user writing:
+        // a read-only file cannot be made here at all.
+        panic!(
+            "cannot make {} read-only in this environment",
+            path.display()
+        );
+    };
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(read_everything(&store).await, before);
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+    assert_eq!(
+        store
+            .read_stream(&sid("call-0"), 0, Direction::Forward, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    match store
+        .append(&sid("call-0"), ExpectedVersion::Any, events(1))
+        .await
+    {
+        Err(StoreError::File { detail, .. }) => {
+            assert!(detail.contains("read-only"), "{detail}");
+        }
+        other => panic!("expected a read-only File error, got {other:?}"),
+    }
+    assert_eq!(read_everything(&store).await.len(), 4);
+}
