@@ -46,6 +46,17 @@ pub struct PositionRange {
     pub to: Option<u64>,
 }
 
+/// A projection's saved state: the next log position it will apply and its serialized state,
+/// stored together so that a crash can never separate them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectionSnapshot {
+    pub next_position: u64,
+    pub state: Vec<u8>,
+}
+
+/// Longest projection name, in bytes.
+pub const MAX_PROJECTION_NAME_BYTES: usize = 100;
+
 /// The event store: an append-only, hash-chained log of events in streams.
 ///
 /// Positions are 0-based and gap-free; commit order is position order (see
@@ -100,7 +111,36 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Walks the hash chain over `range` and reports it intact or where it first breaks.
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport>;
 
+    /// The saved snapshot of projection `name`, if it was ever saved.
+    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>>;
+
+    /// Saves projection `name`'s state and checkpoint in one atomic write, provided the stored
+    /// checkpoint is still `expected_next` (`None`: never saved). Two runners of the same
+    /// projection therefore cannot overwrite each other: the loser gets `ProjectionConflict`.
+    async fn save_projection(
+        &self,
+        name: &str,
+        expected_next: Option<u64>,
+        snapshot: ProjectionSnapshot,
+    ) -> Result<()>;
+
     /// A catch-up subscription: every event from `from_position` on, exactly once and in
     /// order, then live appends as they commit.
     fn subscribe(&self, from_position: u64) -> Subscription;
+}
+
+/// Checks a projection name: names are fixed identifiers chosen by code, never user text.
+pub fn validate_projection_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_PROJECTION_NAME_BYTES
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::StoreError::InvalidProjectionName {
+            name: name.chars().take(MAX_PROJECTION_NAME_BYTES).collect(),
+        })
+    }
 }

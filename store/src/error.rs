@@ -77,6 +77,14 @@ pub enum StoreError {
     Migration { version: u32, detail: String },
     #[error("the ledger schema is at version {found}, newer than this build knows ({known}); upgrade opsledger")]
     SchemaFromTheFuture { found: u32, known: u32 },
+    #[error("projection {name}: expected its saved checkpoint to be {expected:?} but it is {found:?}; another runner saved it")]
+    ProjectionConflict {
+        name: String,
+        expected: Option<u64>,
+        found: Option<u64>,
+    },
+    #[error("invalid projection name {name:?}: 1-100 bytes of a-z, 0-9, '_', '-' or '.'")]
+    InvalidProjectionName { name: String },
     #[error("PostgreSQL: {detail}")]
     Postgres {
         /// The server's message and SQLSTATE.

@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             subscriber_from_mid_log_sees_the_suffix,
             verify_reports_an_intact_chain_and_sub_ranges,
             head_tracks_the_last_event,
+            projection_snapshots_compare_and_set,
         );
     };
     (@cases $make_fixture:expr; $($case:ident),* $(,)?) => {
@@ -107,7 +108,8 @@ where
         live_subscriber_misses_nothing_under_contention,
         subscriber_from_mid_log_sees_the_suffix,
         verify_reports_an_intact_chain_and_sub_ranges,
-        head_tracks_the_last_event
+        head_tracks_the_last_event,
+        projection_snapshots_compare_and_set
     );
 }
 
@@ -1356,4 +1358,89 @@ pub async fn head_tracks_the_last_event(store: Arc<dyn EventStore>) {
     let by_position: HashMap<u64, &RecordedEvent> =
         log.iter().map(|e| (e.global_position, e)).collect();
     assert_eq!(by_position[&4].prev_hash, by_position[&3].hash);
+}
+
+/// Projection snapshots: state and checkpoint saved together, guarded by compare-and-set.
+pub async fn projection_snapshots_compare_and_set(store: Arc<dyn EventStore>) {
+    use opsledger_store::ProjectionSnapshot;
+    let name = "sla.v1";
+    assert_eq!(store.load_projection(name).await.unwrap(), None);
+    let first = ProjectionSnapshot {
+        next_position: 10,
+        state: b"{\"calls\":3}".to_vec(),
+    };
+    store
+        .save_projection(name, None, first.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_projection(name).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // A second runner that also believes it is first loses, and changes nothing.
+    let err = store
+        .save_projection(
+            name,
+            None,
+            ProjectionSnapshot {
+                next_position: 99,
+                state: b"{}".to_vec(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::ProjectionConflict {
+                expected: None,
+                found: Some(10),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A stale expectation loses too.
+    let err = store
+        .save_projection(
+            name,
+            Some(7),
+            ProjectionSnapshot {
+                next_position: 20,
+                state: b"{}".to_vec(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::ProjectionConflict {
+                expected: Some(7),
+                found: Some(10),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.load_projection(name).await.unwrap(), Some(first));
+
+    let second = ProjectionSnapshot {
+        next_position: 20,
+        state: vec![0, 159, 146, 150],
+    };
+    store
+        .save_projection(name, Some(10), second.clone())
+        .await
+        .unwrap();
+    assert_eq!(store.load_projection(name).await.unwrap(), Some(second));
+    // Other projections are independent, and names are checked.
+    assert_eq!(store.load_projection("billing.v1").await.unwrap(), None);
+    assert!(matches!(
+        store
+            .load_projection("Robert'); DROP TABLE events;--")
+            .await,
+        Err(StoreError::InvalidProjectionName { .. })
+    ));
 }

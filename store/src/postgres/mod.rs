@@ -22,7 +22,9 @@ use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::api::{Direction, EventFilter, EventStore, PositionRange};
+use crate::api::{
+    validate_projection_name, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
+};
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
 use crate::hash::{ChainWalker, Hash, VerifyReport};
@@ -471,6 +473,68 @@ impl EventStore for PgStore {
         }
         reader.abort();
         Ok(walker.finish(if reaches_head { head_pair } else { None }))
+    }
+
+    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
+        validate_projection_name(name)?;
+        let conn = self.conn().await?;
+        let row = conn
+            .query_opt(
+                "SELECT next_position, state FROM projections WHERE name = $1",
+                &[&name],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|row| ProjectionSnapshot {
+            next_position: u64::try_from(row.get::<_, i64>(0))
+                .expect("the schema checks next_position >= 0"),
+            state: row.get(1),
+        }))
+    }
+
+    async fn save_projection(
+        &self,
+        name: &str,
+        expected_next: Option<u64>,
+        snapshot: ProjectionSnapshot,
+    ) -> Result<()> {
+        validate_projection_name(name)?;
+        let conn = self.conn().await?;
+        let next = to_i64(snapshot.next_position);
+        // One statement writes state and checkpoint together; a conflict shows up as a unique
+        // violation (first save) or as zero rows updated (compare-and-set), never by pre-reading.
+        let changed = match expected_next {
+            None => conn
+                .execute(
+                    "INSERT INTO projections (name, next_position, state) VALUES ($1, $2, $3)",
+                    &[&name, &next, &snapshot.state],
+                )
+                .await
+                .or_else(|e| {
+                    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+                        Ok(0)
+                    } else {
+                        Err(pg_error(e))
+                    }
+                })?,
+            Some(expected) => conn
+                .execute(
+                    "UPDATE projections SET next_position = $2, state = $3, saved_at = now() \
+                     WHERE name = $1 AND next_position = $4",
+                    &[&name, &next, &snapshot.state, &to_i64(expected)],
+                )
+                .await
+                .map_err(pg_error)?,
+        };
+        if changed == 1 {
+            return Ok(());
+        }
+        let found = self.load_projection(name).await?.map(|s| s.next_position);
+        Err(StoreError::ProjectionConflict {
+            name: name.to_owned(),
+            expected: expected_next,
+            found,
+        })
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {

@@ -23,10 +23,11 @@ const MIGRATION_LOCK_KEY: i64 = 0x6f70_736c_6467_0001;
 /// The NOTIFY channel writers signal once per committed transaction.
 pub const NOTIFY_CHANNEL: &str = "opsledger_events";
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events, head, immutability guards",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events, head, immutability guards",
+        sql: r#"
 CREATE TABLE ledger_head (
     id               smallint PRIMARY KEY CHECK (id = 1),
     next_position    bigint NOT NULL CHECK (next_position >= 0),
@@ -92,7 +93,20 @@ CREATE TRIGGER ledger_head_forward_only BEFORE UPDATE ON ledger_head
 
 REVOKE UPDATE, DELETE, TRUNCATE ON events FROM PUBLIC;
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "projection snapshots",
+        sql: r#"
+CREATE TABLE projections (
+    name          text PRIMARY KEY,
+    next_position bigint NOT NULL CHECK (next_position >= 0),
+    state         bytea NOT NULL,
+    saved_at      timestamptz NOT NULL DEFAULT now()
+);
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> u32 {

@@ -4,19 +4,22 @@
 //! [`writer`]); reads run on a small pool of read-only connections beside it (WAL mode).
 //! The semantics match the PostgreSQL backend: both plan appends with the shared planner.
 
+mod projection;
 mod read;
 mod rows;
 mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 
-use crate::api::{Direction, EventFilter, EventStore, PositionRange};
+use crate::api::{
+    validate_projection_name, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
+};
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
 use crate::hash::VerifyReport;
@@ -40,6 +43,9 @@ struct Inner {
     readers: Arc<ReaderPool>,
     /// Carries the writer's next position after each commit; subscribers clone it.
     wake: watch::Receiver<u64>,
+    /// A write connection for projection snapshots, opened on first save. Snapshots do not
+    /// touch the log, so they need not queue behind appends in the writer thread.
+    projection_conn: Arc<Mutex<Option<rusqlite::Connection>>>,
 }
 
 impl Drop for Inner {
@@ -89,6 +95,7 @@ impl SqliteStore {
                 writer: Some(handle),
                 readers,
                 wake,
+                projection_conn: Arc::new(Mutex::new(None)),
             }),
         })
     }
@@ -186,6 +193,47 @@ impl EventStore for SqliteStore {
 
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
         self.read(move |r| r.verify(range)).await
+    }
+
+    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
+        validate_projection_name(name)?;
+        let name = name.to_owned();
+        self.read(move |r| r.with(|conn| projection::load(conn, &name)))
+            .await
+    }
+
+    async fn save_projection(
+        &self,
+        name: &str,
+        expected_next: Option<u64>,
+        snapshot: ProjectionSnapshot,
+    ) -> Result<()> {
+        validate_projection_name(name)?;
+        let name = name.to_owned();
+        let path = self.inner.path.clone();
+        let slot = Arc::clone(&self.inner.projection_conn);
+        let saved_at = chrono::Utc::now().timestamp_micros();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = slot
+                .lock()
+                .map_err(|_| StoreError::Unavailable("a projection save panicked".to_owned()))?;
+            if guard.is_none() {
+                let (conn, read_only) = schema::open_writer(&path)?;
+                if read_only {
+                    return Err(StoreError::File {
+                        path: path.display().to_string(),
+                        detail:
+                            "the ledger file is read-only; projection snapshots cannot be saved"
+                                .to_owned(),
+                    });
+                }
+                *guard = Some(conn);
+            }
+            let conn = guard.as_ref().expect("opened above");
+            projection::save(conn, &name, expected_next, &snapshot, saved_at)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("a projection save failed: {e}")))?
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {

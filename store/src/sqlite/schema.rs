@@ -61,7 +61,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_client ON events (client_id, global_position);
     CREATE INDEX events_occurred_at ON events (occurred_at);
     CREATE INDEX events_recorded_at ON events (recorded_at);
-    CREATE INDEX events_correlation ON events (correlation_id);
+    CREATE INDEX events_correlation ON events (correlation_id) WHERE correlation_id IS NOT NULL;
     CREATE TABLE ledger_head (
         id               INTEGER PRIMARY KEY CHECK (id = 0),
         next_position    INTEGER NOT NULL,
@@ -82,6 +82,13 @@ const MIGRATIONS: &[&str] = &[
     BEGIN
         SELECT RAISE(ABORT, 'the ledger head row cannot be deleted');
     END;",
+    // 2: projection snapshots (state and checkpoint in one row, so one write saves both).
+    "CREATE TABLE projections (
+        name          TEXT    PRIMARY KEY,
+        next_position INTEGER NOT NULL CHECK (next_position >= 0),
+        state         BLOB    NOT NULL,
+        saved_at      INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes and understands.

@@ -1,0 +1,82 @@
+//! Projection snapshots in the ledger file: load, and compare-and-set save.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::api::ProjectionSnapshot;
+use crate::error::StoreError;
+
+fn sql_int(value: u64) -> i64 {
+    i64::try_from(value).expect("positions fit in SQLite's i64")
+}
+
+fn checkpoint(value: i64, name: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| {
+        StoreError::Unavailable(format!(
+            "projection {name} has a negative checkpoint ({value})"
+        ))
+    })
+}
+
+pub(crate) fn load(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<ProjectionSnapshot>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT next_position, state FROM projections WHERE name = ?1",
+            [name],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
+        )
+        .optional()
+        .map_err(StoreError::Sqlite)?;
+    row.map(|(next, state)| {
+        Ok(ProjectionSnapshot {
+            next_position: checkpoint(next, name)?,
+            state,
+        })
+    })
+    .transpose()
+}
+
+/// Saves in one statement; zero rows changed means another runner moved the checkpoint.
+pub(crate) fn save(
+    conn: &Connection,
+    name: &str,
+    expected_next: Option<u64>,
+    snapshot: &ProjectionSnapshot,
+    saved_at_micros: i64,
+) -> Result<(), StoreError> {
+    let changed = match expected_next {
+        None => conn.execute(
+            "INSERT INTO projections (name, next_position, state, saved_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO NOTHING",
+            params![
+                name,
+                sql_int(snapshot.next_position),
+                snapshot.state,
+                saved_at_micros
+            ],
+        ),
+        Some(expected) => conn.execute(
+            "UPDATE projections SET next_position = ?2, state = ?3, saved_at = ?4
+             WHERE name = ?1 AND next_position = ?5",
+            params![
+                name,
+                sql_int(snapshot.next_position),
+                snapshot.state,
+                saved_at_micros,
+                sql_int(expected)
+            ],
+        ),
+    }
+    .map_err(StoreError::Sqlite)?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let found = load(conn, name)?.map(|s| s.next_position);
+    Err(StoreError::ProjectionConflict {
+        name: name.to_owned(),
+        expected: expected_next,
+        found,
+    })
+}
