@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use uuid::Uuid;
+
 use crate::envelope::RecordedEvent;
 
 /// A 32-byte BLAKE3 hash.
@@ -81,28 +83,94 @@ fn put_opt_bytes(h: &mut blake3::Hasher, bytes: Option<&[u8]>) {
     }
 }
 
+/// An event's hashed fields, borrowed from wherever they are stored, so that a verify can
+/// hash rows straight from the database's buffers without copying them into envelopes.
+#[derive(Clone, Copy, Debug)]
+pub struct EventView<'a> {
+    pub global_position: u64,
+    pub event_id: Uuid,
+    pub stream_id: &'a str,
+    pub stream_version: u64,
+    pub event_type: &'a str,
+    pub schema_version: u32,
+    pub client_id: Option<&'a str>,
+    pub occurred_at_micros: i64,
+    pub recorded_at_micros: i64,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    pub actor: Option<&'a str>,
+    pub source: Option<&'a str>,
+    pub data: &'a str,
+}
+
+impl RecordedEvent {
+    /// The event's hashed fields, borrowed.
+    pub fn view(&self) -> EventView<'_> {
+        EventView {
+            global_position: self.global_position,
+            event_id: self.event_id,
+            stream_id: self.stream_id.as_str(),
+            stream_version: self.stream_version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            client_id: self.client_id.as_deref(),
+            occurred_at_micros: self.occurred_at.timestamp_micros(),
+            recorded_at_micros: self.recorded_at.timestamp_micros(),
+            correlation_id: self.metadata.correlation_id,
+            causation_id: self.metadata.causation_id,
+            actor: self.metadata.actor.as_deref(),
+            source: self.metadata.source.as_deref(),
+            data: &self.data,
+        }
+    }
+
+    /// What the chain walk needs of this event.
+    pub fn chain_entry(&self) -> ChainEntry {
+        ChainEntry {
+            position: self.global_position,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+            digest: entry_digest(self),
+        }
+    }
+}
+
 /// The digest of an event's own contents (everything but the chain link). An evidence bundle
 /// can prove that undisclosed events sit between disclosed ones by giving only their
 /// digests, never their contents.
 pub fn entry_digest(event: &RecordedEvent) -> Hash {
+    view_digest(&event.view())
+}
+
+/// [`entry_digest`] of borrowed fields.
+pub fn view_digest(v: &EventView<'_>) -> Hash {
     let mut h = blake3::Hasher::new();
     h.update(DOMAIN_V1);
-    h.update(&event.global_position.to_be_bytes());
-    h.update(event.event_id.as_bytes());
-    put_bytes(&mut h, event.stream_id.as_str().as_bytes());
-    h.update(&event.stream_version.to_be_bytes());
-    put_bytes(&mut h, event.event_type.as_bytes());
-    h.update(&event.schema_version.to_be_bytes());
-    put_opt_bytes(&mut h, event.client_id.as_deref().map(str::as_bytes));
-    h.update(&event.occurred_at.timestamp_micros().to_be_bytes());
-    h.update(&event.recorded_at.timestamp_micros().to_be_bytes());
-    let m = &event.metadata;
-    put_opt_bytes(&mut h, m.correlation_id.as_ref().map(|u| &u.as_bytes()[..]));
-    put_opt_bytes(&mut h, m.causation_id.as_ref().map(|u| &u.as_bytes()[..]));
-    put_opt_bytes(&mut h, m.actor.as_deref().map(str::as_bytes));
-    put_opt_bytes(&mut h, m.source.as_deref().map(str::as_bytes));
-    put_bytes(&mut h, event.data.as_bytes());
+    h.update(&v.global_position.to_be_bytes());
+    h.update(v.event_id.as_bytes());
+    put_bytes(&mut h, v.stream_id.as_bytes());
+    h.update(&v.stream_version.to_be_bytes());
+    put_bytes(&mut h, v.event_type.as_bytes());
+    h.update(&v.schema_version.to_be_bytes());
+    put_opt_bytes(&mut h, v.client_id.map(str::as_bytes));
+    h.update(&v.occurred_at_micros.to_be_bytes());
+    h.update(&v.recorded_at_micros.to_be_bytes());
+    put_opt_bytes(&mut h, v.correlation_id.as_ref().map(|u| &u.as_bytes()[..]));
+    put_opt_bytes(&mut h, v.causation_id.as_ref().map(|u| &u.as_bytes()[..]));
+    put_opt_bytes(&mut h, v.actor.map(str::as_bytes));
+    put_opt_bytes(&mut h, v.source.map(str::as_bytes));
+    put_bytes(&mut h, v.data.as_bytes());
     Hash(*h.finalize().as_bytes())
+}
+
+/// What the chain walk needs of one event: its position, its stored links and the digest of
+/// its contents as read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainEntry {
+    pub position: u64,
+    pub prev_hash: Hash,
+    pub hash: Hash,
+    pub digest: Hash,
 }
 
 /// One link of the chain: the hash of an event given its predecessor's hash and its own digest.
@@ -221,11 +289,16 @@ impl ChainWalker {
 
     /// Checks the next run of events; returns false once the chain has broken.
     pub fn check<'a>(&mut self, events: impl IntoIterator<Item = &'a RecordedEvent>) -> bool {
+        self.check_entries(events.into_iter().map(RecordedEvent::chain_entry))
+    }
+
+    /// Checks the next run of chain entries; returns false once the chain has broken.
+    pub fn check_entries(&mut self, entries: impl IntoIterator<Item = ChainEntry>) -> bool {
         if self.broken.is_some() {
             return false;
         }
-        for e in events {
-            let position = e.global_position;
+        for e in entries {
+            let position = e.position;
             let reason = if position != self.expected_position {
                 Some((
                     self.expected_position,
@@ -243,7 +316,7 @@ impl ChainWalker {
                     },
                 ))
             } else {
-                let computed = compute_hash(e);
+                let computed = chain_link(&e.prev_hash, &e.digest);
                 (computed != e.hash).then_some((
                     position,
                     ChainBreak::HashMismatch {

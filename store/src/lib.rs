@@ -4,6 +4,7 @@
 //! The store knows envelopes, never domain types. See `ARCHITECTURE.md` for where it sits.
 
 pub mod api;
+pub mod bundle;
 pub mod canonical;
 pub mod envelope;
 pub mod error;

@@ -27,9 +27,9 @@ use crate::api::{
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
-use crate::hash::{ChainWalker, Hash, VerifyReport};
+use crate::hash::{ChainEntry, ChainWalker, Hash, VerifyReport};
 use crate::subscription::Subscription;
-use rows::{decode_row, to_i64, EVENT_COLUMNS};
+use rows::{chain_entry_from_row, decode_row, to_i64, EVENT_COLUMNS};
 use schema::NOTIFY_CHANNEL;
 
 /// Read connections kept open per store handle.
@@ -425,7 +425,7 @@ impl EventStore for PgStore {
         drop(conn);
         // A reader task fetches and decodes pages while this task hashes: the walk is bounded
         // by the slower of the two, not by their sum.
-        let (pages_tx, mut pages) = mpsc::channel::<Result<Vec<RecordedEvent>>>(VERIFY_PAGES_AHEAD);
+        let (pages_tx, mut pages) = mpsc::channel::<Result<Vec<ChainEntry>>>(VERIFY_PAGES_AHEAD);
         let reader_conn = self.conn().await?;
         let reader = tokio::spawn(async move {
             let stmt = match reader_conn
@@ -449,13 +449,13 @@ impl EventStore for PgStore {
                     .map_err(pg_error)
                     .and_then(|rows| {
                         rows.iter()
-                            .map(decode_row)
-                            .take_while(|e| e.as_ref().map_or(true, |e| e.global_position <= last))
+                            .map(chain_entry_from_row)
+                            .take_while(|e| e.as_ref().map_or(true, |e| e.position <= last))
                             .collect::<Result<Vec<_>>>()
                     });
                 let done = match &page {
                     Ok(p) => p.last().map_or(true, |e| {
-                        next = e.global_position + 1;
+                        next = e.position + 1;
                         false
                     }),
                     Err(_) => true,
@@ -467,7 +467,7 @@ impl EventStore for PgStore {
         });
         let mut walker = ChainWalker::new(range.from, anchor);
         while let Some(page) = pages.recv().await {
-            if !walker.check(&page?) {
+            if !walker.check_entries(page?) {
                 break;
             }
         }

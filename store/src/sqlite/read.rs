@@ -13,11 +13,11 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::api::{Direction, EventFilter, PositionRange, TimeRange};
 use crate::envelope::{Head, RecordedEvent, StreamId};
 use crate::error::StoreError;
-use crate::hash::{ChainBreak, ChainWalker, Hash, VerifyReport};
+use crate::hash::{ChainBreak, ChainEntry, ChainWalker, Hash, VerifyReport};
 
 use super::rows::{
-    event_from_row, head_from_row, map_sqlite_error, micros, sql_bound, sql_int, EVENT_COLUMNS,
-    HEAD_SQL,
+    chain_entry_from_row, event_from_row, head_from_row, map_sqlite_error, micros, sql_bound,
+    sql_int, EVENT_COLUMNS, HEAD_SQL,
 };
 use super::schema::open_reader;
 
@@ -219,35 +219,41 @@ impl ReaderPool {
                 "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= ?1 \
                  AND global_position <= ?2 ORDER BY global_position LIMIT ?3"
             );
-            // Decoding rows and hashing them each take about half the time per event, so
-            // this thread reads and decodes pages while a second one walks the chain.
+            // This thread steps through rows and digests each one straight from SQLite's
+            // buffers; a second thread links the digests into the chain, so stepping the next
+            // page overlaps with walking the last.
             let walker = std::thread::scope(|scope| -> Result<ChainWalker, StoreError> {
                 let (pages, received) =
-                    std::sync::mpsc::sync_channel::<Vec<RecordedEvent>>(VERIFY_PAGES_IN_FLIGHT);
-                let hasher = scope.spawn(move || {
+                    std::sync::mpsc::sync_channel::<Vec<ChainEntry>>(VERIFY_PAGES_IN_FLIGHT);
+                let linker = scope.spawn(move || {
                     let mut walker = ChainWalker::new(range.from, anchor);
                     for page in received {
-                        if !walker.check(&page) {
+                        if !walker.check_entries(page) {
                             break;
                         }
                     }
                     walker
                 });
+                let mut stmt = tx.prepare_cached(&sql).map_err(|e| self.sql_error(e))?;
                 let mut next = range.from;
                 let read = loop {
-                    let page = match self.query_events(
-                        &tx,
-                        &sql,
-                        (sql_bound(next), to, sql_bound(VERIFY_PAGE_EVENTS)),
-                        VERIFY_PAGE_EVENTS,
-                    ) {
-                        Ok(page) => page,
-                        Err(e) => break Err(e),
-                    };
+                    let mut page = Vec::with_capacity(VERIFY_PAGE_EVENTS);
+                    let stepped = (|| -> Result<(), StoreError> {
+                        let mut rows = stmt
+                            .query((sql_bound(next), to, sql_bound(VERIFY_PAGE_EVENTS)))
+                            .map_err(|e| self.sql_error(e))?;
+                        while let Some(row) = rows.next().map_err(|e| self.sql_error(e))? {
+                            page.push(chain_entry_from_row(row)?);
+                        }
+                        Ok(())
+                    })();
+                    if let Err(e) = stepped {
+                        break Err(e);
+                    }
                     let Some(last) = page.last() else {
                         break Ok(());
                     };
-                    next = last.global_position + 1;
+                    next = last.position + 1;
                     let full = page.len() == VERIFY_PAGE_EVENTS;
                     // A closed channel means the walker found a break and stopped reading.
                     if pages.send(page).is_err() || !full {
@@ -255,7 +261,7 @@ impl ReaderPool {
                     }
                 };
                 drop(pages);
-                let walker = hasher.join().expect("the verify hashing thread panicked");
+                let walker = linker.join().expect("the verify linking thread panicked");
                 read.map(|()| walker)
             })?;
             Ok(walker.finish(head.filter(|_| reaches_head).map(|h| (h.position, h.hash))))

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::envelope::{Head, Metadata, RecordedEvent, StreamId};
 use crate::error::StoreError;
-use crate::hash::Hash;
+use crate::hash::{view_digest, ChainEntry, EventView, Hash};
 
 /// The columns of `events` every read selects, in the order [`event_from_row`] decodes them.
 pub(crate) const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, \
@@ -151,6 +151,60 @@ fn decode_event(row: &Row<'_>, global_position: u64) -> Result<RecordedEvent, Co
         prev_hash: hash(row, 14, "prev_hash")?,
         hash: hash(row, 15, "hash")?,
     })
+}
+
+/// What a chain walk needs of a row selected with [`EVENT_COLUMNS`], hashed straight from
+/// SQLite's buffers: no envelope is built, no text is copied.
+pub(crate) fn chain_entry_from_row(row: &Row<'_>) -> Result<ChainEntry, StoreError> {
+    let position = unsigned(row, 0, "global_position").map_err(|ColumnError(detail)| {
+        StoreError::CorruptRow {
+            position: u64::MAX,
+            detail,
+        }
+    })?;
+    let entry = || -> Result<ChainEntry, ColumnError> {
+        let event_id = {
+            let blob = column(row, 1, "event_id")?
+                .as_blob()
+                .map_err(|e| ColumnError(format!("column event_id: {e}")))?;
+            uuid_from(blob, "event_id")?
+        };
+        let schema_version = {
+            let value = int(row, 5, "schema_version")?;
+            u32::try_from(value).map_err(|_| {
+                ColumnError(format!("column schema_version is out of range: {value}"))
+            })?
+        };
+        let view = EventView {
+            global_position: position,
+            event_id,
+            stream_id: text(row, 2, "stream_id")?,
+            stream_version: unsigned(row, 3, "stream_version")?,
+            event_type: text(row, 4, "event_type")?,
+            schema_version,
+            client_id: opt_str(row, 6, "client_id")?,
+            occurred_at_micros: int(row, 7, "occurred_at")?,
+            recorded_at_micros: int(row, 8, "recorded_at")?,
+            correlation_id: opt_uuid(row, 9, "correlation_id")?,
+            causation_id: opt_uuid(row, 10, "causation_id")?,
+            actor: opt_str(row, 11, "actor")?,
+            source: opt_str(row, 12, "source")?,
+            data: text(row, 13, "data")?,
+        };
+        Ok(ChainEntry {
+            position,
+            prev_hash: hash(row, 14, "prev_hash")?,
+            hash: hash(row, 15, "hash")?,
+            digest: view_digest(&view),
+        })
+    };
+    entry().map_err(|ColumnError(detail)| StoreError::CorruptRow { position, detail })
+}
+
+fn opt_str<'a>(row: &'a Row<'_>, index: usize, name: &str) -> Result<Option<&'a str>, ColumnError> {
+    column(row, index, name)?
+        .as_str_or_null()
+        .map_err(|e| ColumnError(format!("column {name}: {e}")))
 }
 
 /// The SQL that reads the head row together with the log's last position, so the two can be
