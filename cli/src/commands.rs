@@ -26,11 +26,16 @@ pub struct InputError {
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}: {}; nothing was appended",
-            self.file, self.line, self.detail
-        )
+        // Parser errors name their own file and line; the rest are placed here.
+        match (self.file.is_empty(), self.line) {
+            (true, _) => write!(f, "{}; nothing was appended", self.detail),
+            (false, 0) => write!(f, "{}: {}; nothing was appended", self.file, self.detail),
+            (false, line) => write!(
+                f,
+                "{}:{}: {}; nothing was appended",
+                self.file, line, self.detail
+            ),
+        }
     }
 }
 
@@ -124,6 +129,12 @@ pub async fn append(target: &Target, args: AppendArgs) -> anyhow::Result<()> {
         let stream = StreamId::parse(&parsed.stream_id)
             .map_err(|e| input_error(format!("stream_id: {e}")))?;
         let expected = expected_from(parsed.expected_version).map_err(input_error)?;
+        crate::envelopes::check_known_payload(
+            &parsed.event_type,
+            parsed.schema_version,
+            &parsed.data,
+        )
+        .map_err(|e| input_error(format!("data: {e}")))?;
         let event = NewEvent {
             event_id: parsed.event_id,
             event_type: parsed.event_type,
@@ -288,9 +299,23 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Verify this evidence bundle offline instead of a ledger; no ledger is opened.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to"])]
+    bundle: Option<PathBuf>,
+    /// With --bundle: also check that the bundle extends a head noted earlier.
+    #[arg(
+        long,
+        value_name = "POSITION:HASH",
+        requires = "bundle",
+        value_parser = crate::export::parse_noted_head
+    )]
+    noted_head: Option<crate::export::NotedHead>,
 }
 
 pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.bundle {
+        return crate::export::verify_bundle(path, args.noted_head, args.json);
+    }
     let store = target.open().await?;
     let report = store
         .verify(PositionRange {

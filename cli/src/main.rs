@@ -4,7 +4,17 @@
 mod bench;
 mod commands;
 mod demo;
+
+mod envelopes;
+mod export;
+mod html;
+mod import;
 mod ledger;
+mod project;
+mod record;
+mod render;
+mod report;
+mod timeline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +52,23 @@ enum Command {
     Head,
     /// Walk the hash chain; exits with status 3 and names the first bad position if it breaks.
     Verify(commands::VerifyArgs),
+    /// Write an evidence bundle: the selected events, and the proof that they sit in the chain
+    /// up to a head, with every other event in between given by digest only.
+    Export(export::ExportArgs),
     /// Create a demo ledger, append a day of operations, read it back and verify it.
+    /// Import call records: Asterisk queue_log, Asterisk CDR CSV, or any CSV with a mapping.
+    Import(import::ImportArgs),
+    /// Record facts as domain commands (NDJSON), decided against the ledger's state: a refusal
+    /// names the rule and nothing of the file is appended.
+    Record(record::RecordArgs),
+    /// The whole story of one stream (a call, escalation, invoice or client) with the
+    /// obligations it opened, their verdicts and the rule values in force.
+    Timeline(timeline::TimelineArgs),
+    /// Reports from the projections, as of a position or an instant: sla, obligations,
+    /// retention, billing; as a table, JSON, CSV or (sla) a self-contained HTML page.
+    Report(report::ReportArgs),
+    /// Rebuild the projections from position 0 (to a point in history with --as-of-position).
+    Replay(report::ReplayArgs),
     Demo(demo::DemoArgs),
     /// Measure append, read and verify throughput on each backend.
     Bench(bench::BenchArgs),
@@ -97,8 +123,20 @@ fn exit_code(error: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<commands::InputError>().is_some() {
             return exit::DATA_ERROR;
         }
+        if cause.downcast_ref::<export::UnreadableBundle>().is_some() {
+            return exit::DATA_ERROR;
+        }
     }
     exit::FAILURE
+}
+
+/// A reader that stopped reading (`opsledger events | head`) is not a failure.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn main() -> ExitCode {
@@ -115,6 +153,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if e.downcast_ref::<ChainBroken>().is_none() {
                 eprintln!("opsledger: {e:#}");
@@ -132,6 +171,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events(args) => commands::events(&target, args).await,
         Command::Head => commands::head(&target).await,
         Command::Verify(args) => commands::verify(&target, args).await,
+        Command::Export(args) => export::export(&target, args).await,
+        Command::Import(args) => import::run(&target, args).await,
+        Command::Record(args) => record::run(&target, args).await,
+        Command::Timeline(args) => timeline::run(&target, args).await,
+        Command::Report(args) => report::run(&target, args).await,
+        Command::Replay(args) => report::replay(&target, args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,
     }

@@ -108,9 +108,11 @@ impl From<TerminateImmediately> for ImmediateTermination {
     }
 }
 
-/// Everything the ledger can be asked to record.
+/// Everything the ledger can be asked to record. As JSON: `{"command": "connect_call",
+/// "args": {…the payload…}}`, so scripts and the CLI's `record` command can submit commands.
 #[allow(missing_docs)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", content = "args", rename_all = "snake_case")]
 pub enum Command {
     Onboard(ClientOnboarded),
     AmendAgreement(AgreementAmended),

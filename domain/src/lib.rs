@@ -11,6 +11,7 @@ pub mod decide;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod import;
 pub mod money;
 pub mod rules;
 pub mod rules_in_force;

@@ -31,8 +31,8 @@
 //!
 //! Withheld positions are stored as runs (`from` and the digests of `from`, `from + 1`, …),
 //! not one object per position: a bundle over a million positions is then about 32 MB in
-//! memory and about 70 MB of JSON, and the list of entries is at most twice the number of
-//! disclosed events long. A run carries no per-position hashes, so when a withheld digest is
+//! memory and 70 to 80 MB of pretty-printed JSON, and the list of entries is at most twice
+//! the number of disclosed events long. A run carries no per-position hashes, so when a withheld digest is
 //! altered the verifier can only name the run: the break is reported at the first position
 //! after it whose recorded hash the recomputed chain fails to reach (the next disclosed
 //! event's `prev_hash`, or the stated head).
@@ -54,6 +54,10 @@
 //! is not a signature: it is unkeyed, and someone who edits the file deliberately can
 //! recompute it. Verdicts in the annotations are therefore claims that anyone can re-compute
 //! from the disclosed events and the rules; they are never proven by the chain.
+//!
+//! Unknown fields are refused everywhere in the file except inside a disclosed event, whose
+//! type the bundle shares with the store API: a field added there is ignored by every reader
+//! and changes nothing that is verified or reported.
 
 use std::collections::VecDeque;
 use std::ops::RangeInclusive;
@@ -69,7 +73,7 @@ use crate::hash::{chain_link, entry_digest, ChainBreak, ChainWalker, Hash, Verif
 /// The format name of version 1 bundles. A change of layout or of the seal is a new version.
 pub const BUNDLE_FORMAT_V1: &str = "opsledger.bundle.v1";
 /// Most positions one bundle may cover: 10 million withheld digests are 320 MB in memory and
-/// about 700 MB of JSON, beyond which a dispute should be split by time range.
+/// about 800 MB of pretty-printed JSON, beyond which a dispute should be split by time range.
 pub const MAX_BUNDLE_POSITIONS: u64 = 10_000_000;
 /// Deepest nesting accepted in `selection` and `annotations`, which are canonicalised for the
 /// seal.
@@ -215,6 +219,9 @@ pub enum BundleBreak {
     /// A break the ledger's own verify would name too: a gap, a `prev_hash` that does not
     /// link, or a disclosed event whose contents no longer match its hash.
     Chain { chain: ChainBreak },
+    /// The file is a v1 bundle whose JSON no longer has a bundle's shape (a field added,
+    /// removed or of the wrong type).
+    Malformed { detail: String },
     /// The file names a format this build does not know.
     UnsupportedFormat { found: String },
     /// The stated head is before the anchor, or at the last representable position.
@@ -267,6 +274,7 @@ impl std::fmt::Display for BundleBreak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Chain { chain } => chain.fmt(f),
+            Self::Malformed { detail } => write!(f, "bundle altered: {detail}"),
             Self::UnsupportedFormat { found } => {
                 write!(f, "format {found:?} is not {BUNDLE_FORMAT_V1:?}")
             }
@@ -580,8 +588,12 @@ pub async fn build(
 
     let mut selection = SelectionCursor::new(filter, from, head_position);
     let mut entries: Vec<BundleEntry> = Vec::new();
-    let mut walk: Option<(ChainWalker, Hash)> = None;
-    let mut next = from;
+    // The walk starts one event before the covered range, so that the anchor's prev_hash is
+    // the hash of an event whose contents were checked, not a value taken on trust; at
+    // position 0 it starts from the genesis hash instead.
+    let mut walker = (from == 0).then(|| ChainWalker::new(0, Hash::GENESIS));
+    let mut anchor_prev_hash = Hash::GENESIS;
+    let mut next = from.saturating_sub(1);
     while next <= head_position {
         let left = head_position - next + 1;
         let want = usize::try_from(left).map_or(BUILD_PAGE_EVENTS, |n| n.min(BUILD_PAGE_EVENTS));
@@ -595,16 +607,17 @@ pub async fn build(
                 },
             });
         };
-        // The anchor is whatever the first covered event links to; the walk checks every link
-        // after it, and the head record checks the last one.
-        let (walker, _) =
-            walk.get_or_insert_with(|| (ChainWalker::new(next, first.prev_hash), first.prev_hash));
-        if !walker.check(&page) {
-            let (walker, _) = walk.take().expect("the walk was just started");
-            return Err(ledger_broken(walker.finish(None)));
+        let started = walker.get_or_insert_with(|| ChainWalker::new(next, first.prev_hash));
+        if !started.check(&page) {
+            let broken = walker.take().expect("the walk was just started");
+            return Err(ledger_broken(broken.finish(None)));
         }
         for event in page {
             next = event.global_position + 1;
+            if event.global_position < from {
+                anchor_prev_hash = event.hash;
+                continue;
+            }
             if selection.selects(store, event.global_position).await? {
                 entries.push(BundleEntry::Disclosed(Box::new(event)));
                 continue;
@@ -619,8 +632,7 @@ pub async fn build(
             }
         }
     }
-    let (walker, anchor_prev_hash) =
-        walk.expect("the range holds at least the first selected event");
+    let walker = walker.expect("the range holds at least the first selected event");
     // When the bundle runs to the ledger's head, the head record must agree with the log too.
     let head_record =
         (head_position == ledger_head.position).then_some((ledger_head.position, ledger_head.hash));

@@ -1,0 +1,324 @@
+//! End-to-end tests of the built `opsledger` binary on the embedded backend: imports of the
+//! real files in `../shared/data`, reports checked against figures computed independently from
+//! those files, tampering caught by `verify`, and bad input refused with nothing appended.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_opsledger"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn data(name: &str) -> PathBuf {
+    repo()
+        .join("../shared/data/asterisk-issabel-lab-2022")
+        .join(name)
+}
+
+const QUEUE_LOGS: [&str; 5] = [
+    "queue_log",
+    "queue_log-20220707",
+    "queue_log-20220801",
+    "queue_log-20220901",
+    "queue_log-20221005",
+];
+
+/// Runs opsledger on the ledger file in `dir`.
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .arg("--ledger")
+        .arg(dir.join("test.ledger"))
+        .args(args)
+        .output()
+        .expect("run opsledger")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A ledger with the lab client onboarded.
+fn lab_ledger() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&run(dir.path(), &["init"]));
+    let onboarding = repo().join("examples/lab-client.ndjson");
+    ok(&run(
+        dir.path(),
+        &["record", "--file", onboarding.to_str().unwrap()],
+    ));
+    dir
+}
+
+fn import_queue_logs(dir: &Path) -> String {
+    let mut args = vec![
+        "import".to_owned(),
+        "queue-log".into(),
+        "--client".into(),
+        "issabel-lab".into(),
+    ];
+    args.extend(QUEUE_LOGS.iter().map(|f| data(f).display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&run(dir, &args))
+}
+
+fn head_position(dir: &Path) -> String {
+    ok(&run(dir, &["head"]))
+}
+
+fn sla(dir: &Path, month: &str) -> Value {
+    let text = ok(&run(
+        dir,
+        &[
+            "report",
+            "sla",
+            "--client",
+            "issabel-lab",
+            "--month",
+            month,
+            "--format",
+            "json",
+        ],
+    ));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn real_asterisk_files_import_once_and_give_the_independent_sla_figures() {
+    let dir = lab_ledger();
+    let first = import_queue_logs(dir.path());
+    // 33 calls: 33 connected + 3 answered + 30 abandoned + 3 completed.
+    assert!(first.contains("imported 69 events"), "{first}");
+    let again = import_queue_logs(dir.path());
+    assert!(
+        again.contains("imported 0 events (69 already recorded"),
+        "{again}"
+    );
+
+    // The CDRs describe the same 33 queue calls; the ledger keeps the queue log's account.
+    let cdr = ok(&run(
+        dir.path(),
+        &[
+            "import",
+            "cdr",
+            "--client",
+            "issabel-lab",
+            "--zone",
+            "UTC",
+            data("Master.csv").to_str().unwrap(),
+        ],
+    ));
+    assert!(cdr.contains("imported 0 events"), "{cdr}");
+    assert!(
+        cdr.contains("736 records read, 33 queue calls (33 already in the ledger"),
+        "{cdr}"
+    );
+
+    // Figures computed from the raw files, independently of opsledger:
+    //   cat queue_log-2022* queue_log | tr -d '\000' | awk -F'|' '$5=="ABANDON"||$5=="CONNECT"{...}'
+    // by UTC month: July 30 entered, 3 CONNECT (holdtime 5, 6, 6), 27 ABANDON, longest wait
+    // 83 s, 4 waits over 45 s (50, 70, 82, 83); September 1 (abandoned after 7 s);
+    // October 2 (abandoned, longest 20 s).
+    let july = sla(dir.path(), "2022-07");
+    let raw = &july["calls"]["raw"];
+    assert_eq!(raw["offered"], 30);
+    assert_eq!(raw["answered"], 3);
+    assert_eq!(raw["abandoned"], 27);
+    assert_eq!(raw["answered_within_target"], 3);
+    assert_eq!(raw["average_speed_of_answer_ms"], 5667);
+    assert_eq!(raw["longest_wait_ms"], 83_000);
+    assert_eq!(raw["max_queue_breaches"], 4);
+    assert_eq!(raw["average_talk_ms"], 7333);
+    assert_eq!(raw["service_level_basis_points"], 1000);
+    let september = sla(dir.path(), "2022-09");
+    assert_eq!(september["calls"]["raw"]["offered"], 1);
+    assert_eq!(september["calls"]["raw"]["abandoned"], 1);
+    assert_eq!(september["calls"]["raw"]["longest_wait_ms"], 7000);
+    let october = sla(dir.path(), "2022-10");
+    assert_eq!(october["calls"]["raw"]["offered"], 2);
+    assert_eq!(october["calls"]["raw"]["longest_wait_ms"], 20_000);
+    assert_eq!(sla(dir.path(), "2022-08")["calls"]["raw"]["offered"], 0);
+
+    // The same report as CSV and as a self-contained HTML page.
+    let csv = ok(&run(
+        dir.path(),
+        &[
+            "report",
+            "sla",
+            "--client",
+            "issabel-lab",
+            "--month",
+            "2022-07",
+            "--format",
+            "csv",
+        ],
+    ));
+    assert!(csv.lines().count() > 1, "{csv}");
+    let html_path = dir.path().join("sla.html");
+    ok(&run(
+        dir.path(),
+        &[
+            "report",
+            "sla",
+            "--client",
+            "issabel-lab",
+            "--month",
+            "2022-07",
+            "--format",
+            "html",
+            "--out",
+            html_path.to_str().unwrap(),
+        ],
+    ));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains("<svg") && html.contains("R-ANS-1") && html.contains("R-ANS-2"));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+}
+
+#[test]
+fn a_tampered_ledger_fails_verify_naming_the_position() {
+    let dir = lab_ledger();
+    import_queue_logs(dir.path());
+    assert!(ok(&run(dir.path(), &["verify"])).starts_with("intact: 70 events"));
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("test.ledger")).unwrap();
+        // What someone with the file and a SQLite shell could do: drop the guard and edit.
+        conn.execute_batch(
+            "DROP TRIGGER events_refuse_update;
+             UPDATE events SET occurred_at = occurred_at - 60000000 WHERE global_position = 10;",
+        )
+        .unwrap();
+    }
+    let out = run(dir.path(), &["verify"]);
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("BROKEN at position 10"), "{stdout}");
+}
+
+#[test]
+fn bad_input_is_refused_with_its_place_named_and_nothing_appended() {
+    let dir = lab_ledger();
+    let before = head_position(dir.path());
+    let bad = dir.path().join("queue_log-bad");
+    // A good call, then a line whose timestamp is not a number.
+    std::fs::write(
+        &bad,
+        "1658129431|1658129428.1048|500|NONE|ENTERQUEUE||1001|1\n\
+         1658129459|1658129428.1048|500|NONE|ABANDON|1|1|28\n\
+         16581x9500|1658129499.1|500|NONE|ENTERQUEUE||1001|1\n",
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "queue-log",
+            "--client",
+            "issabel-lab",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("queue_log-bad:3") && stderr.contains("timestamp"),
+        "{stderr}"
+    );
+    assert_eq!(head_position(dir.path()), before, "nothing may be appended");
+
+    // With --skip-invalid the good call goes in and the bad line is reported.
+    let out = ok(&run(
+        dir.path(),
+        &[
+            "import",
+            "queue-log",
+            "--client",
+            "issabel-lab",
+            "--skip-invalid",
+            bad.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        out.contains("imported 2 events") && out.contains("skipped"),
+        "{out}"
+    );
+
+    // A CDR file with the wrong number of columns, and binary junk.
+    let wrong = dir.path().join("wrong.csv");
+    std::fs::write(&wrong, "\"a\",\"b\",\"c\"\n").unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "cdr",
+            "--client",
+            "issabel-lab",
+            wrong.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1"),
+        "{out:?}"
+    );
+    let junk = dir.path().join("junk.csv");
+    std::fs::write(&junk, [0xff, 0xfe, 0x00, 0x9f, b'\n', 0xc3, 0x28]).unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "csv",
+            "--client",
+            "issabel-lab",
+            "--mapping",
+            "anonymous-bank",
+            junk.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let after = head_position(dir.path());
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "cdr",
+            "--client",
+            "issabel-lab",
+            junk.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    assert_eq!(head_position(dir.path()), after);
+
+    // A call for a client the ledger does not know is refused by the domain, naming why.
+    let out = run(
+        dir.path(),
+        &[
+            "import",
+            "queue-log",
+            "--client",
+            "nobody",
+            data("queue_log").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused"),
+        "{out:?}"
+    );
+    assert_eq!(head_position(dir.path()), after);
+}
