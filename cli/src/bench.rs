@@ -65,6 +65,12 @@ struct Figures {
     verify_events: u64,
     verify: Duration,
     plain_copy: Option<(u64, Duration)>,
+    rebuild_events: u64,
+    rebuild: Duration,
+    fold_events: u64,
+    fold: Duration,
+    sla_report: Duration,
+    sla_calls: u64,
 }
 
 fn rate(events: u64, d: Duration) -> String {
@@ -84,35 +90,106 @@ fn base_time() -> DateTime<Utc> {
         .expect("a valid instant")
 }
 
-const EVENT_TYPES: [&str; 4] = [
-    "call.connected",
-    "call.answered",
-    "call.completed",
-    "call.documented",
-];
+/// Clients the workload spreads its calls over.
+const WORKLOAD_CLIENTS: u64 = 20;
+/// Seconds between successive calls of the workload: 250,000 calls span about a month.
+const SECS_BETWEEN_CALLS: i64 = 10;
 
-/// The i-th event of the workload: about 300 bytes of JSON data.
+fn client_of(call: u64) -> String {
+    format!("bench{:02}", call % WORKLOAD_CLIENTS)
+}
+
+/// The onboarding of every workload client, so the log is a valid history the projections
+/// can rebuild: the same agreement as `examples/lab-client.ndjson`.
+fn onboarding_events() -> anyhow::Result<Vec<StreamAppend>> {
+    let template = include_str!("../../examples/lab-client.ndjson");
+    let line: serde_json::Value = serde_json::from_str(template.trim())?;
+    let mut out = Vec::new();
+    for c in 0..WORKLOAD_CLIENTS {
+        let client = client_of(c);
+        let mut args = line["args"].clone();
+        args["client_id"] = serde_json::Value::String(client.clone());
+        args["at"] = serde_json::Value::String("2026-09-01T00:00:00Z".into());
+        args["agreement"]["go_live_date"] = serde_json::Value::String("2026-09-01".into());
+        out.push(StreamAppend {
+            stream_id: StreamId::new("client", &client)?,
+            expected_version: ExpectedVersion::NoStream,
+            events: vec![NewEvent {
+                event_id: Uuid::from_u64_pair(u64::MAX, c),
+                event_type: "client.onboarded".into(),
+                schema_version: 1,
+                client_id: Some(client),
+                occurred_at: base_time() - chrono::Duration::days(30),
+                data: args,
+                metadata: Metadata::default(),
+            }],
+        });
+    }
+    Ok(out)
+}
+
+/// Stands in for an encrypted personal field as issue 6 will store it: a version tag and the
+/// base64 of a 12-byte nonce, the ciphertext and a 16-byte tag (about 64 characters).
+fn sealed(call: u64, field: u64) -> String {
+    let a = call.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ field;
+    let b = a.rotate_left(17).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    format!("enc:v1:{a:016x}{b:016x}{:016x}{:08x}", a ^ b, field)
+}
+
+/// The i-th event of the workload: calls of four events each (connected, answered, completed,
+/// documented with personal fields, as the domain defines them), about 200 bytes of JSON on
+/// average.
 fn workload_event(i: u64, namespace: u64) -> NewEvent {
     let call = i / EVENTS_PER_STREAM;
-    let step = usize::try_from(i % EVENTS_PER_STREAM).expect("small");
+    let client = client_of(call);
+    let call_id = format!("{client}:{namespace}-{call}");
+    let connected = base_time()
+        + chrono::Duration::seconds(i64::try_from(call).expect("fits") * SECS_BETWEEN_CALLS);
+    let wait_secs = i64::try_from((call * 7) % 40).expect("small");
+    let agent = format!("agent-{:03}", call % 97);
+    let (event_type, at, data) = match i % EVENTS_PER_STREAM {
+        0 => (
+            "call.connected",
+            connected,
+            serde_json::json!({"client_id": client, "call_id": call_id, "at": connected,
+                "queue": "support-general-english", "caller_number": sealed(call, 1)}),
+        ),
+        1 => {
+            let at = connected + chrono::Duration::seconds(wait_secs);
+            (
+                "call.answered",
+                at,
+                serde_json::json!({"client_id": client, "call_id": call_id, "at": at, "agent_id": agent}),
+            )
+        }
+        2 => {
+            let at = connected + chrono::Duration::seconds(wait_secs + 180);
+            (
+                "call.completed",
+                at,
+                serde_json::json!({"client_id": client, "call_id": call_id, "at": at}),
+            )
+        }
+        _ => {
+            let at = connected + chrono::Duration::seconds(wait_secs + 240);
+            (
+                "call.documented",
+                at,
+                serde_json::json!({"client_id": client, "call_id": call_id, "at": at, "agent_id": agent,
+                    "caller_name": sealed(call, 2), "caller_contact": sealed(call, 3),
+                    "nature_of_call": "billing inquiry about the October invoice",
+                    "action_taken": "explained the late fee, booked a callback with the account manager",
+                    "fields_present": {"caller_name": true, "caller_contact": true, "nature_of_call": true, "action_taken": true}}),
+            )
+        }
+    };
     NewEvent {
         event_id: Uuid::from_u64_pair(namespace, i),
-        event_type: EVENT_TYPES[step].to_owned(),
+        event_type: event_type.to_owned(),
         schema_version: 1,
-        client_id: Some(format!("client{:02}", call % 20)),
-        occurred_at: base_time()
-            + chrono::Duration::milliseconds(i64::try_from(i).expect("fits") * 250),
-        data: serde_json::json!({
-            "call_id": format!("bench-{namespace}-{call}"),
-            "client_id": format!("client{:02}", call % 20),
-            "queue": "support-general",
-            "agent_id": format!("agent-{:03}", i % 97),
-            "wait_secs": i % 60,
-            "talk_secs": (i * 7) % 600,
-            "disposition": "answered",
-            "caller_ref": format!("enc:v1:{:016x}{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15), call),
-            "note": "routine inquiry about account status, resolved on first contact",
-        }),
+        client_id: Some(client),
+        occurred_at: at,
+        data,
         metadata: Metadata {
             correlation_id: None,
             causation_id: None,
@@ -126,7 +203,7 @@ fn bulk_batch(first: u64, size: u64, namespace: u64) -> anyhow::Result<Vec<Strea
     let mut streams: Vec<StreamAppend> = Vec::new();
     for i in first..first + size {
         let call = i / EVENTS_PER_STREAM;
-        let stream_id = StreamId::new("call", &format!("bench{namespace}-{call}"))?;
+        let stream_id = StreamId::new("call", &format!("{}:{namespace}-{call}", client_of(call)))?;
         match streams.last_mut() {
             Some(s) if s.stream_id == stream_id => s.events.push(workload_event(i, namespace)),
             _ => streams.push(StreamAppend {
@@ -154,6 +231,7 @@ async fn measure(
         indicatif::ProgressStyle::with_template("  bulk append {bar:40} {pos}/{len} {per_sec}")
             .expect("a valid template"),
     );
+    store.append_batch(onboarding_events()?).await?;
     let started = Instant::now();
     let mut next = 0u64;
     while next < args.events {
@@ -240,6 +318,52 @@ async fn measure(
         opsledger_store::VerifyReport::Intact { events, .. } => f.verify_events = events,
         broken => anyhow::bail!("the benchmark ledger does not verify: {broken:?}"),
     }
+
+    eprintln!("  rebuild projections ...");
+    let started = Instant::now();
+    let (projections, applied) =
+        crate::project::catch_up(&store, crate::project::Start::Rebuild, Some(u64::MAX)).await?;
+    f.rebuild = started.elapsed();
+    f.rebuild_events = applied;
+    // The in-memory fold alone, over events already decoded, for the projection's own rate.
+    let mut from = 0u64;
+    let mut decoded = Vec::new();
+    loop {
+        let page = store.read_all(from, READ_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        from = last.global_position + 1;
+        for e in &page {
+            if let Some(p) = crate::envelopes::positioned(e)? {
+                decoded.push(p);
+            }
+        }
+    }
+    drop(projections);
+    let fresh_started = Instant::now();
+    let mut fresh = opsledger_projections::Projections::new();
+    let mut next_position = 0u64;
+    for p in &decoded {
+        while next_position < p.position {
+            fresh.skip(next_position, p.recorded_at)?;
+            next_position += 1;
+        }
+        fresh.apply(p)?;
+        next_position += 1;
+    }
+    f.fold = fresh_started.elapsed();
+    f.fold_events = u64::try_from(decoded.len()).unwrap_or(0);
+    let projections = fresh;
+    let client = opsledger_domain::ids::ClientId::new(client_of(0))?;
+    let month = opsledger_projections::YearMonth::new(2026, 10).context("a valid month")?;
+    let started = Instant::now();
+    let report = projections.sla_report(
+        &client,
+        month,
+        opsledger_projections::AsOf::Head,
+        Utc::now(),
+    )?;
+    f.sla_report = started.elapsed();
+    f.sla_calls = report.calls.raw.offered;
     Ok(f)
 }
 
@@ -278,11 +402,14 @@ async fn pg_settings(url: &str) -> anyhow::Result<String> {
 }
 
 fn print(name: &str, settings: &str, f: &Figures, args: &BenchArgs) {
-    let size = serde_json::to_string(&workload_event(0, 1).data).map_or(0, |s| s.len());
+    let size = (0..EVENTS_PER_STREAM)
+        .map(|i| serde_json::to_string(&workload_event(i, 1).data).map_or(0, |s| s.len()))
+        .sum::<usize>()
+        / usize::try_from(EVENTS_PER_STREAM).expect("small");
     println!("\n### {name}\n");
     println!("machine: {}; {settings}", machine());
     println!(
-        "workload: {} events, {} per append, {} per stream, data ≈ {size} bytes JSON; {} writers × {} s single appends\n",
+        "workload: {} call events (connected, answered, completed, documented) of {WORKLOAD_CLIENTS} clients, {} per append, {} per stream, data ≈ {size} bytes JSON on average; {} writers × {} s single appends\n",
         args.events, args.batch, EVENTS_PER_STREAM, args.writers, args.concurrent_secs
     );
     println!("| measurement | events | seconds | events/s |");
@@ -311,6 +438,21 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchArgs) {
     );
     row("read all in order", f.read_events, f.read);
     row("verify chain", f.verify_events, f.verify);
+    row(
+        "rebuild projections (read + decode + fold)",
+        f.rebuild_events,
+        f.rebuild,
+    );
+    row(
+        "projection fold alone (decoded events)",
+        f.fold_events,
+        f.fold,
+    );
+    println!(
+        "| monthly SLA report, one client ({} calls) | | {:.1} ms | |",
+        f.sla_calls,
+        f.sla_report.as_secs_f64() * 1000.0
+    );
 }
 
 pub async fn run(args: BenchArgs, database_url: Option<&str>) -> anyhow::Result<()> {
@@ -345,4 +487,24 @@ pub async fn run(args: BenchArgs, database_url: Option<&str>) -> anyhow::Result<
         print("PostgreSQL", &settings, &figures, &args);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workload_is_a_valid_domain_history() {
+        for append in onboarding_events().unwrap() {
+            for e in &append.events {
+                crate::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
+                    .unwrap();
+            }
+        }
+        for i in 0..8 {
+            let e = workload_event(i, 1);
+            crate::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
+                .unwrap_or_else(|err| panic!("{}: {err}", e.event_type));
+        }
+    }
 }

@@ -393,3 +393,23 @@ fn print_broken(report: &BundleReport, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Exports every event of `client` to `out` (replacing it), with verdict annotations: the
+/// demo's evidence bundle.
+pub async fn export_client(target: &Target, client: &str, out: &Path) -> anyhow::Result<()> {
+    let args = ExportArgs {
+        out: out.to_owned(),
+        stream: None,
+        client: Some(client.to_owned()),
+        from: None,
+        to: None,
+        correlation: None,
+        head: None,
+        cover_from: None,
+        created_for: Some(format!(
+            "evidence for client {client}: every recorded event, with verdicts"
+        )),
+        force: true,
+    };
+    export(target, args).await
+}

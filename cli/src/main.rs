@@ -4,7 +4,7 @@
 mod bench;
 mod commands;
 mod demo;
-
+mod demo_data;
 mod envelopes;
 mod export;
 mod html;

@@ -322,3 +322,76 @@ fn bad_input_is_refused_with_its_place_named_and_nothing_appended() {
     );
     assert_eq!(head_position(dir.path()), after);
 }
+
+#[test]
+fn the_demo_records_a_month_reports_it_and_proves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let stdout = ok(&bin()
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args(["demo", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap());
+    assert!(
+        stdout.contains("every fact decided by the domain"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Refused, as the ledger must"), "{stdout}");
+    assert!(stdout.contains("verify: intact"), "{stdout}");
+    for client in [
+        "acme-dental",
+        "northwind-hvac",
+        "thames-property",
+        "whitfield-legal",
+        "indus-telehealth",
+    ] {
+        let html = std::fs::read_to_string(out.join(format!("{client}-2026-10.sla.html"))).unwrap();
+        assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("https://"));
+        let obligations: Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join(format!("{client}-2026-10.obligations.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(!obligations["obligations"].as_array().unwrap().is_empty());
+    }
+    // The bundle it wrote verifies offline, without the ledger.
+    let bundle = out.join("evidence-bundle.json");
+    let verified = bin()
+        .args([
+            "--ledger",
+            "/nonexistent/ledger",
+            "verify",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{verified:?}");
+    // Running it again replaces the demo instead of failing or doubling it.
+    let again = ok(&bin()
+        .current_dir(dir.path())
+        .args(["demo", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let first_head = stdout
+        .lines()
+        .find(|l| l.starts_with("verify:"))
+        .unwrap()
+        .to_owned();
+    let second_head = again
+        .lines()
+        .find(|l| l.starts_with("verify:"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        first_head
+            .split("position")
+            .nth(1)
+            .map(|s| s.split_whitespace().next()),
+        second_head
+            .split("position")
+            .nth(1)
+            .map(|s| s.split_whitespace().next())
+    );
+}
