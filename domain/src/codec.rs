@@ -88,6 +88,34 @@ pub fn decode(
     decode_with(UPCASTERS, event_type, schema_version, data)
 }
 
+/// Decodes stored JSON text. A payload of the current schema version is deserialized straight
+/// from the text; older versions are parsed and upcast as in [`decode`]. Both give the same
+/// event for the same input.
+pub fn decode_str(
+    event_type: &str,
+    schema_version: u32,
+    text: &str,
+) -> Result<DomainEvent, DecodeError> {
+    let info = EVENT_TYPES
+        .iter()
+        .find(|t| t.event_type == event_type)
+        .ok_or_else(|| DecodeError::UnknownEventType(event_type.to_owned()))?;
+    if schema_version != info.schema_version {
+        let value: Value =
+            serde_json::from_str(text).map_err(|source| DecodeError::InvalidPayload {
+                event_type: event_type.to_owned(),
+                source,
+            })?;
+        return decode(event_type, schema_version, &value);
+    }
+    crate::events::decode_current_str(event_type, text)
+        .expect("the type was found in EVENT_TYPES")
+        .map_err(|source| DecodeError::InvalidPayload {
+            event_type: event_type.to_owned(),
+            source,
+        })
+}
+
 /// Decodes with an explicit upcaster table (for tests and for tools that replay old formats).
 pub fn decode_with(
     upcasters: &[Upcaster],

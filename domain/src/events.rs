@@ -1491,6 +1491,20 @@ macro_rules! domain_events {
             )*
             None
         }
+
+        /// Deserializes a current-schema payload straight from its JSON text, without an
+        /// intermediate `Value` (the hot path of every projection rebuild).
+        pub(crate) fn decode_current_str(
+            event_type: &str,
+            text: &str,
+        ) -> Option<Result<DomainEvent, serde_json::Error>> {
+            $(
+                if event_type == <$variant as EventPayload>::EVENT_TYPE {
+                    return Some(serde_json::from_str::<$variant>(text).map(DomainEvent::$variant));
+                }
+            )*
+            None
+        }
     };
 }
 
