@@ -14,6 +14,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::ledger::Target;
+use crate::render::Format;
 use crate::ChainBroken;
 
 /// Input that was refused, with where it came from.
@@ -233,6 +234,9 @@ pub struct EventsArgs {
     /// Print at most this many events.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
+    /// Output: JSON lines (default, for piping), a table or CSV.
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
 }
 
 /// Events fetched per page while printing.
@@ -258,6 +262,8 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut next = args.from_position;
     let mut left = args.limit;
+    // JSON lines stream page by page (for pipes); a table or CSV is laid out once at the end.
+    let mut collected = Vec::new();
     while left > 0 {
         let page = store
             .read_filtered(&filter, next, left.min(EVENTS_PAGE))
@@ -265,13 +271,66 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
         let Some(last) = page.last() else { break };
         next = last.global_position + 1;
         left -= page.len();
-        for e in &page {
-            serde_json::to_writer(&mut out, e)?;
-            out.write_all(b"\n")?;
+        if args.format == Format::Json {
+            for e in &page {
+                serde_json::to_writer(&mut out, e)?;
+                out.write_all(b"\n")?;
+            }
+        } else {
+            collected.extend(page);
+        }
+    }
+    match args.format {
+        Format::Json => {}
+        Format::Csv => {
+            let mut csv = csv::Writer::from_writer(&mut out);
+            csv.write_record(EVENT_COLUMNS)?;
+            for e in &collected {
+                csv.write_record(event_row(e))?;
+            }
+            csv.flush()?;
+        }
+        Format::Table | Format::Html => {
+            let mut table = comfy_table::Table::new();
+            table
+                .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                .set_header(EVENT_COLUMNS);
+            for e in &collected {
+                table.add_row(event_row(e));
+            }
+            writeln!(out, "{table}")?;
         }
     }
     out.flush()?;
     Ok(())
+}
+
+/// Columns of `opsledger events` as a table or CSV.
+const EVENT_COLUMNS: [&str; 9] = [
+    "position",
+    "stream",
+    "version",
+    "type",
+    "client",
+    "occurred_at",
+    "recorded_at",
+    "event_id",
+    "data",
+];
+
+fn event_row(e: &opsledger_store::RecordedEvent) -> [String; 9] {
+    [
+        e.global_position.to_string(),
+        e.stream_id.to_string(),
+        e.stream_version.to_string(),
+        e.event_type.clone(),
+        e.client_id.clone().unwrap_or_default(),
+        e.occurred_at.to_rfc3339(),
+        e.recorded_at.to_rfc3339(),
+        e.event_id.to_string(),
+        e.data.clone(),
+    ]
 }
 
 pub async fn head(target: &Target) -> anyhow::Result<()> {

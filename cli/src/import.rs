@@ -42,6 +42,9 @@ pub struct ImportCommon {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportFormat {
+    /// NDJSON of opsledger event envelopes (what `opsledger append` takes), in one atomic batch;
+    /// envelopes already recorded are idempotent replays.
+    Ndjson(crate::commands::AppendArgs),
     /// Asterisk queue_log files; rotated files (`queue_log-YYYYMMDD`) are read oldest first.
     QueueLog {
         #[command(flatten)]
@@ -123,6 +126,7 @@ fn facts(events: Vec<ImportedEvent>) -> anyhow::Result<Vec<Fact>> {
 
 pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
     let (common, source_tag, facts, mut notes) = match args.format {
+        ImportFormat::Ndjson(append) => return crate::commands::append(target, append).await,
         ImportFormat::QueueLog { common, mut files } => {
             anyhow::ensure!(!files.is_empty(), "name at least one queue_log file");
             rotation_order(&mut files);
