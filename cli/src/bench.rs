@@ -48,7 +48,7 @@ pub struct BenchArgs {
 }
 
 /// Events per stream in the bulk workload (a call: connected, answered, completed, documented).
-const EVENTS_PER_STREAM: u64 = 4;
+pub(crate) const EVENTS_PER_STREAM: u64 = 4;
 /// Events per page when reading the whole log back.
 const READ_PAGE: usize = 10_000;
 
@@ -95,13 +95,13 @@ const WORKLOAD_CLIENTS: u64 = 20;
 /// Seconds between successive calls of the workload: 250,000 calls span about a month.
 const SECS_BETWEEN_CALLS: i64 = 10;
 
-fn client_of(call: u64) -> String {
+pub(crate) fn client_of(call: u64) -> String {
     format!("bench{:02}", call % WORKLOAD_CLIENTS)
 }
 
 /// The onboarding of every workload client, so the log is a valid history the projections
 /// can rebuild: the same agreement as `examples/lab-client.ndjson`.
-fn onboarding_events() -> anyhow::Result<Vec<StreamAppend>> {
+pub(crate) fn onboarding_events() -> anyhow::Result<Vec<StreamAppend>> {
     let template = include_str!("../../examples/lab-client.ndjson");
     let line: serde_json::Value = serde_json::from_str(template.trim())?;
     let mut out = Vec::new();
@@ -139,7 +139,7 @@ fn sealed(call: u64, field: u64) -> String {
 /// The i-th event of the workload: calls of four events each (connected, answered, completed,
 /// documented with personal fields, as the domain defines them), about 200 bytes of JSON on
 /// average.
-fn workload_event(i: u64, namespace: u64) -> NewEvent {
+pub(crate) fn workload_event(i: u64, namespace: u64) -> NewEvent {
     let call = i / EVENTS_PER_STREAM;
     let client = client_of(call);
     let call_id = format!("{client}:{namespace}-{call}");
@@ -328,12 +328,16 @@ async fn measure(
     // The in-memory fold alone, over events already decoded, for the projection's own rate.
     let mut from = 0u64;
     let mut decoded = Vec::new();
+    // The workload's personal fields are placeholders, not real ciphertexts: they are withheld,
+    // as the projections' own reads do.
+    let mut sealer =
+        crate::crypto::Sealer::with_mode(Arc::clone(&store), crate::crypto::PersonalData::Withhold);
     loop {
         let page = store.read_all(from, READ_PAGE).await?;
         let Some(last) = page.last() else { break };
         from = last.global_position + 1;
         for e in &page {
-            if let Some(p) = crate::envelopes::positioned(e)? {
+            if let Some(p) = sealer.positioned(e).await? {
                 decoded.push(p);
             }
         }
@@ -367,7 +371,7 @@ async fn measure(
     Ok(f)
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -384,7 +388,7 @@ fn machine() -> String {
     format!("{cores} cores, {mem} memory")
 }
 
-async fn pg_settings(url: &str) -> anyhow::Result<String> {
+pub(crate) async fn pg_settings(url: &str) -> anyhow::Result<String> {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     let mut parts = Vec::new();

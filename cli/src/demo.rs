@@ -18,6 +18,7 @@ use opsledger_store::{
 };
 use uuid::Uuid;
 
+use crate::crypto::Sealer;
 use crate::demo_data::{self, DemoScale};
 use crate::envelopes;
 use crate::ledger::Target;
@@ -89,17 +90,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .expect("a valid template"),
     );
     let started = std::time::Instant::now();
+    let mut sealer = Sealer::new(Arc::clone(&store));
     for (chunk_index, chunk) in month.events.chunks(DEMO_BATCH_EVENTS).enumerate() {
         let mut batch: Vec<StreamAppend> = Vec::new();
         for (i, event) in chunk.iter().enumerate() {
             let index = chunk_index * DEMO_BATCH_EVENTS + i;
             let mut name = args.seed.to_be_bytes().to_vec();
             name.extend_from_slice(&index.to_be_bytes());
-            let envelope = envelopes::to_new_event(
-                Uuid::new_v5(&DEMO_NAMESPACE, &name),
-                event,
-                metadata.clone(),
-            );
+            let envelope = sealer
+                .seal(
+                    Uuid::new_v5(&DEMO_NAMESPACE, &name),
+                    event,
+                    metadata.clone(),
+                )
+                .await?;
             let stream_id = envelopes::stream_of(event)?;
             match batch.iter_mut().find(|s| s.stream_id == stream_id) {
                 Some(s) => s.events.push(envelope),

@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod crypto;
 mod demo;
 mod demo_data;
 mod envelopes;
@@ -14,6 +15,9 @@ mod project;
 mod record;
 mod render;
 mod report;
+mod retention;
+#[cfg(test)]
+mod shredding_tests;
 mod timeline;
 
 use std::path::PathBuf;
@@ -67,6 +71,9 @@ enum Command {
     /// Reports from the projections, as of a position or an instant: sla, obligations,
     /// retention, billing; as a table, JSON, CSV or (sla) a self-contained HTML page.
     Report(report::ReportArgs),
+    /// Retention duties: `apply` destroys the data keys of clients whose R-RET-2 deletion
+    /// deadline has passed (unless a legal hold applies) and records each deletion.
+    Retention(retention::RetentionArgs),
     /// Rebuild the projections from position 0 (to a point in history with --as-of-position).
     Replay(report::ReplayArgs),
     Demo(demo::DemoArgs),
@@ -176,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Record(args) => record::run(&target, args).await,
         Command::Timeline(args) => timeline::run(&target, args).await,
         Command::Report(args) => report::run(&target, args).await,
+        Command::Retention(args) => retention::run(&target, args).await,
         Command::Replay(args) => report::replay(&target, args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,

@@ -7,6 +7,8 @@ use anyhow::Context;
 use opsledger_projections::Projections;
 use opsledger_store::{EventStore, ProjectionSnapshot};
 
+use crate::crypto::{PersonalData, Sealer};
+
 /// The name the projection set's snapshot is saved under. The suffix is the state format
 /// version: a new format rebuilds from zero under a new name instead of misreading the old.
 pub const SNAPSHOT_NAME: &str = "projections.v1";
@@ -56,6 +58,9 @@ pub async fn catch_up(
     let persist = up_to.is_none();
     let mut applied = 0u64;
     let mut since_save = 0u64;
+    // The projections judge rules from non-personal fields only, so they read no keys: a
+    // projection runner needs no access to personal data, and shredding cannot change a report.
+    let mut sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
     while projections.checkpoint() < target {
         let want = usize::try_from(target - projections.checkpoint()).unwrap_or(usize::MAX);
         let page = store
@@ -65,7 +70,7 @@ pub async fn catch_up(
             break;
         }
         for recorded in &page {
-            let applied = match crate::envelopes::positioned(recorded)? {
+            let applied = match sealer.positioned(recorded).await? {
                 Some(event) => projections.apply(&event),
                 None => projections.skip(recorded.global_position, recorded.recorded_at),
             };

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::commands::InputError;
+use crate::crypto::Sealer;
 use crate::envelopes;
 use crate::ledger::Target;
 
@@ -56,8 +57,11 @@ pub async fn load_state(
     events.sort_by_key(|e| e.global_position);
     let mut state = LedgerState::default();
     let mut seen = HashSet::with_capacity(events.len());
+    // The decision state holds personal fields in the clear: deciding whether a repeated fact
+    // is an idempotent duplicate compares them.
+    let mut sealer = Sealer::new(Arc::clone(store));
     for recorded in &events {
-        if let Some(event) = envelopes::positioned(recorded)? {
+        if let Some(event) = sealer.positioned(recorded).await? {
             state.apply(&event.event);
         }
         seen.insert(recorded.event_id);
@@ -140,11 +144,12 @@ pub async fn record(
         }
     }
     progress.set_length(u64::try_from(accepted.len()).unwrap_or(u64::MAX));
+    let mut sealer = Sealer::new(Arc::clone(store));
     for chunk in accepted.chunks(RECORD_BATCH_EVENTS) {
         let mut batch: Vec<StreamAppend> = Vec::new();
         for (id, event) in chunk {
             let stream_id = envelopes::stream_of(event)?;
-            let envelope = envelopes::to_new_event(*id, event, metadata.clone());
+            let envelope = sealer.seal(*id, event, metadata.clone()).await?;
             match batch.iter_mut().find(|s| s.stream_id == stream_id) {
                 Some(s) => s.events.push(envelope),
                 None => batch.push(StreamAppend {

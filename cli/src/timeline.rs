@@ -2,6 +2,7 @@
 //! order, with the obligations its events opened, their verdicts and the rule values in force.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -13,6 +14,7 @@ use opsledger_projections::{AsOf, Period};
 use opsledger_store::{Direction, RecordedEvent, StreamId};
 use serde::Serialize;
 
+use crate::crypto::Sealer;
 use crate::ledger::Target;
 use crate::render::Format;
 
@@ -55,6 +57,13 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
         if !full {
             break;
         }
+    }
+    // The timeline is read by people: personal fields are shown opened (or as "[shredded]"),
+    // not as the ciphertext the log stores and hashes.
+    let mut sealer = Sealer::new(Arc::clone(&store));
+    for event in &mut events {
+        let opened = sealer.open_data(event).await?;
+        event.data = serde_json::to_string(&opened)?;
     }
     let client_id = events.iter().find_map(|e| e.client_id.clone());
     let positions: HashSet<u64> = events.iter().map(|e| e.global_position).collect();

@@ -10,6 +10,7 @@ use crate::envelope::{
 };
 use crate::error::Result;
 use crate::hash::VerifyReport;
+use crate::keys::DataKey;
 use crate::subscription::Subscription;
 
 /// Which way `read_stream` walks.
@@ -123,6 +124,17 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         expected_next: Option<u64>,
         snapshot: ProjectionSnapshot,
     ) -> Result<()>;
+
+    /// The data key of `client_id`. With `create`, a client without a key gets a fresh random
+    /// one; creation is race-free (insert-if-absent, then read), so concurrent callers all get
+    /// the same key. A destroyed key stays destroyed: `create` never replaces it.
+    async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey>;
+
+    /// Destroys the data key of `client_id`: its bytes are overwritten with NULL and the instant
+    /// and `reason` are stamped on its row. A client that never had a key gets a destroyed row,
+    /// so no key can be created for it later. Idempotent; returns whether this call destroyed
+    /// it (false when it was already destroyed). Touches only the key table, never `events`.
+    async fn destroy_data_key(&self, client_id: &str, reason: &str) -> Result<bool>;
 
     /// A catch-up subscription: every event from `from_position` on, exactly once and in
     /// order, then live appends as they commit.

@@ -85,6 +85,16 @@ pub enum StoreError {
     },
     #[error("invalid projection name {name:?}: 1-100 bytes of a-z, 0-9, '_', '-' or '.'")]
     InvalidProjectionName { name: String },
+    #[error(
+        "invalid client id {client_id:?} for a data key: 1-128 bytes without control characters"
+    )]
+    InvalidKeyClientId { client_id: String },
+    #[error(
+        "the reason for destroying a data key must be at most 256 bytes without control characters"
+    )]
+    InvalidDestroyReason,
+    #[error("the data key row of client {client_id:?} cannot be read: {detail}")]
+    CorruptKeyRow { client_id: String, detail: String },
     #[error("PostgreSQL: {detail}")]
     Postgres {
         /// The server's message and SQLSTATE.
@@ -94,6 +104,21 @@ pub enum StoreError {
     },
     #[error("SQLite: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    #[error("the database refused this role the operation (SQLSTATE 42501): {detail}")]
+    PermissionDenied {
+        /// The server's message and SQLSTATE.
+        detail: String,
+    },
+    #[error(
+        "this store handle was opened read-only; appends and projection saves need the writer role"
+    )]
+    ReadOnly,
+    #[error("the ledger schema is at version {found}, older than this build needs ({known}); connect once with the owning role to migrate it")]
+    SchemaNotMigrated { found: u32, known: u32 },
+    #[error("invalid login role {name:?}: {reason}")]
+    InvalidLoginRole { name: String, reason: &'static str },
+    #[error("role {name} already exists in this PostgreSQL cluster")]
+    RoleExists { name: String },
 }
 
 impl StoreError {

@@ -9,6 +9,7 @@ pub mod canonical;
 pub mod envelope;
 pub mod error;
 pub mod hash;
+pub mod keys;
 mod plan;
 pub mod postgres;
 pub mod sqlite;
@@ -20,6 +21,7 @@ pub use envelope::{
 };
 pub use error::{InvalidEvent, StoreError};
 pub use hash::{ChainBreak, Hash, VerifyReport};
+pub use keys::{DataKey, Key32};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use subscription::Subscription;

@@ -229,3 +229,268 @@ fn spawn_watchdog(as_postgres: bool, bin: &Path, data: &Path, dir: &Path) {
         .spawn()
         .expect("spawn the server watchdog");
 }
+
+/// A throwaway server of its own for one test process, which the test may SIGKILL and start
+/// again: what fault-injection tests need, and what the shared [`server()`] must never be
+/// subjected to (other tests of the process use it concurrently).
+///
+/// It is initialised and started exactly like the shared server (trust authentication, the
+/// `postgres` role, fsync off: a SIGKILL loses nothing the kernel already holds, so fsync only
+/// matters for an operating-system crash, which these tests do not simulate). The same
+/// watchdog stops it and deletes its directory when the test process exits.
+#[derive(Debug)]
+pub struct DedicatedServer {
+    bin: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    port: u16,
+    options: String,
+    as_postgres: bool,
+}
+
+impl DedicatedServer {
+    /// Creates and starts a new server in a new temporary directory. Needs PostgreSQL's
+    /// binaries; `DATABASE_URL` is ignored, since a shared server must not be killed.
+    pub fn start() -> Self {
+        let bin = find_bin_dir().unwrap_or_else(|| {
+            panic!(
+                "PostgreSQL server binaries (initdb, pg_ctl) were not found: fault-injection tests \
+                 need a server of their own to kill. Install PostgreSQL (Debian/Ubuntu: \
+                 `apt-get install -y postgresql`) or set OPSLEDGER_PG_BIN to the directory holding initdb."
+            )
+        });
+        let as_postgres = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("opsledger-pg-dedicated-")
+            .tempdir()
+            .expect("create a temporary directory")
+            .keep();
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .expect("run chown");
+            assert!(status.success(), "chown of {} failed", dir.display());
+        }
+        let data = dir.join("data");
+        let output = pg_command(as_postgres, &bin.join("initdb"))
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(&data)
+            .output()
+            .expect("run initdb");
+        assert!(
+            output.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let port = free_port();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off -c max_connections=300",
+            dir.display()
+        );
+        let server = Self {
+            bin,
+            log: dir.join("server.log"),
+            data,
+            port,
+            options,
+            as_postgres,
+        };
+        server.pg_ctl_start();
+        spawn_watchdog(as_postgres, &server.bin, &server.data, &dir);
+        server
+    }
+
+    /// The data directory (`postmaster.pid` lives there).
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// The directory holding `pg_ctl`, `initdb` and the other server binaries.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The TCP port, the same across restarts.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's log file, appended to across restarts.
+    pub fn log_file(&self) -> &Path {
+        &self.log
+    }
+
+    /// The postmaster's process id, from the first line of `postmaster.pid`; `None` when the
+    /// file is missing or unreadable. After [`kill9`](Self::kill9) the stale file remains, so
+    /// this names a dead process until the next start.
+    pub fn pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
+    /// A connection string for the superuser on database `dbname`.
+    pub fn url(&self, dbname: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={dbname}",
+            self.port
+        )
+    }
+
+    /// Creates an empty database and returns its connection string.
+    pub async fn fresh_database(&self) -> String {
+        PgServer {
+            admin_url: self.url("postgres"),
+            superuser: true,
+        }
+        .fresh_database()
+        .await
+    }
+
+    /// Kills the server the way a crash does: SIGKILL to the postmaster and to every backend
+    /// and auxiliary process (they share its process group, as `pg_ctl` starts it in a session
+    /// of its own). Killing the backends too is the harsher case (a transaction in flight
+    /// dies before it can finish its commit) and leaves no orphan attached to the shared
+    /// memory, which would make the next start refuse. Returns once every process is gone.
+    pub fn kill9(&self) {
+        let pid = self
+            .pid()
+            .expect("the server is running: postmaster.pid names its process");
+        // Signalling a process group is only safe when the postmaster leads its own: otherwise
+        // the group could be this test process's. Without one, its children are found by
+        // their parent id before the postmaster dies and re-parents them.
+        let own_group = process_group(pid) == Some(pid);
+        let victims: Vec<u32> = if own_group {
+            processes_where(|f| field(f, 2) == Some(pid))
+        } else {
+            let mut v = processes_where(|f| field(f, 1) == Some(pid));
+            v.push(pid);
+            v
+        };
+        let signal = |target: String| {
+            // `kill` as root may signal the `postgres` user's processes; a negative id names
+            // a whole process group.
+            let _ = Command::new("kill").args(["-KILL", "--", &target]).status();
+        };
+        if own_group {
+            signal(format!("-{pid}"));
+        } else {
+            signal(pid.to_string());
+            for child in &victims {
+                signal(child.to_string());
+            }
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left: Vec<u32> = if own_group {
+                processes_where(|f| field(f, 2) == Some(pid))
+            } else {
+                victims.iter().copied().filter(|p| is_alive(*p)).collect()
+            };
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "PostgreSQL processes {left:?} survived SIGKILL for 30 s"
+            );
+            // A backend forked between the scan and the signal escaped it.
+            for straggler in left {
+                signal(straggler.to_string());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the server again on the same data directory, port and options, and waits until
+    /// it accepts connections (crash recovery included).
+    pub fn restart(&self) {
+        // A killed postmaster stays a zombie where nothing reaps orphans (some container
+        // inits do not), and PostgreSQL takes a zombie for a live owner of its stale lock
+        // files. The process is gone either way, so they are removed as an operator would.
+        // The same holds for the Unix socket's lock file beside the data directory.
+        if let Some(pid) = self.pid() {
+            if !is_alive(pid) {
+                let socket_lock = self
+                    .data
+                    .parent()
+                    .expect("the data directory has a parent")
+                    .join(format!(".s.PGSQL.{}.lock", self.port));
+                for lock in [self.data.join("postmaster.pid"), socket_lock] {
+                    match std::fs::remove_file(&lock) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => panic!("cannot remove stale lock {}: {e}", lock.display()),
+                    }
+                }
+            }
+        }
+        self.pg_ctl_start();
+    }
+
+    fn pg_ctl_start(&self) {
+        let output = pg_command(self.as_postgres, &self.bin.join("pg_ctl"))
+            .args(["-w", "-t", "60", "-D"])
+            .arg(&self.data)
+            .args(["-o", &self.options, "-l"])
+            .arg(&self.log)
+            .arg("start")
+            .stdout(Stdio::null())
+            .output()
+            .expect("run pg_ctl start");
+        assert!(
+            output.status.success(),
+            "pg_ctl start failed: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+}
+
+/// Fields of `/proc/<pid>/stat` after the command name, which may itself hold spaces and
+/// parentheses and is therefore cut at its last `)`.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The process group of `pid` (the third field after the command name).
+fn process_group(pid: u32) -> Option<u32> {
+    field(&stat_fields(pid)?, 2)
+}
+
+/// Numeric field `index` of a split `stat` line (0: state, 1: parent, 2: process group).
+fn field(fields: &[String], index: usize) -> Option<u32> {
+    fields.get(index)?.parse().ok()
+}
+
+/// True while `pid` exists and is not a zombie.
+fn is_alive(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().map(String::as_str) != Some("Z"))
+}
+
+/// Every live (not zombie) process whose `stat` fields satisfy `matches`.
+fn processes_where(matches: impl Fn(&[String]) -> bool) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            stat_fields(*pid)
+                .is_some_and(|f| f.first().map(String::as_str) != Some("Z") && matches(&f))
+        })
+        .collect()
+}

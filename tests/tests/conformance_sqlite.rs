@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use opsledger_store::{
-    ChainBreak, Direction, EventStore, ExpectedVersion, PositionRange, SqliteStore, StoreError,
-    VerifyReport,
+    ChainBreak, DataKey, Direction, EventStore, ExpectedVersion, PositionRange, SqliteStore,
+    StoreError, VerifyReport,
 };
 use opsledger_tests::conformance::{events, read_everything, sid};
 use tempfile::TempDir;
@@ -337,4 +337,52 @@ async fn a_read_only_file_reads_but_refuses_appends_clearly() {
         other => panic!("expected a read-only File error, got {other:?}"),
     }
     assert_eq!(read_everything(&store).await.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroyed_key_is_gone_from_the_file_and_cannot_be_restored() {
+    let (store, _dir, path) = seeded(2).await;
+    let DataKey::Active(key) = store.data_key("acme", true).await.unwrap() else {
+        panic!("expected an active key");
+    };
+    let contains_key = |bytes: &[u8]| {
+        bytes
+            .windows(key.as_bytes().len())
+            .any(|w| w == key.as_bytes())
+    };
+    // Checkpoint first, so the key's page sits in the main file, not only in the WAL.
+    raw(&path)
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    assert!(contains_key(&std::fs::read(&path).unwrap()));
+    assert!(store
+        .destroy_data_key("acme", "R-RET-2 test")
+        .await
+        .unwrap());
+    drop(store);
+    // Neither the main file nor what is left of the WAL holds the key's bytes.
+    for suffix in ["", "-wal"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(bytes) = std::fs::read(&file) {
+            assert!(
+                !contains_key(&bytes),
+                "{} still holds the key",
+                file.display()
+            );
+        }
+    }
+    // The schema itself refuses to bring a key back or to forget a destroyed row.
+    let conn = raw(&path);
+    for sql in [
+        "UPDATE data_keys SET key = zeroblob(32), destroyed_at = NULL WHERE client_id = 'acme'",
+        "DELETE FROM data_keys WHERE client_id = 'acme'",
+    ] {
+        let err = conn.execute_batch(sql).expect_err(sql);
+        assert!(err.to_string().contains("data key"), "{sql}: {err}");
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(matches!(
+        store.data_key("acme", true).await.unwrap(),
+        DataKey::Destroyed { .. }
+    ));
 }

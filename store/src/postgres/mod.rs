@@ -5,6 +5,8 @@
 //! subscribers; polling covers the gaps.
 
 pub mod baseline;
+mod keys;
+pub mod roles;
 mod rows;
 pub mod schema;
 mod writer;
@@ -19,6 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
@@ -28,6 +31,7 @@ use crate::api::{
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
 use crate::hash::{ChainEntry, ChainWalker, Hash, VerifyReport};
+use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::subscription::Subscription;
 use rows::{chain_entry_from_row, decode_row, to_i64, EVENT_COLUMNS};
 use schema::NOTIFY_CHANNEL;
@@ -51,7 +55,8 @@ pub struct PgStore {
 
 struct Inner {
     pool: Pool,
-    writer: mpsc::Sender<writer::WriteRequest>,
+    /// `None` for a handle opened with [`PgStore::connect_read_only`].
+    writer: Option<mpsc::Sender<writer::WriteRequest>>,
     wake: watch::Receiver<u64>,
     listener: JoinHandle<()>,
 }
@@ -99,11 +104,16 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Maps a driver error: a dropped connection is `ConnectionLost`, anything else is the
-/// database's own answer.
+/// Maps a driver error: a dropped connection is `ConnectionLost`, a privilege the role lacks
+/// (SQLSTATE 42501, also raised by the immutability triggers) is `PermissionDenied`, anything
+/// else is the database's own answer.
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     if is_connection_loss(&e) {
         StoreError::ConnectionLost {
+            detail: describe(&e),
+        }
+    } else if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) {
+        StoreError::PermissionDenied {
             detail: describe(&e),
         }
     } else {
@@ -116,14 +126,52 @@ pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
 
 impl PgStore {
     /// Connects to `url` (a libpq-style URL or key=value string), applies pending schema
-    /// migrations and starts the writer.
+    /// migrations and starts the writer. Migrating needs the owning role; once the schema is
+    /// current, a member of `opsledger_writer` connects here too, since nothing is then run but
+    /// reads of `schema_migrations` (`docs/adr/0005-database-roles.md`).
     pub async fn connect(url: &str) -> Result<Self> {
         let config = tokio_postgres::Config::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
         Self::connect_with(config).await
     }
 
+    /// Like [`PgStore::connect`], from a parsed configuration.
     pub async fn connect_with(config: tokio_postgres::Config) -> Result<Self> {
+        Self::open(config, Access::ReadWrite).await
+    }
+
+    /// Connects to `url` for reading only: no migration is attempted and no writer is started,
+    /// so a role that may only read (an auditor, a client reader; see
+    /// `docs/adr/0005-database-roles.md`) can run reads, `verify` and reports. The schema must
+    /// already be at the version this build knows. Appends and projection saves on the handle
+    /// fail with [`StoreError::ReadOnly`] without reaching the database.
+    pub async fn connect_read_only(url: &str) -> Result<Self> {
+        let config = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        Self::connect_read_only_with(config).await
+    }
+
+    /// Like [`PgStore::connect_read_only`], from a parsed configuration.
+    pub async fn connect_read_only_with(config: tokio_postgres::Config) -> Result<Self> {
+        Self::open(config, Access::ReadOnly).await
+    }
+
+    /// True for a handle opened with [`PgStore::connect_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.is_none()
+    }
+
+    /// Creates a LOGIN role of `kind` in the cluster of `admin_url` (see [`roles`]).
+    pub async fn create_login_role(
+        admin_url: &str,
+        kind: &roles::RoleKind,
+        name: &str,
+        password: &str,
+    ) -> Result<()> {
+        roles::create_login_role(admin_url, kind, name, password).await
+    }
+
+    async fn open(config: tokio_postgres::Config, access: Access) -> Result<Self> {
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -136,19 +184,44 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut conn = pool.get().await.map_err(pool_error)?;
-        schema::migrate(&mut conn).await?;
-        let next = next_position(&conn).await?;
+        let next = match access {
+            Access::ReadWrite => {
+                schema::migrate(&mut conn).await?;
+                next_position(&conn).await?
+            }
+            Access::ReadOnly => {
+                schema::check_current(&**conn).await?;
+                // A client reader may not read the head (it would tell the ledger's size);
+                // its subscribers then start from a wake-up value of 0, which is only a hint.
+                let readable: bool = conn
+                    .query_one("SELECT has_table_privilege('ledger_head', 'SELECT')", &[])
+                    .await
+                    .map_err(pg_error)?
+                    .get(0);
+                if readable {
+                    next_position(&conn).await?
+                } else {
+                    0
+                }
+            }
+        };
         drop(conn);
 
         let (wake_tx, wake_rx) = watch::channel(next);
         let wake_tx = Arc::new(wake_tx);
-        let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE_REQUESTS);
-        tokio::spawn(writer::run(config.clone(), writer_rx, Arc::clone(&wake_tx)));
+        let writer = match access {
+            Access::ReadWrite => {
+                let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE_REQUESTS);
+                tokio::spawn(writer::run(config.clone(), writer_rx, Arc::clone(&wake_tx)));
+                Some(writer_tx)
+            }
+            Access::ReadOnly => None,
+        };
         let listener = tokio::spawn(listen(config, wake_tx));
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
-                writer: writer_tx,
+                writer,
                 wake: wake_rx,
                 listener,
             }),
@@ -169,6 +242,13 @@ impl PgStore {
         let rows = conn.query(&stmt, params).await.map_err(pg_error)?;
         rows.iter().map(decode_row).collect()
     }
+}
+
+/// Whether a handle may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
 }
 
 async fn next_position(conn: &Object) -> Result<u64> {
@@ -230,10 +310,10 @@ fn limit(max_count: usize) -> i64 {
 #[async_trait]
 impl EventStore for PgStore {
     async fn append_batch(&self, batch: Vec<StreamAppend>) -> Result<Vec<AppendOutcome>> {
+        let writer = self.inner.writer.as_ref().ok_or(StoreError::ReadOnly)?;
         let appends = prepare_batch(&batch)?;
         let (reply, outcome) = oneshot::channel();
-        self.inner
-            .writer
+        writer
             .send(writer::WriteRequest {
                 appends,
                 slow: false,
@@ -498,6 +578,9 @@ impl EventStore for PgStore {
         expected_next: Option<u64>,
         snapshot: ProjectionSnapshot,
     ) -> Result<()> {
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
         validate_projection_name(name)?;
         let conn = self.conn().await?;
         let next = to_i64(snapshot.next_position);
@@ -535,6 +618,29 @@ impl EventStore for PgStore {
             expected: expected_next,
             found,
         })
+    }
+
+    async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {
+        validate_key_client_id(client_id)?;
+        let conn = self.conn().await?;
+        let found = keys::load(&conn, client_id).await?;
+        if !create || found != DataKey::Missing {
+            return Ok(found);
+        }
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
+        keys::create(&conn, client_id, &Key32::generate()?).await
+    }
+
+    async fn destroy_data_key(&self, client_id: &str, reason: &str) -> Result<bool> {
+        validate_key_client_id(client_id)?;
+        validate_destroy_reason(reason)?;
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
+        let conn = self.conn().await?;
+        keys::destroy(&conn, client_id, reason).await
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {

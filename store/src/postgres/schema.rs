@@ -6,6 +6,7 @@
 //! triggers, which is why the hash chain exists).
 
 use deadpool_postgres::Object;
+use tokio_postgres::GenericClient;
 
 use crate::error::StoreError;
 
@@ -106,11 +107,181 @@ CREATE TABLE projections (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        description: "per-client data keys for crypto-shredding",
+        // Keys live in their own table so that grants can keep them from every role but the
+        // writer (ADR 0004, ADR 0005). A destroyed row keeps its client id with a NULL key, so a
+        // key can never be created for that client again; the triggers make that final.
+        sql: r#"
+CREATE TABLE data_keys (
+    client_id        text PRIMARY KEY,
+    key              bytea CHECK (key IS NULL OR length(key) = 32),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    destroyed_at     timestamptz,
+    destroyed_reason text,
+    CHECK ((key IS NULL) = (destroyed_at IS NOT NULL))
+);
+REVOKE ALL ON data_keys FROM PUBLIC;
+
+CREATE FUNCTION opsledger_data_key_destroy_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.destroyed_at IS NULL AND NEW.key IS NULL THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+    RAISE EXCEPTION 'opsledger: % on data_keys is refused; a data key can only be destroyed, once', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$fn$;
+CREATE TRIGGER data_keys_destroy_only BEFORE UPDATE OR DELETE ON data_keys
+    FOR EACH ROW EXECUTE FUNCTION opsledger_data_key_destroy_only();
+CREATE TRIGGER data_keys_refuse_truncate BEFORE TRUNCATE ON data_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION opsledger_data_key_destroy_only();
+"#,
+    },
+    Migration {
+        version: 4,
+        description: "database roles: writer, auditor, client reader (row-level security)",
+        // Access scoped to the client (R-RET-4) is enforced by the database, not by the
+        // application: see docs/adr/0005-database-roles.md for the roles and their grants.
+        sql: r#"
+DO $roles$
+DECLARE
+    group_role text;
+BEGIN
+    -- Roles belong to the cluster, this migration to one database: each group role is
+    -- created only when missing. Two databases migrating at once may both find it missing;
+    -- the second CREATE then fails as a duplicate, which is what "already there" means.
+    FOREACH group_role IN ARRAY ARRAY['opsledger_writer', 'opsledger_auditor', 'opsledger_client_reader'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = group_role) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', group_role);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
+END
+$roles$;
+
+CREATE TABLE client_readers (
+    role_name name PRIMARY KEY,
+    client_id text NOT NULL CHECK (octet_length(client_id) BETWEEN 1 AND 128)
+);
+
+REVOKE ALL ON events, ledger_head, projections, schema_migrations, data_keys, client_readers FROM PUBLIC;
+
+GRANT SELECT, INSERT ON events TO opsledger_writer;
+GRANT SELECT, UPDATE (next_position, head_hash, last_recorded_at) ON ledger_head TO opsledger_writer;
+GRANT SELECT, INSERT, UPDATE (next_position, state, saved_at) ON projections TO opsledger_writer;
+GRANT SELECT, INSERT, UPDATE (key, destroyed_at, destroyed_reason) ON data_keys TO opsledger_writer;
+GRANT SELECT ON schema_migrations TO opsledger_writer, opsledger_auditor, opsledger_client_reader;
+GRANT SELECT ON events, ledger_head, projections, client_readers TO opsledger_auditor;
+GRANT SELECT ON events, client_readers TO opsledger_client_reader;
+
+-- The owner (the role that ran the migrations) bypasses these policies: it owns the tables
+-- and could disable them anyway, so FORCE would protect nothing.
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY events_writer_read ON events FOR SELECT TO opsledger_writer USING (true);
+CREATE POLICY events_writer_append ON events FOR INSERT TO opsledger_writer WITH CHECK (true);
+CREATE POLICY events_auditor_read ON events FOR SELECT TO opsledger_auditor USING (true);
+CREATE POLICY events_client_reader_read ON events FOR SELECT TO opsledger_client_reader
+    USING (client_id = (SELECT c.client_id FROM client_readers c WHERE c.role_name = current_user));
+
+ALTER TABLE client_readers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY client_readers_own_row ON client_readers FOR SELECT TO opsledger_client_reader
+    USING (role_name = current_user);
+CREATE POLICY client_readers_auditor_read ON client_readers FOR SELECT TO opsledger_auditor
+    USING (true);
+
+REVOKE EXECUTE ON FUNCTION opsledger_refuse_change(), opsledger_head_forward_only(),
+    opsledger_data_key_destroy_only() FROM PUBLIC;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
+CREATE FUNCTION opsledger_create_login_role(
+    new_role text, role_kind text, password_verifier text, for_client text
+) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+DECLARE
+    group_role text;
+BEGIN
+    IF new_role IS NULL OR new_role !~ '^[a-z_][a-z0-9_]{0,62}$' OR left(new_role, 3) = 'pg_'
+        OR new_role IN ('opsledger_writer', 'opsledger_auditor', 'opsledger_client_reader',
+                        'public', 'none', 'current_user', 'session_user', 'current_role') THEN
+        RAISE EXCEPTION 'opsledger: % is not an allowed login role name', quote_literal(new_role)
+            USING ERRCODE = 'invalid_name';
+    END IF;
+    group_role := CASE role_kind
+        WHEN 'writer' THEN 'opsledger_writer'
+        WHEN 'auditor' THEN 'opsledger_auditor'
+        WHEN 'client_reader' THEN 'opsledger_client_reader'
+    END;
+    IF group_role IS NULL THEN
+        RAISE EXCEPTION 'opsledger: unknown role kind %', quote_literal(role_kind)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (role_kind = 'client_reader') <> (for_client IS NOT NULL) THEN
+        RAISE EXCEPTION 'opsledger: a client id is required for a client reader and refused otherwise'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF password_verifier IS NULL OR password_verifier !~
+        '^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$' THEN
+        RAISE EXCEPTION 'opsledger: the password must arrive as a SCRAM-SHA-256 verifier'
+            USING ERRCODE = 'invalid_password';
+    END IF;
+    EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I',
+                   new_role, password_verifier, group_role);
+    -- A mapping left by a dropped role of the same name must not carry over to this one.
+    DELETE FROM client_readers WHERE role_name = new_role;
+    IF for_client IS NOT NULL THEN
+        INSERT INTO client_readers (role_name, client_id) VALUES (new_role, for_client);
+    END IF;
+END
+$fn$;
+REVOKE EXECUTE ON FUNCTION opsledger_create_login_role(text, text, text, text) FROM PUBLIC;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> u32 {
     MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// The newest migration recorded in the database, 0 for a database never migrated.
+async fn applied_version(client: &impl GenericClient) -> Result<u32, StoreError> {
+    // Two statements: a query naming a missing table fails at parse time, whatever guards it.
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await
+        .map_err(super::pg_error)?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let current: i32 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(super::pg_error)?
+        .get(0);
+    Ok(u32::try_from(current).unwrap_or(0))
+}
+
+/// Checks, without changing anything, that the database is at exactly the schema version
+/// this build knows: the read-only path cannot migrate, and reading an older or a newer
+/// schema could misread its rows.
+pub async fn check_current(client: &impl GenericClient) -> Result<(), StoreError> {
+    let found = applied_version(client).await?;
+    let known = latest_version();
+    match found.cmp(&known) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Greater => Err(StoreError::SchemaFromTheFuture { found, known }),
+        std::cmp::Ordering::Less => Err(StoreError::SchemaNotMigrated { found, known }),
+    }
 }
 
 /// Applies every migration the database lacks, each in its own transaction, under an
@@ -120,23 +291,25 @@ pub async fn migrate(conn: &mut Object) -> Result<u32, StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await
         .map_err(super::pg_error)?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version integer PRIMARY KEY,
-            description text NOT NULL,
-            applied_at timestamptz NOT NULL DEFAULT now())",
-    )
-    .await
-    .map_err(super::pg_error)?;
-    let row = tx
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations",
-            &[],
+    // The table is created only when missing, not with `CREATE TABLE IF NOT EXISTS`: that
+    // statement needs CREATE on the schema even when the table exists, and the writer role
+    // (docs/adr/0005-database-roles.md) connects through this function without it.
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await
+        .map_err(super::pg_error)?
+        .get(0);
+    if !exists {
+        tx.batch_execute(
+            "CREATE TABLE schema_migrations (
+                version integer PRIMARY KEY,
+                description text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now())",
         )
         .await
         .map_err(super::pg_error)?;
-    let current: i32 = row.get(0);
-    let current = u32::try_from(current).unwrap_or(0);
+    }
+    let current = applied_version(&*tx).await?;
     let known = latest_version();
     if current > known {
         return Err(StoreError::SchemaFromTheFuture {

@@ -115,6 +115,10 @@ async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
 struct Connection {
     client: Client,
     statements: Statements,
+    /// False when row-level security applies to this connection's role on `events` (the
+    /// writer role, as opposed to the owner): PostgreSQL refuses `COPY FROM` into such a table,
+    /// so every group goes through the `INSERT … unnest` statement instead.
+    copy_allowed: bool,
 }
 
 async fn connect(config: &tokio_postgres::Config) -> Result<Connection, tokio_postgres::Error> {
@@ -125,7 +129,15 @@ async fn connect(config: &tokio_postgres::Config) -> Result<Connection, tokio_po
         }
     });
     let statements = prepare(&client).await?;
-    Ok(Connection { client, statements })
+    let rls_active: bool = client
+        .query_one("SELECT row_security_active('events')", &[])
+        .await?
+        .get(0);
+    Ok(Connection {
+        client,
+        statements,
+        copy_allowed: !rls_active,
+    })
 }
 
 /// How a whole group failed.
@@ -248,6 +260,18 @@ pub async fn run(
             Err(GroupFailure::Corrupt(detail)) => {
                 for r in group {
                     let _ = r.reply.send(Err(StoreError::Unavailable(detail.clone())));
+                }
+            }
+            Err(GroupFailure::Database(e))
+                if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) =>
+            {
+                // A role without the writer's grants (an auditor on a read-write handle, say).
+                let detail = super::describe(&e);
+                tracing::warn!(error = %detail, "opsledger write transaction not permitted");
+                for r in group {
+                    let _ = r.reply.send(Err(StoreError::PermissionDenied {
+                        detail: detail.clone(),
+                    }));
                 }
             }
             Err(GroupFailure::Database(e)) => {
@@ -404,7 +428,8 @@ async fn write_group_inner(
             e.into()
         }
     };
-    let (inserted, updated, notified, committed) = if rows.len() > INSERT_MAX_ROWS {
+    let bulk = rows.len() > INSERT_MAX_ROWS && conn.copy_allowed;
+    let (inserted, updated, notified, committed) = if bulk {
         let sink = client.copy_in(&st.copy).await?;
         copy_rows(sink, &rows).await.map_err(classify)?;
         let (u, n, c) = tokio::join!(

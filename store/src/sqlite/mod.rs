@@ -4,6 +4,7 @@
 //! [`writer`]); reads run on a small pool of read-only connections beside it (WAL mode).
 //! The semantics match the PostgreSQL backend: both plan appends with the shared planner.
 
+mod keys;
 mod projection;
 mod read;
 mod rows;
@@ -23,6 +24,7 @@ use crate::api::{
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
 use crate::hash::VerifyReport;
+use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::subscription::Subscription;
 
 use read::ReaderPool;
@@ -43,9 +45,9 @@ struct Inner {
     readers: Arc<ReaderPool>,
     /// Carries the writer's next position after each commit; subscribers clone it.
     wake: watch::Receiver<u64>,
-    /// A write connection for projection snapshots, opened on first save. Snapshots do not
-    /// touch the log, so they need not queue behind appends in the writer thread.
-    projection_conn: Arc<Mutex<Option<rusqlite::Connection>>>,
+    /// A write connection for projection snapshots and data keys, opened on first use. Neither
+    /// touches the log, so they need not queue behind appends in the writer thread.
+    side_conn: Arc<Mutex<Option<rusqlite::Connection>>>,
 }
 
 impl Drop for Inner {
@@ -95,7 +97,7 @@ impl SqliteStore {
                 writer: Some(handle),
                 readers,
                 wake,
-                projection_conn: Arc::new(Mutex::new(None)),
+                side_conn: Arc::new(Mutex::new(None)),
             }),
         })
     }
@@ -136,6 +138,40 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || work(&readers))
             .await
             .map_err(|e| StoreError::Unavailable(format!("a read task failed: {e}")))?
+    }
+
+    /// Runs blocking work on the side write connection (projection snapshots, data keys), off
+    /// the async runtime, opening the connection on first use.
+    async fn side_write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        let path = self.inner.path.clone();
+        let slot = Arc::clone(&self.inner.side_conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = slot
+                .lock()
+                .map_err(|_| StoreError::Unavailable("a side write panicked".to_owned()))?;
+            if guard.is_none() {
+                let (conn, read_only) = schema::open_writer(&path)?;
+                if read_only {
+                    return Err(StoreError::File {
+                        path: path.display().to_string(),
+                        detail: "the ledger file is read-only; projection snapshots and data keys cannot be written"
+                            .to_owned(),
+                    });
+                }
+                // Freed bytes (a destroyed key) are overwritten with zeros, not left in the page.
+                conn.pragma_update(None, "secure_delete", "ON")
+                    .map_err(StoreError::Sqlite)?;
+                *guard = Some(conn);
+            }
+            let conn = guard.as_ref().expect("opened above");
+            work(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("a side write failed: {e}")))?
     }
 
     fn writer_gone() -> StoreError {
@@ -210,30 +246,38 @@ impl EventStore for SqliteStore {
     ) -> Result<()> {
         validate_projection_name(name)?;
         let name = name.to_owned();
-        let path = self.inner.path.clone();
-        let slot = Arc::clone(&self.inner.projection_conn);
         let saved_at = chrono::Utc::now().timestamp_micros();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = slot
-                .lock()
-                .map_err(|_| StoreError::Unavailable("a projection save panicked".to_owned()))?;
-            if guard.is_none() {
-                let (conn, read_only) = schema::open_writer(&path)?;
-                if read_only {
-                    return Err(StoreError::File {
-                        path: path.display().to_string(),
-                        detail:
-                            "the ledger file is read-only; projection snapshots cannot be saved"
-                                .to_owned(),
-                    });
-                }
-                *guard = Some(conn);
-            }
-            let conn = guard.as_ref().expect("opened above");
+        self.side_write(move |conn| {
             projection::save(conn, &name, expected_next, &snapshot, saved_at)
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("a projection save failed: {e}")))?
+    }
+
+    async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {
+        validate_key_client_id(client_id)?;
+        let client_id = client_id.to_owned();
+        let found = {
+            let client_id = client_id.clone();
+            self.read(move |r| r.with(|conn| keys::load(conn, &client_id)))
+                .await?
+        };
+        if !create || found != DataKey::Missing {
+            return Ok(found);
+        }
+        let fresh = Key32::generate()?;
+        let now = chrono::Utc::now().timestamp_micros();
+        self.side_write(move |conn| keys::create(conn, &client_id, &fresh, now))
+            .await
+    }
+
+    async fn destroy_data_key(&self, client_id: &str, reason: &str) -> Result<bool> {
+        validate_key_client_id(client_id)?;
+        validate_destroy_reason(reason)?;
+        let client_id = client_id.to_owned();
+        let reason = reason.to_owned();
+        let now = chrono::Utc::now().timestamp_micros();
+        self.side_write(move |conn| keys::destroy(conn, &client_id, &reason, now))
+            .await
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {

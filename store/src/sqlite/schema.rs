@@ -89,6 +89,26 @@ const MIGRATIONS: &[&str] = &[
         state         BLOB    NOT NULL,
         saved_at      INTEGER NOT NULL
     );",
+    // 3: per-client data keys for crypto-shredding, apart from the log (ADR 0004). A destroyed
+    // row keeps its client id with a NULL key, so a key can never be created for that client
+    // again; the triggers make that final even for another tool opening the file.
+    "CREATE TABLE data_keys (
+        client_id        TEXT    PRIMARY KEY,
+        key              BLOB    CHECK (key IS NULL OR length(key) = 32),
+        created_at       INTEGER NOT NULL,
+        destroyed_at     INTEGER,
+        destroyed_reason TEXT,
+        CHECK ((key IS NULL) = (destroyed_at IS NOT NULL))
+    );
+    CREATE TRIGGER data_keys_refuse_delete BEFORE DELETE ON data_keys
+    BEGIN
+        SELECT RAISE(ABORT, 'data key rows are permanent: DELETE is refused');
+    END;
+    CREATE TRIGGER data_keys_destroyed_is_final BEFORE UPDATE ON data_keys
+        WHEN OLD.destroyed_at IS NOT NULL OR NEW.key IS NOT NULL
+    BEGIN
+        SELECT RAISE(ABORT, 'a data key can only be destroyed, once');
+    END;",
 ];
 
 /// The schema version this build writes and understands.
