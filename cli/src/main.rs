@@ -40,6 +40,10 @@ struct Cli {
     /// A PostgreSQL connection string; when set, it is used instead of the ledger file.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// With --database-url: connect without migrating or writing (auditors, read-only roles);
+    /// reports then compute projections in memory without saving them.
+    #[arg(long, global = true)]
+    read_only: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,6 +96,8 @@ mod exit {
     pub const DATA_ERROR: u8 = 65;
     /// The ledger could not be reached or opened.
     pub const UNAVAILABLE: u8 = 69;
+    /// The database role may not do this (or the ledger was opened read-only).
+    pub const NO_PERMISSION: u8 = 77;
 }
 
 /// The chain walk found a break; the report was already printed.
@@ -124,11 +130,15 @@ fn exit_code(error: &anyhow::Error) -> u8 {
                 | StoreError::Unavailable(_)
                 | StoreError::File { .. }
                 | StoreError::SchemaFromTheFuture { .. } => exit::UNAVAILABLE,
+                StoreError::PermissionDenied { .. } | StoreError::ReadOnly => exit::NO_PERMISSION,
                 _ => exit::FAILURE,
             };
         }
         if cause.downcast_ref::<commands::InputError>().is_some() {
             return exit::DATA_ERROR;
+        }
+        if cause.downcast_ref::<ledger::NoLedger>().is_some() {
+            return exit::UNAVAILABLE;
         }
         if cause.downcast_ref::<export::UnreadableBundle>().is_some() {
             return exit::DATA_ERROR;
@@ -171,7 +181,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let target = ledger::Target::from_args(&cli.ledger, cli.database_url.as_deref());
+    let target = ledger::Target::from_args(&cli.ledger, cli.database_url.as_deref(), cli.read_only);
     match cli.command {
         Command::Init => commands::init(&target).await,
         Command::Append(args) => commands::append(&target, args).await,

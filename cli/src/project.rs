@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use opsledger_projections::Projections;
-use opsledger_store::{EventStore, ProjectionSnapshot};
+use opsledger_store::{EventStore, ProjectionSnapshot, StoreError};
 
 use crate::crypto::{PersonalData, Sealer};
 
@@ -34,7 +34,11 @@ pub async fn catch_up(
     start: Start,
     up_to: Option<u64>,
 ) -> anyhow::Result<(Projections, u64)> {
-    let saved = store.load_projection(SNAPSHOT_NAME).await?;
+    // A role that may not read snapshots (a client reader) computes from zero.
+    let saved = match store.load_projection(SNAPSHOT_NAME).await {
+        Err(StoreError::PermissionDenied { .. }) => None,
+        other => other?,
+    };
     let mut saved_next = saved.as_ref().map(|s| s.next_position);
     let mut projections = match (&saved, start, up_to) {
         (Some(snapshot), Start::Snapshot, None) => Projections::from_json(&snapshot.state)
@@ -81,7 +85,7 @@ pub async fn catch_up(
         since_save += n;
         progress.inc(n);
         if persist && since_save >= SAVE_EVERY_EVENTS {
-            saved_next = Some(save(store, saved_next, &projections).await?);
+            saved_next = save(store, saved_next, &projections).await?;
             since_save = 0;
         }
     }
@@ -92,13 +96,16 @@ pub async fn catch_up(
     Ok((projections, applied))
 }
 
+/// Saves the snapshot; returns the checkpoint now saved. A ledger opened read-only (or a role
+/// that may not write snapshots) keeps the old one: the projections computed here are still
+/// right, they are just not kept for the next run.
 async fn save(
     store: &Arc<dyn EventStore>,
     expected: Option<u64>,
     projections: &Projections,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Option<u64>> {
     let next = projections.checkpoint();
-    store
+    let saved = store
         .save_projection(
             SNAPSHOT_NAME,
             expected,
@@ -107,6 +114,10 @@ async fn save(
                 state: projections.to_json()?,
             },
         )
-        .await?;
-    Ok(next)
+        .await;
+    match saved {
+        Ok(()) => Ok(Some(next)),
+        Err(StoreError::ReadOnly | StoreError::PermissionDenied { .. }) => Ok(expected),
+        Err(e) => Err(e.into()),
+    }
 }

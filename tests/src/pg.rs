@@ -359,45 +359,26 @@ impl DedicatedServer {
     }
 
     /// Kills the server the way a crash does: SIGKILL to the postmaster and to every backend
-    /// and auxiliary process (they share its process group, as `pg_ctl` starts it in a session
-    /// of its own). Killing the backends too is the harsher case (a transaction in flight
-    /// dies before it can finish its commit) and leaves no orphan attached to the shared
+    /// and auxiliary process it started. Killing the children too is the harsher case (a
+    /// transaction in flight dies before it can finish its commit, instead of finishing it
+    /// and then noticing the postmaster is gone) and leaves no orphan attached to the shared
     /// memory, which would make the next start refuse. Returns once every process is gone.
     pub fn kill9(&self) {
         let pid = self
             .pid()
             .expect("the server is running: postmaster.pid names its process");
-        // Signalling a process group is only safe when the postmaster leads its own: otherwise
-        // the group could be this test process's. Without one, its children are found by
-        // their parent id before the postmaster dies and re-parents them.
-        let own_group = process_group(pid) == Some(pid);
-        let victims: Vec<u32> = if own_group {
-            processes_where(|f| field(f, 2) == Some(pid))
-        } else {
-            let mut v = processes_where(|f| field(f, 1) == Some(pid));
-            v.push(pid);
-            v
-        };
-        let signal = |target: String| {
-            // `kill` as root may signal the `postgres` user's processes; a negative id names
-            // a whole process group.
-            let _ = Command::new("kill").args(["-KILL", "--", &target]).status();
-        };
-        if own_group {
-            signal(format!("-{pid}"));
-        } else {
-            signal(pid.to_string());
-            for child in &victims {
-                signal(child.to_string());
-            }
+        // Each child leads a process group of its own, so they are found by their parent, which
+        // is stopped first: it cannot start another child between the search and the kill, and
+        // its children keep it as their parent until it dies.
+        signal("-STOP", pid);
+        let mut victims = processes_where(|f| field(f, 1) == Some(pid));
+        victims.push(pid);
+        for victim in &victims {
+            signal("-KILL", *victim);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let left: Vec<u32> = if own_group {
-                processes_where(|f| field(f, 2) == Some(pid))
-            } else {
-                victims.iter().copied().filter(|p| is_alive(*p)).collect()
-            };
+            let left: Vec<u32> = victims.iter().copied().filter(|p| is_alive(*p)).collect();
             if left.is_empty() {
                 return;
             }
@@ -405,11 +386,7 @@ impl DedicatedServer {
                 std::time::Instant::now() < deadline,
                 "PostgreSQL processes {left:?} survived SIGKILL for 30 s"
             );
-            // A backend forked between the scan and the signal escaped it.
-            for straggler in left {
-                signal(straggler.to_string());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
 
@@ -466,14 +443,18 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
-/// The process group of `pid` (the third field after the command name).
-fn process_group(pid: u32) -> Option<u32> {
-    field(&stat_fields(pid)?, 2)
-}
-
 /// Numeric field `index` of a split `stat` line (0: state, 1: parent, 2: process group).
 fn field(fields: &[String], index: usize) -> Option<u32> {
     fields.get(index)?.parse().ok()
+}
+
+/// Sends `signal` (e.g. `-KILL`) to `pid` with `kill`, which as root may signal the
+/// `postgres` user's processes. A process that is already gone is no error.
+fn signal(signal: &str, pid: u32) {
+    let _ = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// True while `pid` exists and is not a zombie.
