@@ -386,3 +386,21 @@ async fn a_destroyed_key_is_gone_from_the_file_and_cannot_be_restored() {
         DataKey::Destroyed { .. }
     ));
 }
+
+/// When the last handle closes, the write-ahead log is checkpointed into the ledger file, so
+/// a copy of the file alone (a backup, a move) is the whole ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_file_alone_holds_everything_after_close() {
+    let (store, dir, path) = seeded(50).await;
+    let head = store.head().await.unwrap().unwrap();
+    drop(store);
+    let copy = dir.path().join("copy.ledger");
+    std::fs::copy(&path, &copy).unwrap();
+    let reopened = SqliteStore::open(&copy).unwrap();
+    assert_eq!(reopened.head().await.unwrap(), Some(head));
+    assert!(reopened
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+}

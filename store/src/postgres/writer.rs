@@ -196,6 +196,12 @@ pub async fn run(
             }
         }
         let group = take_group(&mut pending);
+        // A connection the server closed while the writer was idle (a restart, a terminated
+        // backend) would fail this group before sending anything, and the caller would be
+        // told the outcome is unknown. Replace it first.
+        if connection.as_ref().is_some_and(|c| c.client.is_closed()) {
+            connection = None;
+        }
         if connection.is_none() {
             match connect(&config).await {
                 Ok(c) => connection = Some(c),

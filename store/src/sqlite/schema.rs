@@ -20,8 +20,11 @@ const PAGE_SIZE_BYTES: u32 = 4096;
 const WRITER_CACHE_KIB: i64 = 128 * 1024;
 /// Page cache per read connection, in KiB.
 const READER_CACHE_KIB: i64 = 32 * 1024;
-/// Bytes of the file read through memory mapping: cheaper reads than `read()` copies.
-const MMAP_BYTES: i64 = 1024 * 1024 * 1024;
+/// Memory-mapped I/O stays off. With it, a page SQLite reaches through the mapping that the
+/// file system cannot back (a full disk, a file extended during a checkpoint) raises SIGBUS
+/// and kills the process; the disk-full fault test hit exactly that. Plain reads turn the
+/// same condition into an error the ledger reports.
+const MMAP_BYTES: i64 = 0;
 /// WAL pages after which a commit checkpoints into the main file. Well above SQLite's default
 /// of 1000: a checkpoint writes each page once however often it changed since the last one,
 /// so fewer checkpoints mean fewer writes of the hot, randomly updated index pages.

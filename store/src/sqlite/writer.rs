@@ -92,7 +92,10 @@ impl Writer {
                 Some(request) => request,
                 None => match queue.recv() {
                     Ok(request) => request,
-                    Err(mpsc::RecvError) => return,
+                    Err(mpsc::RecvError) => {
+                        self.checkpoint_on_close();
+                        return;
+                    }
                 },
             };
             let mut events = first.events();
@@ -112,6 +115,19 @@ impl Writer {
                 }
             }
             self.commit_and_reply(group);
+        }
+    }
+
+    /// Moves everything from the write-ahead log into the ledger file when the last handle
+    /// closes, so the file alone is the whole ledger (a copy or backup of just the file is
+    /// complete). Best effort: a reader of another process may hold the WAL open, and then
+    /// SQLite does it at a later checkpoint.
+    fn checkpoint_on_close(&mut self) {
+        if self.read_only {
+            return;
+        }
+        if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            tracing::debug!(error = %e, "checkpoint on close did not complete");
         }
     }
 
