@@ -11,6 +11,7 @@ mod export;
 mod html;
 mod import;
 mod ledger;
+mod load;
 mod project;
 mod record;
 mod render;
@@ -83,6 +84,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure append, read and verify throughput on each backend.
     Bench(bench::BenchArgs),
+    /// Sustained load: concurrent single appends with a live subscriber and projection, then
+    /// checks that every acknowledged event is recorded once, in order, in a verifying chain.
+    Load(load::LoadArgs),
 }
 
 /// Exit statuses, in one place. Scripts rely on them; never renumber.
@@ -197,5 +201,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => report::replay(&target, args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,
+        Command::Load(args) => load::run(&target, args).await,
     }
 }
