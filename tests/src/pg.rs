@@ -125,80 +125,19 @@ fn free_port() -> u16 {
 }
 
 fn start_throwaway() -> PgServer {
-    let bin = find_bin_dir().unwrap_or_else(|| {
-        panic!(
-            "PostgreSQL server binaries (initdb, pg_ctl) were not found, and DATABASE_URL is not set.\n\
-             The PostgreSQL tests cannot run without a server. Either install PostgreSQL\n\
-             (Debian/Ubuntu: `apt-get install -y postgresql`; `scripts/test` does this when run as root),\n\
-             set OPSLEDGER_PG_BIN to the directory holding initdb, or set DATABASE_URL to a server\n\
-             where this role may CREATE DATABASE."
-        )
-    });
-    let as_postgres = is_root();
-    let dir = tempfile::Builder::new()
-        .prefix("opsledger-pg-")
-        .tempdir()
-        .expect("create a temporary directory")
-        .keep();
-    if as_postgres {
-        let status = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status()
-            .expect("run chown");
-        assert!(
-            status.success(),
-            "chown of {} to postgres failed",
-            dir.display()
-        );
-    }
-    let data = dir.join("data");
-    let output = pg_command(as_postgres, &bin.join("initdb"))
-        .args([
-            "-A",
-            "trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-            "-D",
-        ])
-        .arg(&data)
-        .output()
-        .expect("run initdb");
-    assert!(
-        output.status.success(),
-        "initdb failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let server = DedicatedServer::start_in(
+        "opsledger-pg-",
+        "PostgreSQL server binaries (initdb, pg_ctl) were not found, and DATABASE_URL is not set.\n\
+         The PostgreSQL tests cannot run without a server. Either install PostgreSQL\n\
+         (Debian/Ubuntu: `apt-get install -y postgresql`; `scripts/test` does this when run as root),\n\
+         set OPSLEDGER_PG_BIN to the directory holding initdb, or set DATABASE_URL to a server\n\
+         where this role may CREATE DATABASE.",
     );
-    let port = free_port();
-    // fsync is off: this server is thrown away with its directory, and no test here depends
-    // on surviving an operating-system crash. The benchmark runs with the defaults.
-    let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off -c max_connections=300",
-        dir.display()
-    );
-    let log = dir.join("server.log");
-    let output = pg_command(as_postgres, &bin.join("pg_ctl"))
-        .args(["-w", "-t", "60", "-D"])
-        .arg(&data)
-        .args(["-o", &options, "-l"])
-        .arg(&log)
-        .arg("start")
-        .stdout(Stdio::null())
-        .output()
-        .expect("run pg_ctl start");
-    assert!(
-        output.status.success(),
-        "pg_ctl start failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    spawn_watchdog(as_postgres, &bin, &data, &dir);
     PgServer {
-        admin_url: format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+        admin_url: format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            server.port()
+        ),
         superuser: true,
     }
 }
@@ -252,16 +191,21 @@ impl DedicatedServer {
     /// Creates and starts a new server in a new temporary directory. Needs PostgreSQL's
     /// binaries; `DATABASE_URL` is ignored, since a shared server must not be killed.
     pub fn start() -> Self {
-        let bin = find_bin_dir().unwrap_or_else(|| {
-            panic!(
-                "PostgreSQL server binaries (initdb, pg_ctl) were not found: fault-injection tests \
-                 need a server of their own to kill. Install PostgreSQL (Debian/Ubuntu: \
-                 `apt-get install -y postgresql`) or set OPSLEDGER_PG_BIN to the directory holding initdb."
-            )
-        });
+        Self::start_in(
+            "opsledger-pg-dedicated-",
+            "PostgreSQL server binaries (initdb, pg_ctl) were not found: fault-injection tests \
+             need a server of their own to kill. Install PostgreSQL (Debian/Ubuntu: \
+             `apt-get install -y postgresql`) or set OPSLEDGER_PG_BIN to the directory holding initdb.",
+        )
+    }
+
+    /// Creates and starts a server in a new temporary directory named with `prefix`; without
+    /// PostgreSQL's binaries it fails with `missing_binaries`, never skipping silently.
+    fn start_in(prefix: &str, missing_binaries: &str) -> Self {
+        let bin = find_bin_dir().unwrap_or_else(|| panic!("{missing_binaries}"));
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
-            .prefix("opsledger-pg-dedicated-")
+            .prefix(prefix)
             .tempdir()
             .expect("create a temporary directory")
             .keep();
@@ -295,6 +239,9 @@ impl DedicatedServer {
             String::from_utf8_lossy(&output.stderr)
         );
         let port = free_port();
+        // fsync is off: the server is thrown away with its directory, and a SIGKILL of the
+        // server (the fault tests) is survived by the WAL without fsync; only an operating
+        // system crash would need it. The benchmark runs with the defaults.
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off -c max_connections=300",
             dir.display()
