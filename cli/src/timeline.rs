@@ -28,7 +28,7 @@ pub struct TimelineArgs {
     /// The instant pending deadlines are judged at (default: now).
     #[arg(long)]
     evaluated_at: Option<DateTime<Utc>>,
-    /// Output format (table or json).
+    /// Output format (table, json or csv).
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }
@@ -92,6 +92,38 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
     };
     if args.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&timeline)?);
+        return Ok(());
+    }
+    if args.format == Format::Csv {
+        // One CSV document for a job: the events, then one row per obligation they opened,
+        // told apart by the first column.
+        let mut csv = csv::Writer::from_writer(std::io::stdout().lock());
+        csv.write_record([
+            "kind",
+            "position_or_rule",
+            "type_or_value",
+            "occurred_or_due",
+            "detail",
+        ])?;
+        for e in &timeline.events {
+            csv.write_record([
+                "event".to_owned(),
+                e.global_position.to_string(),
+                e.event_type.clone(),
+                e.occurred_at.to_rfc3339(),
+                e.data.clone(),
+            ])?;
+        }
+        for o in &timeline.obligations {
+            csv.write_record([
+                "obligation".to_owned(),
+                o.rule.as_str().to_owned(),
+                serde_json::to_string(&o.rule_value)?,
+                o.due_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                serde_json::to_string(&o.verdict)?,
+            ])?;
+        }
+        csv.flush()?;
         return Ok(());
     }
     let mut table = Table::new();
