@@ -1,6 +1,7 @@
-//! Surviving faults with nothing lost, through the built `opsledger` binary on the embedded
-//! backend: an import SIGKILLed half-way is finished by running it again, exactly once; and a
-//! projection rebuild SIGKILLed half-way leaves the reports exactly what a clean rebuild gives.
+//! Surviving faults with nothing lost, through the built `opsledger` binary: an import
+//! SIGKILLed half-way is finished by running it again, exactly once (on the embedded backend
+//! and on PostgreSQL); and a projection rebuild SIGKILLed half-way leaves the reports exactly
+//! what a clean rebuild gives.
 //!
 //! The input is a synthetic Asterisk queue_log of [`CALLS`] calls for the lab client (onboarded
 //! from `examples/lab-client.ndjson`), large enough that each run takes seconds, so a kill
@@ -71,16 +72,33 @@ fn queue_log(calls: u64) -> String {
     text
 }
 
-/// A ledger directory: the file, and where the inputs are written.
+/// A ledger directory: the file (or the PostgreSQL database), and where the inputs are written.
 struct Ledger {
     dir: tempfile::TempDir,
+    /// The PostgreSQL database, when the ledger is not the embedded file.
+    database_url: Option<String>,
 }
 
 impl Ledger {
-    /// A new ledger with the lab client onboarded.
+    /// A new ledger file with the lab client onboarded.
     fn onboarded() -> Self {
+        Self::onboarded_on(None)
+    }
+
+    /// A new ledger in a fresh database of the test PostgreSQL server, client onboarded.
+    fn onboarded_on_postgres() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = runtime.block_on(opsledger_tests::pg::server().fresh_database());
+        Self::onboarded_on(Some(url))
+    }
+
+    fn onboarded_on(database_url: Option<String>) -> Self {
         let ledger = Self {
             dir: tempfile::tempdir().unwrap(),
+            database_url,
         };
         ok(&ledger.run(&["init"]));
         let onboarding = repo().join("examples/lab-client.ndjson");
@@ -94,11 +112,12 @@ impl Ledger {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_opsledger"));
-        c.current_dir(self.dir.path())
-            .env_remove("DATABASE_URL")
-            .arg("--ledger")
-            .arg(self.file())
-            .args(args);
+        c.current_dir(self.dir.path()).env_remove("DATABASE_URL");
+        match &self.database_url {
+            Some(url) => c.arg("--database-url").arg(url),
+            None => c.arg("--ledger").arg(self.file()),
+        };
+        c.args(args);
         c
     }
 
@@ -199,8 +218,25 @@ impl Ledger {
         .ok()
     }
 
-    /// (events, distinct event ids), read from the file itself.
+    /// (events, distinct event ids), read from the file or the database itself.
     fn id_counts(&self) -> (i64, i64) {
+        if let Some(url) = &self.database_url {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            return runtime.block_on(async {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                let row = client
+                    .query_one("SELECT count(*), count(DISTINCT event_id) FROM events", &[])
+                    .await
+                    .unwrap();
+                (row.get(0), row.get(1))
+            });
+        }
         let conn = rusqlite::Connection::open(self.file()).unwrap();
         conn.query_row(
             "SELECT count(*), count(DISTINCT event_id) FROM events",
@@ -238,7 +274,15 @@ fn kill9(child: &mut Child, what: &str) -> bool {
 
 #[test]
 fn an_import_killed_midway_is_finished_by_its_rerun() {
-    let ledger = Ledger::onboarded();
+    import_killed_midway_is_finished_by_its_rerun(&Ledger::onboarded());
+}
+
+#[test]
+fn an_import_into_postgres_killed_midway_is_finished_by_its_rerun() {
+    import_killed_midway_is_finished_by_its_rerun(&Ledger::onboarded_on_postgres());
+}
+
+fn import_killed_midway_is_finished_by_its_rerun(ledger: &Ledger) {
     let input = ledger.write_queue_log("queue_log", CALLS);
     let total = 1 + events_for(CALLS);
 
@@ -318,6 +362,7 @@ fn a_rebuild_killed_midway_leaves_the_reports_of_a_clean_one() {
     // also how long a rebuild takes here, so that the kill can land early in one.
     let clean = Ledger {
         dir: tempfile::tempdir().unwrap(),
+        database_url: None,
     };
     ledger.copy_to(&clean);
     let started = Instant::now();
@@ -330,6 +375,7 @@ fn a_rebuild_killed_midway_leaves_the_reports_of_a_clean_one() {
     // on a loaded machine: each try starts from the same pristine copy and kills sooner.
     let pristine = Ledger {
         dir: tempfile::tempdir().unwrap(),
+        database_url: None,
     };
     ledger.copy_to(&pristine);
     let mut delay = rebuild / 3;
