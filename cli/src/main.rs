@@ -13,6 +13,7 @@ mod import;
 mod ledger;
 mod load;
 mod project;
+mod publish;
 mod record;
 mod render;
 mod report;
@@ -79,6 +80,9 @@ enum Command {
     /// Retention duties: `apply` destroys the data keys of clients whose R-RET-2 deletion
     /// deadline has passed (unless a legal hold applies) and records each deletion.
     Retention(retention::RetentionArgs),
+    /// Publish each client's reports as its own read models (on PostgreSQL, readable by that
+    /// client's readers only).
+    Publish(publish::PublishArgs),
     /// Rebuild the projections from position 0 (to a point in history with --as-of-position).
     Replay(report::ReplayArgs),
     Demo(demo::DemoArgs),
@@ -198,6 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Timeline(args) => timeline::run(&target, args).await,
         Command::Report(args) => report::run(&target, args).await,
         Command::Retention(args) => retention::run(&target, args).await,
+        Command::Publish(args) => publish::run(&target, args).await,
         Command::Replay(args) => report::replay(&target, args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,

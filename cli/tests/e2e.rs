@@ -355,6 +355,22 @@ fn the_demo_records_a_month_reports_it_and_proves_it() {
         .unwrap();
         assert!(!obligations["obligations"].as_array().unwrap().is_empty());
     }
+    // Each client's reports are published as its own read models: a month's SLA and
+    // obligations, billing and retention, for five clients.
+    let published = ok(&bin()
+        .args([
+            "--ledger",
+            out.join("demo.ledger").to_str().unwrap(),
+            "publish",
+            "--evaluated-at",
+            "2026-11-10T00:00:00Z",
+        ])
+        .output()
+        .unwrap());
+    assert!(
+        published.starts_with("published 20 read models for 5 clients"),
+        "{published}"
+    );
     // The bundle it wrote verifies offline, without the ledger.
     let bundle = out.join("evidence-bundle.json");
     let verified = bin()

@@ -55,6 +55,23 @@ pub struct ProjectionSnapshot {
     pub state: Vec<u8>,
 }
 
+/// A read model published for one client: a report as JSON, as of a log position. On
+/// PostgreSQL a client reader sees only its own client's (row-level security), so this is the
+/// read model a client's own tools query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientReadModel {
+    pub client_id: String,
+    /// What it is, e.g. `sla/2026-10`, `billing`: same alphabet as projection names plus `/`.
+    pub name: String,
+    /// The projections' checkpoint when it was computed.
+    pub next_position: u64,
+    /// The report as JSON text.
+    pub body: String,
+}
+
+/// Largest published read model body, in bytes.
+pub const MAX_READ_MODEL_BYTES: usize = 16 * 1024 * 1024;
+
 /// Longest projection name, in bytes.
 pub const MAX_PROJECTION_NAME_BYTES: usize = 100;
 
@@ -136,6 +153,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// it (false when it was already destroyed). Touches only the key table, never `events`.
     async fn destroy_data_key(&self, client_id: &str, reason: &str) -> Result<bool>;
 
+    /// Publishes (inserts or replaces) one client's read model.
+    async fn publish_read_model(&self, model: &ClientReadModel) -> Result<()>;
+
+    /// Every read model published for `client_id`, by name.
+    async fn client_read_models(&self, client_id: &str) -> Result<Vec<ClientReadModel>>;
+
     /// A catch-up subscription: every event from `from_position` on, exactly once and in
     /// order, then live appends as they commit.
     fn subscribe(&self, from_position: u64) -> Subscription;
@@ -153,6 +176,29 @@ pub fn validate_projection_name(name: &str) -> Result<()> {
     } else {
         Err(crate::error::StoreError::InvalidProjectionName {
             name: name.chars().take(MAX_PROJECTION_NAME_BYTES).collect(),
+        })
+    }
+}
+
+/// Checks a published read model: client id and name are fixed identifiers, the body is
+/// bounded.
+pub fn validate_read_model(model: &ClientReadModel) -> Result<()> {
+    let name_ok = !model.name.is_empty()
+        && model.name.len() <= MAX_PROJECTION_NAME_BYTES
+        && model.name.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | '/')
+        });
+    let client_ok = !model.client_id.is_empty()
+        && model.client_id.len() <= crate::envelope::MAX_CLIENT_ID_BYTES
+        && !model.client_id.chars().any(char::is_control);
+    if name_ok && client_ok && model.body.len() <= MAX_READ_MODEL_BYTES {
+        Ok(())
+    } else {
+        Err(crate::error::StoreError::InvalidProjectionName {
+            name: format!("{}:{}", model.client_id, model.name)
+                .chars()
+                .take(MAX_PROJECTION_NAME_BYTES)
+                .collect(),
         })
     }
 }

@@ -15,7 +15,10 @@ pub mod postgres;
 pub mod sqlite;
 pub mod subscription;
 
-pub use api::{Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot, TimeRange};
+pub use api::{
+    ClientReadModel, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
+    TimeRange,
+};
 pub use envelope::{
     AppendOutcome, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };

@@ -65,6 +65,7 @@ macro_rules! conformance_tests {
             verify_reports_an_intact_chain_and_sub_ranges,
             head_tracks_the_last_event,
             projection_snapshots_compare_and_set,
+            read_models_are_published_per_client,
             data_keys_are_created_once_and_destroyed_for_good,
         );
     };
@@ -111,6 +112,7 @@ where
         verify_reports_an_intact_chain_and_sub_ranges,
         head_tracks_the_last_event,
         projection_snapshots_compare_and_set,
+        read_models_are_published_per_client,
         data_keys_are_created_once_and_destroyed_for_good
     );
 }
@@ -1533,4 +1535,44 @@ pub async fn data_keys_are_created_once_and_destroyed_for_good(store: Arc<dyn Ev
         .await
         .unwrap()
         .is_intact());
+}
+
+/// Read models published per client: each client's own, replaced on republish.
+pub async fn read_models_are_published_per_client(store: Arc<dyn EventStore>) {
+    use opsledger_store::ClientReadModel;
+    let model = |client: &str, name: &str, next: u64, body: &str| ClientReadModel {
+        client_id: client.to_owned(),
+        name: name.to_owned(),
+        next_position: next,
+        body: body.to_owned(),
+    };
+    assert!(store.client_read_models("acme").await.unwrap().is_empty());
+    for m in [
+        model("acme", "sla/2026-10", 10, r#"{"offered":3}"#),
+        model("acme", "billing", 10, r#"{"status":"current"}"#),
+        model("globex", "sla/2026-10", 10, r#"{"offered":9}"#),
+    ] {
+        store.publish_read_model(&m).await.unwrap();
+    }
+    store
+        .publish_read_model(&model("acme", "sla/2026-10", 12, r#"{"offered":4}"#))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.client_read_models("acme").await.unwrap(),
+        vec![
+            model("acme", "billing", 10, r#"{"status":"current"}"#),
+            model("acme", "sla/2026-10", 12, r#"{"offered":4}"#),
+        ]
+    );
+    assert_eq!(
+        store.client_read_models("globex").await.unwrap(),
+        vec![model("globex", "sla/2026-10", 10, r#"{"offered":9}"#)]
+    );
+    assert!(matches!(
+        store
+            .publish_read_model(&model("acme", "SLA; DROP", 1, "{}"))
+            .await,
+        Err(StoreError::InvalidProjectionName { .. })
+    ));
 }

@@ -937,3 +937,70 @@ fn the_scan_catches_values_formatted_into_sql() {
         ]
     );
 }
+
+/// The read models a client reader can use: its own client's published reports, behind the
+/// same row-level security as its events; never another client's, and never writable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reader_sees_its_own_published_read_models_only() {
+    let ledger = seeded().await;
+    for (client, body) in [("acme", r#"{"offered":5}"#), ("globex", r#"{"offered":3}"#)] {
+        ledger
+            .owner
+            .publish_read_model(&opsledger_store::ClientReadModel {
+                client_id: client.to_owned(),
+                name: "sla/2026-10".to_owned(),
+                next_position: ALL_EVENTS,
+                body: body.to_owned(),
+            })
+            .await
+            .unwrap();
+    }
+    let (_, acme) = login(
+        &ledger.url,
+        "acme_models",
+        RoleKind::ClientReader {
+            client_id: "acme".into(),
+        },
+    )
+    .await;
+    let client = raw(&acme).await;
+    let rows = client
+        .query("SELECT client_id, body FROM client_read_models", &[])
+        .await
+        .unwrap();
+    let seen: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        seen,
+        vec![("acme".to_owned(), r#"{"offered":5}"#.to_owned())]
+    );
+    // Through the store as well: asking for another client's models gives nothing.
+    let reader = opsledger_store::PgStore::connect_read_only_with(acme.clone())
+        .await
+        .unwrap();
+    assert_eq!(reader.client_read_models("acme").await.unwrap().len(), 1);
+    assert!(reader
+        .client_read_models("globex")
+        .await
+        .unwrap()
+        .is_empty());
+    all_refused(
+        &client,
+        "a client reader",
+        &[
+            "INSERT INTO client_read_models (client_id, name, next_position, body) VALUES ('acme', 'x', 0, '{}')",
+            "UPDATE client_read_models SET body = '{}'",
+            "DELETE FROM client_read_models",
+        ],
+    )
+    .await;
+    // The auditor reads every client's.
+    let (_, auditor) = login(&ledger.url, "audit_models", RoleKind::Auditor).await;
+    assert_eq!(
+        count(
+            &raw(&auditor).await,
+            "SELECT count(*) FROM client_read_models"
+        )
+        .await,
+        2
+    );
+}

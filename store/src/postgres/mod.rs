@@ -26,7 +26,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::api::{
-    validate_projection_name, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
+    validate_projection_name, validate_read_model, ClientReadModel, Direction, EventFilter,
+    EventStore, PositionRange, ProjectionSnapshot,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
@@ -641,6 +642,51 @@ impl EventStore for PgStore {
         }
         let conn = self.conn().await?;
         keys::destroy(&conn, client_id, reason).await
+    }
+
+    async fn publish_read_model(&self, model: &ClientReadModel) -> Result<()> {
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
+        validate_read_model(model)?;
+        let conn = self.conn().await?;
+        conn.execute(
+            "INSERT INTO client_read_models (client_id, name, next_position, body) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (client_id, name) DO UPDATE SET next_position = excluded.next_position, \
+             body = excluded.body, saved_at = now()",
+            &[
+                &model.client_id,
+                &model.name,
+                &to_i64(model.next_position),
+                &model.body,
+            ],
+        )
+        .await
+        .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn client_read_models(&self, client_id: &str) -> Result<Vec<ClientReadModel>> {
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(
+                "SELECT name, next_position, body FROM client_read_models \
+                 WHERE client_id = $1 ORDER BY name",
+                &[&client_id],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| ClientReadModel {
+                client_id: client_id.to_owned(),
+                name: row.get(0),
+                next_position: u64::try_from(row.get::<_, i64>(1))
+                    .expect("the schema checks next_position >= 0"),
+                body: row.get(2),
+            })
+            .collect())
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {

@@ -242,6 +242,32 @@ $fn$;
 REVOKE EXECUTE ON FUNCTION opsledger_create_login_role(text, text, text, text) FROM PUBLIC;
 "#,
     },
+    Migration {
+        version: 5,
+        description: "read models published per client, scoped like the events",
+        // A client reader may not read the projection snapshot (it holds every client), so
+        // each client's reports are published here, behind the same row-level security as
+        // its events.
+        sql: r#"
+CREATE TABLE client_read_models (
+    client_id     text NOT NULL,
+    name          text NOT NULL,
+    next_position bigint NOT NULL CHECK (next_position >= 0),
+    body          text NOT NULL,
+    saved_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (client_id, name)
+);
+GRANT SELECT, INSERT, UPDATE (next_position, body, saved_at) ON client_read_models TO opsledger_writer;
+GRANT SELECT ON client_read_models TO opsledger_auditor, opsledger_client_reader;
+ALTER TABLE client_read_models ENABLE ROW LEVEL SECURITY;
+CREATE POLICY client_read_models_writer_read ON client_read_models FOR SELECT TO opsledger_writer USING (true);
+CREATE POLICY client_read_models_writer_insert ON client_read_models FOR INSERT TO opsledger_writer WITH CHECK (true);
+CREATE POLICY client_read_models_writer_update ON client_read_models FOR UPDATE TO opsledger_writer USING (true) WITH CHECK (true);
+CREATE POLICY client_read_models_auditor_read ON client_read_models FOR SELECT TO opsledger_auditor USING (true);
+CREATE POLICY client_read_models_client_reader_read ON client_read_models FOR SELECT TO opsledger_client_reader
+    USING (client_id = (SELECT c.client_id FROM client_readers c WHERE c.role_name = current_user));
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

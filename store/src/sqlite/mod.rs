@@ -19,7 +19,8 @@ use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::{
-    validate_projection_name, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
+    validate_projection_name, validate_read_model, ClientReadModel, Direction, EventFilter,
+    EventStore, PositionRange, ProjectionSnapshot,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
@@ -277,6 +278,20 @@ impl EventStore for SqliteStore {
         let reason = reason.to_owned();
         let now = chrono::Utc::now().timestamp_micros();
         self.side_write(move |conn| keys::destroy(conn, &client_id, &reason, now))
+            .await
+    }
+
+    async fn publish_read_model(&self, model: &ClientReadModel) -> Result<()> {
+        validate_read_model(model)?;
+        let model = model.clone();
+        let saved_at = chrono::Utc::now().timestamp_micros();
+        self.side_write(move |conn| projection::publish(conn, &model, saved_at))
+            .await
+    }
+
+    async fn client_read_models(&self, client_id: &str) -> Result<Vec<ClientReadModel>> {
+        let client_id = client_id.to_owned();
+        self.read(move |r| r.with(|conn| projection::read_models(conn, &client_id)))
             .await
     }
 

@@ -112,6 +112,15 @@ const MIGRATIONS: &[&str] = &[
     BEGIN
         SELECT RAISE(ABORT, 'a data key can only be destroyed, once');
     END;",
+    // 4: read models published per client (on PostgreSQL scoped by row-level security).
+    "CREATE TABLE client_read_models (
+        client_id     TEXT    NOT NULL,
+        name          TEXT    NOT NULL,
+        next_position INTEGER NOT NULL CHECK (next_position >= 0),
+        body          TEXT    NOT NULL,
+        saved_at      INTEGER NOT NULL,
+        PRIMARY KEY (client_id, name)
+    );",
 ];
 
 /// The schema version this build writes and understands.
