@@ -87,11 +87,7 @@ impl Ledger {
 
     /// A new ledger in a fresh database of the test PostgreSQL server, client onboarded.
     fn onboarded_on_postgres() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let url = runtime.block_on(opsledger_tests::pg::server().fresh_database());
+        let url = block_on(opsledger_tests::pg::server().fresh_database());
         Self::onboarded_on(Some(url))
     }
 
@@ -104,6 +100,20 @@ impl Ledger {
         let onboarding = repo().join("examples/lab-client.ndjson");
         ok(&ledger.run(&["record", "--file", onboarding.to_str().unwrap()]));
         ledger
+    }
+
+    /// An empty ledger of the same kind, for copies: a new file, or a new database name on the
+    /// same server (created by [`Ledger::copy_to`]).
+    fn sibling(&self) -> Ledger {
+        Ledger {
+            dir: tempfile::tempdir().unwrap(),
+            database_url: self.database_url.as_ref().map(|url| {
+                let mut config: tokio_postgres::Config = url.parse().unwrap();
+                // Generated here, never input, so it is safe as an identifier.
+                config.dbname(format!("opsledger_copy_{}", uuid::Uuid::new_v4().simple()));
+                key_value(&config)
+            }),
+        }
     }
 
     fn file(&self) -> PathBuf {
@@ -187,8 +197,20 @@ impl Ledger {
 
     /// Copies the ledger to `other` while no process has it open, replacing what `other` held.
     /// Committed events may still sit in the write-ahead log beside the file, which belongs to
-    /// the copy too; the shared-memory index is rebuilt by the next opener.
+    /// the copy too; the shared-memory index is rebuilt by the next opener. A PostgreSQL ledger
+    /// is copied as a database created from it as a template.
     fn copy_to(&self, other: &Ledger) {
+        if let (Some(from), Some(to)) = (&self.database_url, &other.database_url) {
+            let from: tokio_postgres::Config = from.parse().unwrap();
+            let to: tokio_postgres::Config = to.parse().unwrap();
+            let (from, to) = (from.get_dbname().unwrap(), to.get_dbname().unwrap());
+            // One statement per call: DROP and CREATE DATABASE refuse to run inside the
+            // implicit transaction of a multi-statement batch.
+            let admin = self.database_url.as_ref().unwrap();
+            on_admin(admin, &format!("DROP DATABASE IF EXISTS {to}"));
+            on_admin(admin, &format!("CREATE DATABASE {to} TEMPLATE {from}"));
+            return;
+        }
         let beside = |l: &Ledger, suffix: &str| {
             let mut name = l.file().into_os_string();
             name.push(suffix);
@@ -207,8 +229,24 @@ impl Ledger {
         }
     }
 
-    /// The saved projection checkpoint, read from the file itself.
+    /// The saved projection checkpoint, read from the file or the database itself.
     fn saved_checkpoint(&self) -> Option<i64> {
+        if let Some(url) = &self.database_url {
+            return block_on(async {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                client
+                    .query_opt(
+                        "SELECT next_position FROM projections WHERE name = 'projections.v1'",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .map(|row| row.get(0))
+            });
+        }
         let conn = rusqlite::Connection::open(self.file()).unwrap();
         conn.query_row(
             "SELECT next_position FROM projections WHERE name = 'projections.v1'",
@@ -221,11 +259,7 @@ impl Ledger {
     /// (events, distinct event ids), read from the file or the database itself.
     fn id_counts(&self) -> (i64, i64) {
         if let Some(url) = &self.database_url {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            return runtime.block_on(async {
+            return block_on(async {
                 let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
                     .await
                     .unwrap();
@@ -245,6 +279,43 @@ impl Ledger {
         )
         .unwrap()
     }
+}
+
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work)
+}
+
+/// The connection string of `config`, for `--database-url`.
+fn key_value(config: &tokio_postgres::Config) -> String {
+    let mut parts = Vec::new();
+    if let Some(tokio_postgres::config::Host::Tcp(host)) = config.get_hosts().first() {
+        parts.push(format!("host={host}"));
+    }
+    if let Some(port) = config.get_ports().first() {
+        parts.push(format!("port={port}"));
+    }
+    if let Some(user) = config.get_user() {
+        parts.push(format!("user={user}"));
+    }
+    if let Some(db) = config.get_dbname() {
+        parts.push(format!("dbname={db}"));
+    }
+    parts.join(" ")
+}
+
+/// Runs `sql` on the server's maintenance database as the test superuser.
+fn on_admin(url: &str, sql: &str) {
+    let mut config: tokio_postgres::Config = url.parse().unwrap();
+    config.dbname("postgres");
+    block_on(async {
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+    });
 }
 
 fn ok(out: &Output) -> String {
@@ -340,7 +411,15 @@ fn june_calls() -> (u64, u64, u64) {
 
 #[test]
 fn a_rebuild_killed_midway_leaves_the_reports_of_a_clean_one() {
-    let ledger = Ledger::onboarded();
+    rebuild_killed_midway_leaves_the_reports_of_a_clean_one(&Ledger::onboarded());
+}
+
+#[test]
+fn a_rebuild_on_postgres_killed_midway_leaves_the_reports_of_a_clean_one() {
+    rebuild_killed_midway_leaves_the_reports_of_a_clean_one(&Ledger::onboarded_on_postgres());
+}
+
+fn rebuild_killed_midway_leaves_the_reports_of_a_clean_one(ledger: &Ledger) {
     // Half the calls, then a report: the projections are saved with a checkpoint half-way.
     let half = ledger.write_queue_log("queue_log-20220701", CALLS / 2);
     ledger.import(&half);
@@ -360,10 +439,7 @@ fn a_rebuild_killed_midway_leaves_the_reports_of_a_clean_one() {
 
     // The reference: a copy of the same log, rebuilt from zero without interruption. It is
     // also how long a rebuild takes here, so that the kill can land early in one.
-    let clean = Ledger {
-        dir: tempfile::tempdir().unwrap(),
-        database_url: None,
-    };
+    let clean = ledger.sibling();
     ledger.copy_to(&clean);
     let started = Instant::now();
     ok(&clean.run(&["replay"]));
@@ -373,10 +449,7 @@ fn a_rebuild_killed_midway_leaves_the_reports_of_a_clean_one() {
 
     // The kill must land before the rebuild's final save, which timing alone cannot promise
     // on a loaded machine: each try starts from the same pristine copy and kills sooner.
-    let pristine = Ledger {
-        dir: tempfile::tempdir().unwrap(),
-        database_url: None,
-    };
+    let pristine = ledger.sibling();
     ledger.copy_to(&pristine);
     let mut delay = rebuild / 3;
     let mut tries = 0u32;
@@ -399,7 +472,7 @@ fn a_rebuild_killed_midway_leaves_the_reports_of_a_clean_one() {
             tries < REBUILD_KILL_TRIES,
             "{tries} rebuilds all finished before their kill; the test proves nothing"
         );
-        pristine.copy_to(&ledger);
+        pristine.copy_to(ledger);
         delay /= 2;
     }
     eprintln!("the rebuild was killed {delay:?} in, on try {tries}");
