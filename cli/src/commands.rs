@@ -53,6 +53,10 @@ pub struct AppendArgs {
     /// NDJSON file of event envelopes; `-` or absent reads standard input.
     #[arg(long, short)]
     file: Option<PathBuf>,
+    /// Also record event types the domain does not know (facts from other systems: kept,
+    /// hashed and verified, skipped by the projections). Without it they are refused.
+    #[arg(long)]
+    allow_foreign_types: bool,
 }
 
 /// One NDJSON line of `opsledger append`.
@@ -130,6 +134,15 @@ pub async fn append(target: &Target, args: AppendArgs) -> anyhow::Result<()> {
         let stream = StreamId::parse(&parsed.stream_id)
             .map_err(|e| input_error(format!("stream_id: {e}")))?;
         let expected = expected_from(parsed.expected_version).map_err(input_error)?;
+        if !args.allow_foreign_types
+            && opsledger_domain::codec::current_schema_version(&parsed.event_type).is_none()
+        {
+            return Err(input_error(format!(
+                "event_type: {:?} is not an event type opsledger knows (pass --allow-foreign-types to record facts from other systems)",
+                parsed.event_type
+            ))
+            .into());
+        }
         crate::envelopes::check_known_payload(
             &parsed.event_type,
             parsed.schema_version,

@@ -304,6 +304,33 @@ fn bad_input_is_refused_with_its_place_named_and_nothing_appended() {
     assert_eq!(out.status.code(), Some(65), "{out:?}");
     assert_eq!(head_position(dir.path()), after);
 
+    // Envelopes of a type opsledger does not know, or of a schema version from the future,
+    // are refused with the field named, and nothing is appended.
+    let envelopes = dir.path().join("envelopes.ndjson");
+    for (line, field) in [
+        (
+            r#"{"stream_id":"note-1","event_id":"6f1c2a0e-0000-4000-8000-000000000001","event_type":"made.up","schema_version":1,"occurred_at":"2026-10-01T09:00:00Z","data":{}}"#,
+            "event_type",
+        ),
+        (
+            r#"{"stream_id":"call-x","event_id":"6f1c2a0e-0000-4000-8000-000000000002","event_type":"call.connected","schema_version":9,"occurred_at":"2026-10-01T09:00:00Z","data":{}}"#,
+            "newer than this build",
+        ),
+    ] {
+        std::fs::write(&envelopes, format!("{line}\n")).unwrap();
+        let out = run(
+            dir.path(),
+            &["append", "--file", envelopes.to_str().unwrap()],
+        );
+        assert_eq!(out.status.code(), Some(65), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("envelopes.ndjson:1") && stderr.contains(field),
+            "{stderr}"
+        );
+        assert_eq!(head_position(dir.path()), after);
+    }
+
     // A call for a client the ledger does not know is refused by the domain, naming why.
     let out = run(
         dir.path(),

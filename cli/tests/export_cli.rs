@@ -91,7 +91,15 @@ fn append(scratch: &Scratch, ledger: &Path, first: u64, n: u64) {
     let file = scratch.path(&format!("events-{first}.ndjson"));
     std::fs::write(&file, lines).unwrap();
     assert_status(
-        &opsledger(ledger, &["append", "--file", file.to_str().unwrap()]),
+        &opsledger(
+            ledger,
+            &[
+                "append",
+                "--allow-foreign-types",
+                "--file",
+                file.to_str().unwrap(),
+            ],
+        ),
         0,
     );
 }
