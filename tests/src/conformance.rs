@@ -3,10 +3,9 @@
 //!
 //! Each case is a public async function taking a fresh, empty store. A backend's test file
 //! invokes [`conformance_tests!`](crate::conformance_tests) with an async factory, which
-//! expands to one named `#[tokio::test]` per case, or calls [`run_all`] to run them in turn.
+//! expands to one named `#[tokio::test]` per case.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -79,42 +78,6 @@ macro_rules! conformance_tests {
             }
         )*
     };
-}
-
-/// Runs every case in turn, each on a fresh fixture from `make_fixture`.
-pub async fn run_all<F, Fut, X>(make_fixture: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = X>,
-    X: Fixture,
-{
-    macro_rules! each {
-        ($($case:ident),*) => {
-            $(
-                let fixture = make_fixture().await;
-                $case(fixture.store()).await;
-            )*
-        };
-    }
-    each!(
-        expected_version_rules,
-        failed_appends_leave_no_trace,
-        identical_retries_are_idempotent,
-        reused_event_ids_are_refused,
-        multi_stream_batches_are_atomic,
-        positions_are_ordered_and_pages_read_back,
-        recorded_events_round_trip,
-        filtered_reads_return_exactly_the_matches,
-        bad_input_is_refused_and_records_nothing,
-        concurrent_batches_never_interleave,
-        live_subscriber_misses_nothing_under_contention,
-        subscriber_from_mid_log_sees_the_suffix,
-        verify_reports_an_intact_chain_and_sub_ranges,
-        head_tracks_the_last_event,
-        projection_snapshots_compare_and_set,
-        read_models_are_published_per_client,
-        data_keys_are_created_once_and_destroyed_for_good
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -573,33 +573,20 @@ impl Importer<'_> {
         line: &LineRef,
         out: &mut QueueLogImport,
     ) -> Result<(), QueueLogError> {
-        let calltime = data_secs(f, calltime_index, line)?;
-        let Some(i) = self.visit_in(f, Progress::Answered, line, out)? else {
-            return Ok(());
-        };
-        let event_id = self.event_id(&self.order[i], "completed");
-        let visit = &mut self.order[i];
-        Self::check(
-            out,
-            visit,
-            "calltime",
-            calltime,
-            visit.answered_at,
-            f.timestamp,
+        self.end_visit(
+            f,
+            (Progress::Answered, "completed"),
+            ("calltime", calltime_index, |v: &Visit| v.answered_at),
             line,
-        );
-        visit.progress = Progress::Done;
-        visit.last_line = line.clone();
-        out.events.push(ImportedEvent {
-            event_id,
-            event: DomainEvent::CallCompleted(CallCompleted {
-                client_id: self.client_id.clone(),
-                call_id: visit.call_id.clone(),
-                at: at(f.timestamp),
-            }),
-            source: line.clone(),
-        });
-        Ok(())
+            out,
+            |client_id, call_id, at| {
+                DomainEvent::CallCompleted(CallCompleted {
+                    client_id,
+                    call_id,
+                    at,
+                })
+            },
+        )
     }
 
     fn leave(
@@ -610,31 +597,53 @@ impl Importer<'_> {
         line: &LineRef,
         out: &mut QueueLogImport,
     ) -> Result<(), QueueLogError> {
-        let waittime = data_secs(f, waittime_index, line)?;
-        let Some(i) = self.visit_in(f, Progress::InQueue, line, out)? else {
+        self.end_visit(
+            f,
+            (Progress::InQueue, "abandoned"),
+            ("waittime", waittime_index, |v: &Visit| v.entered_at),
+            line,
+            out,
+            |client_id, call_id, at| {
+                DomainEvent::CallAbandoned(CallAbandoned {
+                    client_id,
+                    call_id,
+                    at,
+                    reason,
+                })
+            },
+        )
+    }
+
+    /// Ends the visit this line belongs to, if it is at `expected` progress: checks the
+    /// logged duration (`field`, at data index `index`) against the timestamps since the
+    /// instant `since` gives, marks the visit done and records the event `make` builds, with
+    /// the id of event `kind`.
+    fn end_visit(
+        &mut self,
+        f: &Fields<'_>,
+        (expected, kind): (Progress, &'static str),
+        (field, index, since): (&'static str, usize, fn(&Visit) -> i64),
+        line: &LineRef,
+        out: &mut QueueLogImport,
+        make: impl FnOnce(ClientId, CallId, DateTime<Utc>) -> DomainEvent,
+    ) -> Result<(), QueueLogError> {
+        let logged = data_secs(f, index, line)?;
+        let Some(i) = self.visit_in(f, expected, line, out)? else {
             return Ok(());
         };
-        let event_id = self.event_id(&self.order[i], "abandoned");
+        let event_id = self.event_id(&self.order[i], kind);
         let visit = &mut self.order[i];
-        Self::check(
-            out,
-            visit,
-            "waittime",
-            waittime,
-            visit.entered_at,
-            f.timestamp,
-            line,
-        );
+        let started = since(visit);
+        Self::check(out, visit, field, logged, started, f.timestamp, line);
         visit.progress = Progress::Done;
         visit.last_line = line.clone();
         out.events.push(ImportedEvent {
             event_id,
-            event: DomainEvent::CallAbandoned(CallAbandoned {
-                client_id: self.client_id.clone(),
-                call_id: visit.call_id.clone(),
-                at: at(f.timestamp),
-                reason,
-            }),
+            event: make(
+                self.client_id.clone(),
+                visit.call_id.clone(),
+                at(f.timestamp),
+            ),
             source: line.clone(),
         });
         Ok(())
