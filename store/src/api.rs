@@ -9,6 +9,7 @@ use crate::envelope::{
     AppendOutcome, ExpectedVersion, Head, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
 use crate::error::Result;
+use crate::facts::{FactCheckpoint, FactQuery, FactRow};
 use crate::hash::VerifyReport;
 use crate::keys::DataKey;
 use crate::subscription::Subscription;
@@ -141,6 +142,29 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         expected_next: Option<u64>,
         snapshot: ProjectionSnapshot,
     ) -> Result<()>;
+
+    /// The read model's checkpoint, or `None` when no row was ever written.
+    async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>>;
+
+    /// Writes a page of read-model rows, derived from the log positions `[page_start,
+    /// checkpoint.next_position)`, and moves the checkpoint to `checkpoint.next_position` in one
+    /// transaction. A row whose position is already stored is kept as it is (the rows are a
+    /// function of the event, so it is the same row), and the checkpoint never moves back, so
+    /// two projectors catching up at once both succeed. `FactCheckpointConflict` when the
+    /// stored checkpoint has another version or is behind `page_start` (rows would be missing).
+    async fn write_facts(
+        &self,
+        page_start: u64,
+        checkpoint: FactCheckpoint,
+        rows: Vec<FactRow>,
+    ) -> Result<()>;
+
+    /// Deletes every read-model row and sets the checkpoint to position 0 of `version`, in one
+    /// transaction: the start of a rebuild.
+    async fn reset_facts(&self, version: u32) -> Result<()>;
+
+    /// Up to `max_count` read-model rows matching `query`, in position order.
+    async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>>;
 
     /// The data key of `client_id`. With `create`, a client without a key gets a fresh random
     /// one; creation is race-free (insert-if-absent, then read), so concurrent callers all get

@@ -83,6 +83,14 @@ pub enum StoreError {
         expected: Option<u64>,
         found: Option<u64>,
     },
+    #[error("read-model fact for position {position} is invalid: empty or oversized area, kind, entity, client id or body, or a position past i64")]
+    InvalidFact { position: u64 },
+    #[error("read model: expected checkpoint version {expected_version} at or past position {page_start}, found {found:?}; rebuild it with `opsledger replay`")]
+    FactCheckpointConflict {
+        expected_version: u32,
+        page_start: u64,
+        found: Option<crate::facts::FactCheckpoint>,
+    },
     #[error("invalid projection name {name:?}: 1-100 bytes of a-z, 0-9, '_', '-' or '.'")]
     InvalidProjectionName { name: String },
     #[error(

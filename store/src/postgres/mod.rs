@@ -5,6 +5,7 @@
 //! subscribers; polling covers the gaps.
 
 pub mod baseline;
+mod facts;
 mod keys;
 pub mod roles;
 mod rows;
@@ -31,6 +32,7 @@ use crate::api::{
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
+use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow};
 use crate::hash::{ChainEntry, ChainWalker, Hash, VerifyReport};
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::subscription::Subscription;
@@ -619,6 +621,40 @@ impl EventStore for PgStore {
             expected: expected_next,
             found,
         })
+    }
+
+    async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
+        let conn = self.conn().await?;
+        facts::checkpoint(&conn).await
+    }
+
+    async fn write_facts(
+        &self,
+        page_start: u64,
+        checkpoint: FactCheckpoint,
+        rows: Vec<FactRow>,
+    ) -> Result<()> {
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
+        for row in &rows {
+            validate_fact(row)?;
+        }
+        let mut conn = self.conn().await?;
+        facts::write(&mut conn, page_start, checkpoint, &rows).await
+    }
+
+    async fn reset_facts(&self, version: u32) -> Result<()> {
+        if self.is_read_only() {
+            return Err(StoreError::ReadOnly);
+        }
+        let mut conn = self.conn().await?;
+        facts::reset(&mut conn, version).await
+    }
+
+    async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
+        let conn = self.conn().await?;
+        facts::read(&conn, query, max_count).await
     }
 
     async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {

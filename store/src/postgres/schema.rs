@@ -268,6 +268,44 @@ CREATE POLICY client_read_models_client_reader_read ON client_read_models FOR SE
     USING (client_id = (SELECT c.client_id FROM client_readers c WHERE c.role_name = current_user));
 "#,
     },
+    Migration {
+        version: 6,
+        description: "read-model fact rows per client, written only by the projector",
+        // One row per event, keyed by its position (docs/adr/0006-read-model-facts.md). Only
+        // the owner (the projector, which ran this migration) writes them: the writer role
+        // records events but cannot make a report say something the log does not. Readers see
+        // them under the same row-level security as the events, plus the agency-wide rows
+        // (client_id NULL) every client's reports need.
+        sql: r#"
+CREATE TABLE rm_fact (
+    position    bigint PRIMARY KEY CHECK (position >= 0),
+    event_id    uuid NOT NULL,
+    client_id   text,
+    area        text NOT NULL,
+    entity      text NOT NULL,
+    kind        text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    body        text NOT NULL
+);
+CREATE INDEX rm_fact_client_idx ON rm_fact (client_id, position);
+CREATE INDEX rm_fact_entity_idx ON rm_fact (entity, position);
+CREATE TABLE rm_checkpoint (
+    id            integer PRIMARY KEY CHECK (id = 0),
+    next_position bigint NOT NULL CHECK (next_position >= 0),
+    version       integer NOT NULL CHECK (version >= 0),
+    saved_at      timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON rm_fact, rm_checkpoint FROM PUBLIC;
+GRANT SELECT ON rm_fact, rm_checkpoint TO opsledger_writer, opsledger_auditor, opsledger_client_reader;
+ALTER TABLE rm_fact ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rm_fact_writer_read ON rm_fact FOR SELECT TO opsledger_writer USING (true);
+CREATE POLICY rm_fact_auditor_read ON rm_fact FOR SELECT TO opsledger_auditor USING (true);
+CREATE POLICY rm_fact_client_reader_read ON rm_fact FOR SELECT TO opsledger_client_reader
+    USING (client_id IS NULL
+        OR client_id = (SELECT c.client_id FROM client_readers c WHERE c.role_name = current_user));
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

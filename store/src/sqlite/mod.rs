@@ -4,6 +4,7 @@
 //! [`writer`]); reads run on a small pool of read-only connections beside it (WAL mode).
 //! The semantics match the PostgreSQL backend: both plan appends with the shared planner.
 
+mod facts;
 mod keys;
 mod projection;
 mod read;
@@ -24,6 +25,7 @@ use crate::api::{
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
+use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow};
 use crate::hash::VerifyReport;
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::subscription::Subscription;
@@ -252,6 +254,36 @@ impl EventStore for SqliteStore {
             projection::save(conn, &name, expected_next, &snapshot, saved_at)
         })
         .await
+    }
+
+    async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
+        self.read(|r| r.with(|conn| facts::checkpoint(conn))).await
+    }
+
+    async fn write_facts(
+        &self,
+        page_start: u64,
+        checkpoint: FactCheckpoint,
+        rows: Vec<FactRow>,
+    ) -> Result<()> {
+        for row in &rows {
+            validate_fact(row)?;
+        }
+        let saved_at = chrono::Utc::now().timestamp_micros();
+        self.side_write(move |conn| facts::write(conn, page_start, checkpoint, &rows, saved_at))
+            .await
+    }
+
+    async fn reset_facts(&self, version: u32) -> Result<()> {
+        let saved_at = chrono::Utc::now().timestamp_micros();
+        self.side_write(move |conn| facts::reset(conn, version, saved_at))
+            .await
+    }
+
+    async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
+        let query = query.clone();
+        self.read(move |r| r.with(|conn| facts::read(conn, &query, max_count)))
+            .await
     }
 
     async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {
