@@ -85,6 +85,8 @@ pub enum StoreError {
     },
     #[error("read-model fact for position {position} is invalid: empty or oversized area, kind, entity, client id or body, or a position past i64")]
     InvalidFact { position: u64 },
+    #[error("read-model row at position {position} is unreadable ({detail}); rebuild it with `opsledger replay`")]
+    CorruptFact { position: i64, detail: &'static str },
     #[error("read model: expected checkpoint version {expected_version} at or past position {page_start}, found {found:?}; rebuild it with `opsledger replay`")]
     FactCheckpointConflict {
         expected_version: u32,

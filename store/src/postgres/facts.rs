@@ -15,13 +15,8 @@ use super::rows::to_i64;
 use crate::error::StoreError;
 use crate::facts::{merge_by_position, FactCheckpoint, FactQuery, FactRow};
 
-const SELECT: &str = "SELECT position, event_id, client_id, area, entity, kind, occurred_at, \
-    recorded_at, body FROM rm_fact";
-
-fn corrupt(position: i64, detail: &str) -> StoreError {
-    StoreError::Unavailable(format!(
-        "read-model row at position {position} is unreadable ({detail}); rebuild it with `opsledger replay`"
-    ))
+fn corrupt(position: i64, detail: &'static str) -> StoreError {
+    StoreError::CorruptFact { position, detail }
 }
 
 pub(crate) async fn checkpoint(conn: &Object) -> Result<Option<FactCheckpoint>, StoreError> {
@@ -196,7 +191,7 @@ pub(crate) async fn read(
         (Some(entity), _) => {
             let rows = select(
                 conn,
-                &format!("{SELECT} WHERE entity = $1 AND position >= $2 AND position < $3 ORDER BY position LIMIT $4"),
+                "SELECT position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body FROM rm_fact WHERE entity = $1 AND position >= $2 AND position < $3 ORDER BY position LIMIT $4",
                 &[entity, &from, &before, &limit],
             )
             .await?;
@@ -206,13 +201,13 @@ pub(crate) async fn read(
             // Two index walks merged in memory, as on SQLite: each stays in position order.
             let own = select(
                 conn,
-                &format!("{SELECT} WHERE client_id = $1 AND position >= $2 AND position < $3 ORDER BY position LIMIT $4"),
+                "SELECT position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body FROM rm_fact WHERE client_id = $1 AND position >= $2 AND position < $3 ORDER BY position LIMIT $4",
                 &[client, &from, &before, &limit],
             )
             .await?;
             let agency = select(
                 conn,
-                &format!("{SELECT} WHERE client_id IS NULL AND position >= $1 AND position < $2 ORDER BY position LIMIT $3"),
+                "SELECT position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body FROM rm_fact WHERE client_id IS NULL AND position >= $1 AND position < $2 ORDER BY position LIMIT $3",
                 &[&from, &before, &limit],
             )
             .await?;
@@ -221,9 +216,7 @@ pub(crate) async fn read(
         (None, None) => {
             select(
                 conn,
-                &format!(
-                    "{SELECT} WHERE position >= $1 AND position < $2 ORDER BY position LIMIT $3"
-                ),
+                "SELECT position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body FROM rm_fact WHERE position >= $1 AND position < $2 ORDER BY position LIMIT $3",
                 &[&from, &before, &limit],
             )
             .await

@@ -15,10 +15,8 @@ fn sql(e: rusqlite::Error) -> StoreError {
     StoreError::Sqlite(e)
 }
 
-fn corrupt(position: i64, detail: &str) -> StoreError {
-    StoreError::Unavailable(format!(
-        "read-model row at position {position} is unreadable ({detail}); rebuild it with `opsledger replay`"
-    ))
+fn corrupt(position: i64, detail: &'static str) -> StoreError {
+    StoreError::CorruptFact { position, detail }
 }
 
 pub(crate) fn checkpoint(conn: &Connection) -> Result<Option<FactCheckpoint>, StoreError> {
