@@ -371,6 +371,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Do not re-derive the read model's rows from the log (checked by default when the
+    /// whole log is verified).
+    #[arg(long)]
+    skip_read_models: bool,
     /// Verify this evidence bundle offline instead of a ledger; no ledger is opened.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to"])]
     bundle: Option<PathBuf>,
@@ -408,9 +412,34 @@ pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
             } => println!("BROKEN at position {position}: {reason}"),
         }
     }
-    if report.is_intact() {
-        Ok(())
-    } else {
-        Err(ChainBroken.into())
+    if !report.is_intact() {
+        return Err(ChainBroken.into());
     }
+    // The read model is derived data: once the log it comes from is proven intact, every
+    // stored row is derived again and compared, so an edited row cannot pass for the log's.
+    if args.from == 0 && args.to.is_none() && !args.skip_read_models {
+        let check = crate::project::check_read_model(&store).await?;
+        match (&check.first_mismatch, args.json) {
+            (None, false) => println!(
+                "read model: {} rows re-derived from the log, identical (checkpoint {})",
+                check.rows, check.next_position
+            ),
+            (Some(m), false) => println!("READ MODEL DIFFERS: {m}; `opsledger replay` rebuilds it"),
+            (found, true) => println!(
+                "{}",
+                serde_json::json!({
+                    "read_model": {
+                        "rows": check.rows,
+                        "next_position": check.next_position,
+                        "identical": found.is_none(),
+                        "first_mismatch": found.as_ref().map(ToString::to_string),
+                    }
+                })
+            ),
+        }
+        if check.first_mismatch.is_some() {
+            return Err(ChainBroken.into());
+        }
+    }
+    Ok(())
 }

@@ -125,10 +125,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("{}", month.summary_text());
 
-    let (projections, applied) = project::catch_up(&store, Start::Snapshot, None).await?;
+    let done = project::catch_up(&store, Start::Checkpoint).await?;
     println!(
-        "projections: {applied} events applied, snapshot saved with checkpoint {}",
-        projections.checkpoint()
+        "read model: {} events derived into per-client fact rows, checkpoint {}",
+        done.applied, done.next_position
     );
 
     let ym = YearMonth::new(month_start.year(), month_start.month()).context("a valid month")?;
@@ -156,6 +156,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ]);
     let target = Target::File(ledger.clone());
     for client in &month.clients {
+        let projections = project::client_view(&store, &client.client_id, None).await?;
         let sla = projections.sla_report(&client.client_id, ym, AsOf::Head, evaluated_at)?;
         let obligations = projections.obligation_report(
             &client.client_id,

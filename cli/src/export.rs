@@ -131,7 +131,8 @@ const ANNOTATION_PAGE: usize = 10_000;
 async fn verdicts_for(target: &Target, filter: &EventFilter) -> anyhow::Result<serde_json::Value> {
     use std::collections::{BTreeMap, BTreeSet};
 
-    let (store, projections) = crate::report::up_to_date(target).await?;
+    let store = crate::report::up_to_date(target).await?;
+    let head_next = crate::project::head_next(&store).await?;
     let mut positions = BTreeSet::new();
     let mut spans: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     let mut next = 0u64;
@@ -162,6 +163,7 @@ async fn verdicts_for(target: &Target, filter: &EventFilter) -> anyhow::Result<s
             from: from - chrono::Duration::days(1),
             to: to + chrono::Duration::days(92),
         };
+        let projections = crate::project::client_view(&store, &client_id, Some(head_next)).await?;
         match projections.obligation_report(
             &client_id,
             period,
@@ -181,7 +183,7 @@ async fn verdicts_for(target: &Target, filter: &EventFilter) -> anyhow::Result<s
     }
     Ok(serde_json::json!({
         "verdicts_computed_at": evaluated_at,
-        "projection_checkpoint": projections.checkpoint(),
+        "projection_checkpoint": head_next,
         "note": "Verdicts and rule values are computed by opsledger's projections from the ledger, sealed against edits but not proven by the hash chain; recompute them from the disclosed events and the rules.",
         "obligations": obligations,
     }))

@@ -1,61 +1,126 @@
-//! Keeping the projections up to date from the log: load the saved snapshot, apply what the
-//! log holds beyond its checkpoint, save state and checkpoint together.
+//! Keeping the read model current and reading it: fact rows derived from the log past their
+//! checkpoint and written with it, and one client's view folded from its rows at query time.
+//!
+//! The read model is a set of fact rows, one per event (`projections::facts`), written only by
+//! the projector. A report never folds every client: it reads its client's rows (and the
+//! agency-wide ones) up to the checkpoint through the client index, and that client's events
+//! past the checkpoint straight from the log, so a role that may not write rows (an auditor, a
+//! client reader, the writer role on PostgreSQL) still sees the ledger up to its head.
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
-use opsledger_projections::{PositionedEvent, Projections};
-use opsledger_store::{EventStore, ProjectionSnapshot, RecordedEvent, StoreError};
+use opsledger_domain::ids::{ClientId, AGENCY_SCOPE};
+use opsledger_projections::facts::{event_of, fact_of, ClientFold, Fact};
+use opsledger_projections::{PositionedEvent, Projections, FACTS_VERSION};
+use opsledger_store::{
+    EventFilter, EventStore, FactCheckpoint, FactQuery, FactRow, RecordedEvent, StoreError,
+};
 use tokio::sync::mpsc;
 
 use crate::crypto::{PersonalData, Sealer};
 
-/// The name the projection set's snapshot is saved under. The suffix is the state format
-/// version: a new format rebuilds from zero under a new name instead of misreading the old.
-pub const SNAPSHOT_NAME: &str = "projections.v1";
-/// Events read per page while catching up.
-const CATCH_UP_PAGE: usize = 10_000;
-/// Pages the reader and the decoder may run ahead of the fold.
+/// Events read per page while catching up; each page's rows commit with the checkpoint.
+const CATCH_UP_PAGE: usize = 5_000;
+/// Pages the reader and the decoder may run ahead of the writer.
 const PAGES_AHEAD: usize = 2;
-/// Events applied between snapshot saves during a long catch-up, so a killed rebuild resumes
-/// near where it stopped.
-const SAVE_EVERY_EVENTS: u64 = 200_000;
+/// Rows or events read per page when folding one client's view.
+const VIEW_PAGE: usize = 20_000;
 
 /// How to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// From the saved snapshot (or from zero if there is none).
-    Snapshot,
-    /// From position 0, replacing the saved snapshot at the end.
+    /// From the stored checkpoint (rows of another version are rebuilt first).
+    Checkpoint,
+    /// From position 0: every stored row is deleted and derived again.
     Rebuild,
 }
 
-/// Brings the projections up to the head of the log (or to `up_to`, exclusive, without saving:
-/// a replay of history). Returns them with the number of events applied.
-pub async fn catch_up(
-    store: &Arc<dyn EventStore>,
-    start: Start,
-    up_to: Option<u64>,
-) -> anyhow::Result<(Projections, u64)> {
-    // A role that may not read snapshots (a client reader) computes from zero.
-    let saved = match store.load_projection(SNAPSHOT_NAME).await {
-        Err(StoreError::PermissionDenied { .. }) => None,
-        other => other?,
-    };
-    let mut saved_next = saved.as_ref().map(|s| s.next_position);
-    let mut projections = match (&saved, start, up_to) {
-        (Some(snapshot), Start::Snapshot, None) => Projections::from_json(&snapshot.state)
-            .context("reading the saved projection snapshot (run `opsledger replay` to rebuild)")?,
-        (Some(snapshot), Start::Snapshot, Some(limit)) if snapshot.next_position <= limit => {
-            Projections::from_json(&snapshot.state)
-                .context("reading the saved projection snapshot")?
+/// What a catch-up did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Log positions taken in (events and foreign facts).
+    pub applied: u64,
+    /// The read model's checkpoint afterwards.
+    pub next_position: u64,
+    /// False when this role or handle may not write rows: reports then fold the log past the
+    /// stored checkpoint themselves.
+    pub persisted: bool,
+    /// True when stored rows of another version were discarded and rebuilt.
+    pub rebuilt_for_version: bool,
+}
+
+fn cannot_write(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::ReadOnly | StoreError::PermissionDenied { .. } | StoreError::File { .. }
+    )
+}
+
+/// The row the store keeps for a fact.
+pub fn to_row(fact: Fact) -> FactRow {
+    FactRow {
+        position: fact.position,
+        event_id: fact.event_id,
+        client_id: fact.client_id,
+        area: fact.area.as_str().to_owned(),
+        entity: fact.entity,
+        kind: fact.kind.to_owned(),
+        occurred_at: fact.occurred_at,
+        recorded_at: fact.recorded_at,
+        body: fact.body,
+    }
+}
+
+/// The event a stored row stands for.
+pub fn from_row(row: &FactRow) -> anyhow::Result<PositionedEvent> {
+    Ok(event_of(
+        row.position,
+        row.event_id,
+        row.recorded_at,
+        &row.kind,
+        &row.body,
+    )?)
+}
+
+async fn stored_checkpoint(store: &Arc<dyn EventStore>) -> anyhow::Result<Option<FactCheckpoint>> {
+    match store.fact_checkpoint().await {
+        Err(StoreError::PermissionDenied { .. }) => Ok(None),
+        other => Ok(other?),
+    }
+}
+
+/// Brings the read model's rows up to the head of the log. A handle that may not write rows
+/// (read-only, or a role other than the projector) leaves them as they are and says so.
+pub async fn catch_up(store: &Arc<dyn EventStore>, start: Start) -> anyhow::Result<CatchUp> {
+    let mut rebuilt_for_version = false;
+    let mut from = match (start, stored_checkpoint(store).await?) {
+        (Start::Checkpoint, Some(c)) if c.version == FACTS_VERSION => c.next_position,
+        (Start::Checkpoint, stored) => {
+            rebuilt_for_version = stored.is_some();
+            match store.reset_facts(FACTS_VERSION).await {
+                Ok(()) => 0,
+                Err(e) if cannot_write(&e) => {
+                    return Ok(CatchUp {
+                        applied: 0,
+                        next_position: 0,
+                        persisted: false,
+                        rebuilt_for_version: false,
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        _ => Projections::new(),
+        (Start::Rebuild, _) => {
+            store
+                .reset_facts(FACTS_VERSION)
+                .await
+                .context("only the projector (the ledger's owner) may rebuild the read model")?;
+            0
+        }
     };
     let head_next = store.head().await?.map_or(0, |h| h.position + 1);
-    let target = up_to.map_or(head_next, |limit| limit.min(head_next));
-    let total = target.saturating_sub(projections.checkpoint());
+    let total = head_next.saturating_sub(from);
     let progress = indicatif::ProgressBar::new(total);
     progress.set_style(
         indicatif::ProgressStyle::with_template(
@@ -63,56 +128,50 @@ pub async fn catch_up(
         )
         .expect("a valid template"),
     );
-    let persist = up_to.is_none();
+    if total < 100_000 {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     let mut applied = 0u64;
-    let mut since_save = 0u64;
     // The projections judge rules from non-personal fields only, so they read no keys: a
-    // projection runner needs no access to personal data, and shredding cannot change a report.
+    // projector needs no access to personal data, and shredding cannot change a row.
     let sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
-    // Reading, decoding and folding run as a pipeline (a reader task, a decoder task, this
-    // loop), so a rebuild takes about as long as its slowest stage, not the sum of the three.
-    // Every stage keeps log order, so the fold sees exactly the sequence a plain loop would.
-    let mut decoded = decode_pipeline(Arc::clone(store), sealer, projections.checkpoint(), target);
-    while let Some(batch) = decoded.recv().await {
-        let batch = batch?;
-        for item in &batch {
-            let (position, result) = match item {
-                Decoded::Event(event) => (event.position, projections.apply(event)),
-                Decoded::Foreign {
-                    position,
-                    recorded_at,
-                } => (*position, projections.skip(*position, *recorded_at)),
-            };
-            result.with_context(|| format!("applying position {position}"))?;
+    let mut pages = decode_pipeline(Arc::clone(store), sealer, from, head_next);
+    while let Some(page) = pages.recv().await {
+        let (page_end, facts) = page?;
+        let rows: Vec<FactRow> = facts.into_iter().map(to_row).collect();
+        let checkpoint = FactCheckpoint {
+            next_position: page_end,
+            version: FACTS_VERSION,
+        };
+        match store.write_facts(from, checkpoint, rows).await {
+            Ok(()) => {}
+            Err(e) if cannot_write(&e) => {
+                progress.finish_and_clear();
+                return Ok(CatchUp {
+                    applied,
+                    next_position: from,
+                    persisted: false,
+                    rebuilt_for_version,
+                });
+            }
+            Err(e) => return Err(e).context("writing read-model rows"),
         }
-        let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
-        applied += n;
-        since_save += n;
-        progress.inc(n);
-        if persist && since_save >= SAVE_EVERY_EVENTS {
-            saved_next = save(store, saved_next, &projections).await?;
-            since_save = 0;
-        }
+        applied += page_end - from;
+        progress.inc(page_end - from);
+        from = page_end;
     }
     progress.finish_and_clear();
-    if persist && saved_next != Some(projections.checkpoint()) {
-        save(store, saved_next, &projections).await?;
-    }
-    Ok((projections, applied))
+    Ok(CatchUp {
+        applied,
+        next_position: from,
+        persisted: true,
+        rebuilt_for_version,
+    })
 }
 
-/// One log position as the fold consumes it.
-// Nearly every position is an event, so boxing it to shrink the rare foreign fact would add
-// an allocation per event and save no memory.
-#[allow(clippy::large_enum_variant)]
-enum Decoded {
-    Event(PositionedEvent),
-    /// A foreign fact: the checkpoint moves past it, nothing is applied.
-    Foreign {
-        position: u64,
-        recorded_at: DateTime<Utc>,
-    },
-}
+/// One page of the log as facts, with the position after its last entry (foreign facts of
+/// other systems take a position but add no row).
+type FactPage = (u64, Vec<Fact>);
 
 /// Pages of the log from `from` up to `target` (exclusive), read by one task and decoded by
 /// another, delivered in order. An error ends the stream after it is delivered.
@@ -121,7 +180,7 @@ fn decode_pipeline(
     mut sealer: Sealer,
     from: u64,
     target: u64,
-) -> mpsc::Receiver<anyhow::Result<Vec<Decoded>>> {
+) -> mpsc::Receiver<anyhow::Result<FactPage>> {
     let (pages_tx, mut pages) = mpsc::channel::<anyhow::Result<Vec<RecordedEvent>>>(PAGES_AHEAD);
     let (decoded_tx, decoded) = mpsc::channel(PAGES_AHEAD);
     tokio::spawn(async move {
@@ -157,42 +216,269 @@ fn decode_pipeline(
     decoded
 }
 
-async fn decode_page(sealer: &mut Sealer, page: &[RecordedEvent]) -> anyhow::Result<Vec<Decoded>> {
-    let mut out = Vec::with_capacity(page.len());
+async fn decode_page(sealer: &mut Sealer, page: &[RecordedEvent]) -> anyhow::Result<FactPage> {
+    let mut facts = Vec::with_capacity(page.len());
+    let mut end = 0;
     for recorded in page {
-        out.push(match sealer.positioned(recorded).await? {
-            Some(event) => Decoded::Event(event),
-            None => Decoded::Foreign {
-                position: recorded.global_position,
-                recorded_at: recorded.recorded_at,
-            },
-        });
+        end = recorded.global_position + 1;
+        if let Some(event) = sealer.positioned(recorded).await? {
+            facts.push(fact_of(&event));
+        }
+    }
+    Ok((end, facts))
+}
+
+/// The position after the head of the log (0 for an empty ledger).
+pub async fn head_next(store: &Arc<dyn EventStore>) -> anyhow::Result<u64> {
+    Ok(store.head().await?.map_or(0, |h| h.position + 1))
+}
+
+/// One client's view of the ledger up to `before` (exclusive; `None`: the head): its stored
+/// rows up to the read model's checkpoint, then its events past the checkpoint from the log.
+/// Reports through the view cover this client alone and reflect exactly the positions below
+/// the returned view's checkpoint.
+pub async fn client_view(
+    store: &Arc<dyn EventStore>,
+    client: &ClientId,
+    before: Option<u64>,
+) -> anyhow::Result<Projections> {
+    let head = head_next(store).await?;
+    let limit = before.map_or(head, |b| b.min(head));
+    let rows_until = match stored_checkpoint(store).await? {
+        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
+        _ => 0,
+    };
+    let mut fold = ClientFold::new();
+    let mut query = FactQuery {
+        client_id: Some(client.as_str().to_owned()),
+        entity: None,
+        from_position: 0,
+        before_position: Some(rows_until),
+    };
+    loop {
+        let page = store.read_facts(&query, VIEW_PAGE).await?;
+        for row in &page {
+            fold.apply(&from_row(row)?)?;
+        }
+        match page.last() {
+            Some(last) if page.len() == VIEW_PAGE => query.from_position = last.position + 1,
+            _ => break,
+        }
+    }
+    if rows_until < limit {
+        let tail = client_log(store, client, rows_until, limit).await?;
+        for event in &tail {
+            fold.apply(event)?;
+        }
+    }
+    Ok(Projections::for_client(fold, limit))
+}
+
+/// A client's events and the agency-wide ones in `[from, before)`, decoded from the log in
+/// position order (personal fields withheld, foreign facts skipped).
+pub async fn client_log(
+    store: &Arc<dyn EventStore>,
+    client: &ClientId,
+    from: u64,
+    before: u64,
+) -> anyhow::Result<Vec<PositionedEvent>> {
+    let mut sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
+    let mut events = Vec::new();
+    for scope in [client.as_str(), AGENCY_SCOPE] {
+        let filter = EventFilter {
+            client_id: Some(scope.to_owned()),
+            ..EventFilter::default()
+        };
+        let mut next = from;
+        while next < before {
+            let page = store.read_filtered(&filter, next, VIEW_PAGE).await?;
+            let full = page.len() == VIEW_PAGE;
+            for recorded in page.iter().filter(|r| r.global_position < before) {
+                if let Some(event) = sealer.positioned(recorded).await? {
+                    events.push(event);
+                }
+            }
+            match page.last() {
+                Some(last) if full => next = last.global_position + 1,
+                _ => break,
+            }
+        }
+    }
+    events.sort_by_key(|e| e.position);
+    Ok(events)
+}
+
+/// Every client onboarded in the log, in onboarding order.
+pub async fn clients(store: &Arc<dyn EventStore>) -> anyhow::Result<Vec<ClientId>> {
+    let filter = EventFilter {
+        event_types: vec!["client.onboarded".to_owned()],
+        ..EventFilter::default()
+    };
+    let mut out = Vec::new();
+    let mut next = 0;
+    loop {
+        let page = store.read_filtered(&filter, next, VIEW_PAGE).await?;
+        for recorded in &page {
+            if let Some(id) = recorded.client_id.as_deref() {
+                let id = ClientId::new(id).with_context(|| format!("client id {id:?}"))?;
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == VIEW_PAGE => next = last.global_position + 1,
+            _ => break,
+        }
     }
     Ok(out)
 }
 
-/// Saves the snapshot; returns the checkpoint now saved. A ledger opened read-only (or a role
-/// that may not write snapshots) keeps the old one: the projections computed here are still
-/// right, they are just not kept for the next run.
-async fn save(
-    store: &Arc<dyn EventStore>,
-    expected: Option<u64>,
-    projections: &Projections,
-) -> anyhow::Result<Option<u64>> {
-    let next = projections.checkpoint();
-    let saved = store
-        .save_projection(
-            SNAPSHOT_NAME,
-            expected,
-            ProjectionSnapshot {
-                next_position: next,
-                state: projections.to_json()?,
-            },
-        )
-        .await;
-    match saved {
-        Ok(()) => Ok(Some(next)),
-        Err(StoreError::ReadOnly | StoreError::PermissionDenied { .. }) => Ok(expected),
-        Err(e) => Err(e.into()),
+/// The whole log folded in memory up to `before` (exclusive), saving nothing: a view of
+/// history for `replay --as-of-position` and the benchmarks.
+pub async fn log_view(store: &Arc<dyn EventStore>, before: u64) -> anyhow::Result<Projections> {
+    let mut projections = Projections::new();
+    let mut sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
+    let mut next = 0u64;
+    while next < before {
+        let want = usize::try_from(before - next).unwrap_or(usize::MAX);
+        let page = store.read_all(next, want.min(CATCH_UP_PAGE)).await?;
+        let Some(last) = page.last() else { break };
+        next = last.global_position + 1;
+        for recorded in &page {
+            match sealer.positioned(recorded).await? {
+                Some(event) => projections.apply(&event)?,
+                None => projections.skip(recorded.global_position, recorded.recorded_at)?,
+            };
+        }
     }
+    Ok(projections)
+}
+
+/// Where the stored rows differ from the rows the verified log derives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowMismatch {
+    /// The log derives a row that is not stored.
+    Missing { position: u64 },
+    /// A row is stored where the log derives none (a foreign fact, or past the checkpoint).
+    Unexpected { position: u64 },
+    /// A stored row differs from the derived one in a column.
+    Differs { position: u64, column: &'static str },
+}
+
+impl std::fmt::Display for RowMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowMismatch::Missing { position } => {
+                write!(f, "read-model row for position {position} is missing")
+            }
+            RowMismatch::Unexpected { position } => write!(
+                f,
+                "read-model row at position {position} does not come from the log"
+            ),
+            RowMismatch::Differs { position, column } => write!(
+                f,
+                "read-model row at position {position} differs from the log in `{column}`"
+            ),
+        }
+    }
+}
+
+/// What re-deriving the read model found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadModelCheck {
+    /// Rows compared.
+    pub rows: u64,
+    /// The read model's checkpoint.
+    pub next_position: u64,
+    /// The first difference, if any.
+    pub first_mismatch: Option<RowMismatch>,
+}
+
+fn first_difference(stored: &FactRow, derived: &FactRow) -> Option<&'static str> {
+    if stored.event_id != derived.event_id {
+        Some("event_id")
+    } else if stored.client_id != derived.client_id {
+        Some("client_id")
+    } else if stored.area != derived.area {
+        Some("area")
+    } else if stored.entity != derived.entity {
+        Some("entity")
+    } else if stored.kind != derived.kind {
+        Some("kind")
+    } else if stored.occurred_at != derived.occurred_at {
+        Some("occurred_at")
+    } else if stored.recorded_at != derived.recorded_at {
+        Some("recorded_at")
+    } else if stored.body != derived.body {
+        Some("body")
+    } else {
+        None
+    }
+}
+
+/// Re-derives every stored row from the log (which the caller has verified) and compares them
+/// in position order; names the first row that differs, is missing or should not be there.
+pub async fn check_read_model(store: &Arc<dyn EventStore>) -> anyhow::Result<ReadModelCheck> {
+    let checkpoint = stored_checkpoint(store).await?;
+    let next_position = match checkpoint {
+        Some(c) if c.version == FACTS_VERSION => c.next_position,
+        _ => 0,
+    };
+    let sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
+    let target = next_position.min(head_next(store).await?);
+    let mut derived_pages = decode_pipeline(Arc::clone(store), sealer, 0, target);
+    let mut stored_query = FactQuery::default();
+    let mut stored: std::collections::VecDeque<FactRow> = std::collections::VecDeque::new();
+    let mut stored_done = false;
+    let mut rows = 0u64;
+    let mismatch = 'walk: {
+        while let Some(page) = derived_pages.recv().await {
+            let (_, facts) = page?;
+            for derived in facts.into_iter().map(to_row) {
+                if stored.is_empty() && !stored_done {
+                    let page = store.read_facts(&stored_query, VIEW_PAGE).await?;
+                    stored_done = page.len() < VIEW_PAGE;
+                    if let Some(last) = page.last() {
+                        stored_query.from_position = last.position + 1;
+                    }
+                    stored.extend(page);
+                }
+                match stored.front() {
+                    Some(row) if row.position < derived.position => {
+                        break 'walk Some(RowMismatch::Unexpected {
+                            position: row.position,
+                        })
+                    }
+                    Some(row) if row.position == derived.position => {
+                        if let Some(column) = first_difference(row, &derived) {
+                            break 'walk Some(RowMismatch::Differs {
+                                position: row.position,
+                                column,
+                            });
+                        }
+                        stored.pop_front();
+                        rows += 1;
+                    }
+                    _ => {
+                        break 'walk Some(RowMismatch::Missing {
+                            position: derived.position,
+                        })
+                    }
+                }
+            }
+        }
+        // Anything stored beyond what the log derives (past the checkpoint, or rows added).
+        if stored.is_empty() && !stored_done {
+            stored.extend(store.read_facts(&stored_query, 1).await?);
+        }
+        stored.front().map(|row| RowMismatch::Unexpected {
+            position: row.position,
+        })
+    };
+    Ok(ReadModelCheck {
+        rows,
+        next_position,
+        first_mismatch: mismatch,
+    })
 }

@@ -18,13 +18,16 @@ pub struct PublishArgs {
 }
 
 pub async fn run(target: &Target, args: PublishArgs) -> anyhow::Result<()> {
-    let (store, projections) = crate::report::up_to_date(target).await?;
+    let store = crate::report::up_to_date(target).await?;
     let evaluated_at = args.evaluated_at.unwrap_or_else(Utc::now);
-    let checkpoint = projections.checkpoint();
-    let model = projections.model();
+    let checkpoint = crate::project::head_next(&store).await?;
+    let clients = crate::project::clients(&store).await?;
     let mut published = 0u64;
-    for client in model.clients.rows() {
-        let id = &client.client_id;
+    for id in &clients {
+        let projections = crate::project::client_view(&store, id, Some(checkpoint)).await?;
+        let Some(client) = projections.model().clients.by_key(id) else {
+            continue;
+        };
         let mut models = Vec::new();
         for month in client.calls_by_month.keys() {
             let sla = projections.sla_report(id, *month, AsOf::Head, evaluated_at)?;
@@ -69,7 +72,7 @@ pub async fn run(target: &Target, args: PublishArgs) -> anyhow::Result<()> {
     }
     println!(
         "published {published} read models for {} clients at checkpoint {checkpoint}",
-        model.clients.rows().len()
+        clients.len()
     );
     Ok(())
 }

@@ -120,11 +120,36 @@ fn utc_month(month: YearMonth) -> anyhow::Result<Period> {
     })
 }
 
-/// Opens the ledger and brings the saved projections up to its head.
-pub async fn up_to_date(target: &Target) -> anyhow::Result<(Arc<dyn EventStore>, Projections)> {
+/// Opens the ledger and brings the read model's rows up to its head (when this role may write
+/// them; otherwise reports fold the log past the stored checkpoint themselves).
+pub async fn up_to_date(target: &Target) -> anyhow::Result<Arc<dyn EventStore>> {
     let store = target.open().await?;
-    let (projections, _) = project::catch_up(&store, Start::Snapshot, None).await?;
-    Ok((store, projections))
+    project::catch_up(&store, Start::Checkpoint).await?;
+    Ok(store)
+}
+
+/// One client's view for a report basis: as of a position, only the rows and events up to it
+/// are read at all.
+pub async fn view_for(
+    store: &Arc<dyn EventStore>,
+    client: &ClientId,
+    as_of: AsOf,
+) -> anyhow::Result<Projections> {
+    let before = match as_of {
+        AsOf::Position(p) => Some(p.checked_add(1).with_context(|| {
+            format!("--as-of-position {p} is past the last representable position")
+        })?),
+        _ => None,
+    };
+    let view = project::client_view(store, client, before).await?;
+    if let AsOf::Position(p) = as_of {
+        anyhow::ensure!(
+            p < view.checkpoint(),
+            "--as-of-position {p} is past the head of the log (last position {})",
+            view.checkpoint().saturating_sub(1)
+        );
+    }
+    Ok(view)
 }
 
 fn output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
@@ -137,7 +162,7 @@ fn output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
 }
 
 pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
-    let (_store, projections) = up_to_date(target).await?;
+    let store = up_to_date(target).await?;
     let common = match &args.kind {
         ReportKind::Sla { common, .. }
         | ReportKind::Obligations { common, .. }
@@ -146,6 +171,7 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
     };
     let client = common.client_id()?;
     let as_of = common.as_of();
+    let projections = view_for(&store, &client, as_of).await?;
     let evaluated_at = common.evaluated_at();
     let mut out = output(common.out.as_ref())?;
     match &args.kind {
@@ -192,18 +218,36 @@ pub struct ReplayArgs {
     as_of_position: Option<u64>,
 }
 
-/// `opsledger replay`: rebuilds the projections from position 0. With `--as-of-position` it
-/// stops there and saves nothing; without, it replaces the saved snapshot.
+/// `opsledger replay`: deletes the read model's rows and derives them again from position 0,
+/// whatever the stored checkpoint says (so an edited row is always replaced). With
+/// `--as-of-position` it folds the log up to there in memory and saves nothing.
 pub async fn replay(target: &Target, args: ReplayArgs) -> anyhow::Result<()> {
     let store = target.open().await?;
     let started = std::time::Instant::now();
-    let up_to = args.as_of_position.map(|p| p + 1);
-    let (projections, applied) = project::catch_up(&store, Start::Rebuild, up_to).await?;
-    let secs = started.elapsed().as_secs_f64();
+    if let Some(p) = args.as_of_position {
+        let before = p.checked_add(1).with_context(|| {
+            format!("--as-of-position {p} is past the last representable position")
+        })?;
+        let head = project::head_next(&store).await?;
+        anyhow::ensure!(
+            p < head,
+            "--as-of-position {p} is past the head of the log (last position {})",
+            head.saturating_sub(1)
+        );
+        let view = project::log_view(&store, before).await?;
+        println!(
+            "folded positions 0..={p} in {:.2} s; checkpoint {} (not saved: a view of history)",
+            started.elapsed().as_secs_f64(),
+            view.checkpoint()
+        );
+        return Ok(());
+    }
+    let done = project::catch_up(&store, Start::Rebuild).await?;
     println!(
-        "rebuilt projections from position 0: {applied} events applied in {secs:.2} s; checkpoint {}{}",
-        projections.checkpoint(),
-        if up_to.is_some() { " (not saved: a view of history)" } else { " (saved)" }
+        "rebuilt the read model from position 0: {} positions derived in {:.2} s; checkpoint {} (saved)",
+        done.applied,
+        started.elapsed().as_secs_f64(),
+        done.next_position
     );
     Ok(())
 }

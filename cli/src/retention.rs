@@ -125,18 +125,16 @@ pub async fn apply(
     evaluated_at: DateTime<Utc>,
     dry_run: bool,
 ) -> anyhow::Result<Vec<Action>> {
-    // A dry run catches up without saving the projection snapshot, so it writes nothing at all.
-    let up_to = dry_run.then_some(u64::MAX);
-    let (projections, _) = project::catch_up(store, Start::Snapshot, up_to).await?;
-    let clients: Vec<ClientId> = projections
-        .model()
-        .clients
-        .rows()
-        .iter()
-        .map(|c| c.client_id.clone())
-        .collect();
+    // A dry run writes nothing at all, not even read-model rows: each client's view folds
+    // what the stored rows do not cover from the log.
+    if !dry_run {
+        project::catch_up(store, Start::Checkpoint).await?;
+    }
+    let head_next = project::head_next(store).await?;
+    let clients = project::clients(store).await?;
     let mut actions = Vec::new();
     for client_id in clients {
+        let projections = project::client_view(store, &client_id, Some(head_next)).await?;
         // The period only selects `deletions_due`; the whole-client record is always reported.
         let period = Period {
             from: evaluated_at,

@@ -256,18 +256,14 @@ async fn a_ciphertext_moved_to_another_event_does_not_open() {
 async fn a_destroyed_key_shreds_personal_fields_and_changes_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let (store, month, by_id) = ledger(dir.path()).await;
-    let (before, _) = project::catch_up(&store, Start::Rebuild, None)
-        .await
-        .unwrap();
+    let before = whole(&store, Start::Rebuild).await;
     let reports_before = reports(&before, &month);
     let head_before = store.head().await.unwrap();
 
     assert!(store.destroy_data_key(ACTIVE, "test").await.unwrap());
 
     // Rebuilt from zero, every report of every client is identical, and so is the chain.
-    let (after, _) = project::catch_up(&store, Start::Rebuild, None)
-        .await
-        .unwrap();
+    let after = whole(&store, Start::Rebuild).await;
     assert_eq!(reports(&after, &month), reports_before);
     assert_eq!(store.head().await.unwrap(), head_before);
     assert!(store
@@ -343,10 +339,16 @@ async fn key_states(store: &Arc<dyn EventStore>, month: &DemoMonth) -> Vec<(Stri
     out
 }
 
+/// Brings the read model's rows current, then folds the whole log in memory: every client's
+/// reports from one value, as the tests compare them.
+async fn whole(store: &Arc<dyn EventStore>, start: Start) -> opsledger_projections::Projections {
+    project::catch_up(store, start).await.unwrap();
+    let head = project::head_next(store).await.unwrap();
+    project::log_view(store, head).await.unwrap()
+}
+
 async fn release_holds(store: &Arc<dyn EventStore>, at: DateTime<Utc>) {
-    let (projections, _) = project::catch_up(store, Start::Snapshot, None)
-        .await
-        .unwrap();
+    let projections = whole(store, Start::Checkpoint).await;
     let client = ClientId::new(TERMINATED).unwrap();
     let report = projections
         .retention_report(&client, AsOf::Head, at, Period { from: at, to: at })
@@ -410,19 +412,16 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
 
     release_holds(&store, instant(2027, 2, 1)).await;
     let head = store.head().await.unwrap();
-    let snapshot = store.load_projection(project::SNAPSHOT_NAME).await.unwrap();
+    let snapshot = store.fact_checkpoint().await.unwrap();
 
-    // A dry run says what it would do and changes nothing, not even the projection snapshot.
+    // A dry run says what it would do and changes nothing, not even the read model's rows.
     let actions = retention::apply(&store, as_of, true).await.unwrap();
     assert!(
         matches!(actions.as_slice(), [Action::WouldDelete { client_id, .. }] if client_id == TERMINATED),
         "{actions:?}"
     );
     assert_eq!(store.head().await.unwrap(), head);
-    assert_eq!(
-        store.load_projection(project::SNAPSHOT_NAME).await.unwrap(),
-        snapshot
-    );
+    assert_eq!(store.fact_checkpoint().await.unwrap(), snapshot);
     assert_eq!(key_states(&store, &month).await, everyone_active);
 
     // Applying destroys exactly the due, un-held client's key and records the deletion.
@@ -438,9 +437,7 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
         .collect();
     assert_eq!(key_states(&store, &month).await, expected);
     assert_eq!(deletions_recorded(&store).await, 1);
-    let (projections, _) = project::catch_up(&store, Start::Snapshot, None)
-        .await
-        .unwrap();
+    let projections = whole(&store, Start::Checkpoint).await;
     let report = projections
         .retention_report(
             &ClientId::new(TERMINATED).unwrap(),

@@ -43,7 +43,7 @@ struct Timeline {
 
 pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
     let stream = StreamId::parse(&args.stream)?;
-    let (store, projections) = crate::report::up_to_date(target).await?;
+    let store = crate::report::up_to_date(target).await?;
     let mut events = Vec::new();
     let mut next = 0u64;
     loop {
@@ -77,6 +77,7 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
             to: last.occurred_at.max(last.recorded_at) + Duration::days(92),
         };
         let evaluated_at = args.evaluated_at.unwrap_or_else(Utc::now);
+        let projections = crate::project::client_view(&store, &client, None).await?;
         let report = projections.obligation_report(&client, period, AsOf::Head, evaluated_at)?;
         obligations = report
             .obligations

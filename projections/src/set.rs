@@ -96,6 +96,19 @@ impl Projections {
         }
     }
 
+    /// The reports' view of one client: a read model folded from that client's events (and the
+    /// agency-wide ones) only, reflecting the log up to `next_position` (exclusive). Reports
+    /// through it cover that client alone; asking about another client finds it unknown.
+    pub fn for_client(fold: crate::facts::ClientFold, next_position: u64) -> Self {
+        let last_recorded_at = None;
+        Self {
+            state_version: STATE_VERSION,
+            checkpoint: next_position,
+            last_recorded_at,
+            model: fold.into_model(),
+        }
+    }
+
     /// Rebuilds from position 0.
     pub fn rebuild<'a>(
         events: impl IntoIterator<Item = &'a PositionedEvent>,
