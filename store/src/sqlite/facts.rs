@@ -1,7 +1,7 @@
 //! Read-model fact rows in the ledger file: the checkpoint, page writes, reset and reads.
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
 use super::rows::{micros, sql_bound};
@@ -46,7 +46,9 @@ pub(crate) fn write(
     rows: &[FactRow],
     saved_at_micros: i64,
 ) -> Result<(), StoreError> {
-    let tx = conn.unchecked_transaction().map_err(sql)?;
+    // IMMEDIATE: the transaction reads the checkpoint and then writes, and a deferred one would
+    // fail at once (not wait) if another projector wrote in between.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
     let found = checkpoint(&tx)?;
     let fits = match found {
         None => page_start == 0,
@@ -103,7 +105,7 @@ pub(crate) fn reset(
     version: u32,
     saved_at_micros: i64,
 ) -> Result<(), StoreError> {
-    let tx = conn.unchecked_transaction().map_err(sql)?;
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
     tx.execute("DELETE FROM rm_fact", []).map_err(sql)?;
     tx.execute(
         "INSERT INTO rm_checkpoint (id, next_position, version, saved_at) VALUES (0, 0, ?1, ?2)
