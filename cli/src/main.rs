@@ -14,6 +14,8 @@ mod ledger;
 mod load;
 mod project;
 mod publish;
+#[cfg(test)]
+mod read_model_tests;
 mod record;
 mod render;
 mod report;

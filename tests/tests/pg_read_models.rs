@@ -103,7 +103,11 @@ async fn only_the_projector_writes_rows_and_a_client_reader_sees_its_own() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(visible, vec![0, 2, 3], "acme's rows and the agency-wide one");
+    assert_eq!(
+        visible,
+        vec![0, 2, 3],
+        "acme's rows and the agency-wide one"
+    );
     let err = reader
         .batch_execute("UPDATE rm_fact SET body = '{}'")
         .await
@@ -111,7 +115,9 @@ async fn only_the_projector_writes_rows_and_a_client_reader_sees_its_own() {
     assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
 
     // Through the store, read-only, as `opsledger --read-only` opens it.
-    let store = PgStore::connect_read_only_with(reader_config).await.unwrap();
+    let store = PgStore::connect_read_only_with(reader_config)
+        .await
+        .unwrap();
     let read = store
         .read_facts(
             &FactQuery {
