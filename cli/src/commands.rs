@@ -375,6 +375,10 @@ pub struct VerifyArgs {
     /// whole log is verified).
     #[arg(long)]
     skip_read_models: bool,
+    /// Recompute this JSON report (from `report … --format json`) from the log up to the
+    /// position it states, and say identical or name the first figure that differs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to", "bundle"])]
+    report: Option<PathBuf>,
     /// Verify this evidence bundle offline instead of a ledger; no ledger is opened.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to"])]
     bundle: Option<PathBuf>,
@@ -388,11 +392,52 @@ pub struct VerifyArgs {
     noted_head: Option<crate::export::NotedHead>,
 }
 
+async fn verify_report(
+    store: &std::sync::Arc<dyn opsledger_store::EventStore>,
+    path: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::report::ReportCheck;
+    let check = crate::report::verify_report(store, path).await?;
+    let message = match &check {
+        ReportCheck::Identical { position } => format!(
+            "identical: every figure of {} is what the log gives up to position {}",
+            path.display(),
+            position.map_or_else(|| "(empty)".to_owned(), |p| p.to_string())
+        ),
+        ReportCheck::Differs {
+            pointer,
+            in_file,
+            from_log,
+        } => format!("DIFFERS at {pointer}: the report says {in_file}, the log gives {from_log}"),
+        ReportCheck::OtherLedger { position } => format!(
+            "NOT THIS LEDGER: the report's head hash is not the hash at position {position}"
+        ),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"report": path.display().to_string(),
+                "identical": matches!(check, ReportCheck::Identical { .. }),
+                "message": message})
+        );
+    } else {
+        println!("{message}");
+    }
+    match check {
+        ReportCheck::Identical { .. } => Ok(()),
+        _ => Err(ChainBroken.into()),
+    }
+}
+
 pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.bundle {
         return crate::export::verify_bundle(path, args.noted_head, args.json);
     }
     let store = target.open().await?;
+    if let Some(path) = &args.report {
+        return verify_report(&store, path, args.json).await;
+    }
     let report = store
         .verify(PositionRange {
             from: args.from,

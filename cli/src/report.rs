@@ -11,6 +11,8 @@ use clap::{Args, Subcommand};
 use opsledger_domain::ids::ClientId;
 use opsledger_projections::{AsOf, Period, Projections, YearMonth};
 use opsledger_store::EventStore;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::ledger::Target;
 use crate::project::{self, Start};
@@ -161,54 +163,209 @@ fn output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
+/// What a report was asked for: enough to compute it again from the log (`verify --report`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportRequest {
+    /// `sla`, `obligations`, `retention` or `billing`.
+    pub report: String,
+    /// The client.
+    pub client: String,
+    /// The month, for the monthly reports and the retention report's due deletions.
+    pub month: Option<YearMonth>,
+    /// The basis.
+    pub as_of: AsOf,
+    /// The instant pending deadlines were judged at.
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// What a report reflects: the request and the log position and hash it was computed up to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// The request.
+    pub request: ReportRequest,
+    /// The last log position the report reflects (`None` for an empty ledger).
+    pub position: Option<u64>,
+    /// The hash of the event at that position: with `opsledger head` noted by an auditor, it
+    /// ties the report to one state of the chain.
+    pub head_hash: Option<String>,
+}
+
+/// The report a request asks for, computed from a client's view, as JSON.
+pub fn compute(view: &Projections, request: &ReportRequest) -> anyhow::Result<Value> {
+    let client =
+        ClientId::new(&request.client).with_context(|| format!("client {:?}", request.client))?;
+    let (as_of, evaluated_at) = (request.as_of, request.evaluated_at);
+    let month = || {
+        request
+            .month
+            .with_context(|| format!("the {} report needs a month", request.report))
+    };
+    Ok(match request.report.as_str() {
+        "sla" => serde_json::to_value(view.sla_report(&client, month()?, as_of, evaluated_at)?)?,
+        "obligations" => {
+            let period = view.month_period(&client, month()?, as_of)?;
+            serde_json::to_value(view.obligation_report(&client, period, as_of, evaluated_at)?)?
+        }
+        "retention" => serde_json::to_value(view.retention_report(
+            &client,
+            as_of,
+            evaluated_at,
+            utc_month(month()?)?,
+        )?)?,
+        "billing" => serde_json::to_value(view.billing_report(&client, as_of, evaluated_at)?)?,
+        other => anyhow::bail!("unknown report kind {other:?}"),
+    })
+}
+
+/// The provenance of a report computed from `view`.
+async fn provenance(
+    store: &Arc<dyn EventStore>,
+    view: &Projections,
+    request: ReportRequest,
+) -> anyhow::Result<Provenance> {
+    let position = view.checkpoint().checked_sub(1);
+    let head_hash = match position {
+        Some(p) => store.read_all(p, 1).await?.first().map(|e| e.hash.to_hex()),
+        None => None,
+    };
+    Ok(Provenance {
+        request,
+        position,
+        head_hash,
+    })
+}
+
+/// A report as JSON with its provenance under `"provenance"`.
+fn with_provenance(mut report: Value, provenance: &Provenance) -> anyhow::Result<Value> {
+    if let Value::Object(map) = &mut report {
+        map.insert("provenance".to_owned(), serde_json::to_value(provenance)?);
+    }
+    Ok(report)
+}
+
 pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
     let store = up_to_date(target).await?;
-    let common = match &args.kind {
-        ReportKind::Sla { common, .. }
-        | ReportKind::Obligations { common, .. }
-        | ReportKind::Retention { common, .. }
-        | ReportKind::Billing { common } => common,
+    let (common, kind, month) = match &args.kind {
+        ReportKind::Sla { common, month } => (common, "sla", Some(*month)),
+        ReportKind::Obligations { common, month } => (common, "obligations", Some(*month)),
+        ReportKind::Retention { common, month } => (common, "retention", Some(*month)),
+        ReportKind::Billing { common } => (common, "billing", None),
     };
     let client = common.client_id()?;
     let as_of = common.as_of();
     let projections = view_for(&store, &client, as_of).await?;
-    let evaluated_at = common.evaluated_at();
+    let request = ReportRequest {
+        report: kind.to_owned(),
+        client: client.as_str().to_owned(),
+        month,
+        as_of,
+        evaluated_at: common.evaluated_at(),
+    };
+    let evaluated_at = request.evaluated_at;
     let mut out = output(common.out.as_ref())?;
-    match &args.kind {
-        ReportKind::Sla { month, .. } => {
-            let report = projections.sla_report(&client, *month, as_of, evaluated_at)?;
-            if common.format == Format::Html {
-                let obligations =
-                    projections.obligation_report(&client, report.period, as_of, evaluated_at)?;
-                crate::html::write_sla_with_model(
-                    projections.model(),
-                    &report,
-                    &obligations,
-                    &mut out,
-                )?;
-            } else {
-                render::write(&report, common.format, &mut out)?;
-            }
-        }
-        ReportKind::Obligations { month, .. } => {
-            let period = projections
-                .sla_report(&client, *month, as_of, evaluated_at)?
-                .period;
-            let report = projections.obligation_report(&client, period, as_of, evaluated_at)?;
-            render::write(&report, common.format, &mut out)?;
-        }
-        ReportKind::Retention { month, .. } => {
-            let report =
-                projections.retention_report(&client, as_of, evaluated_at, utc_month(*month)?)?;
-            render::write(&report, common.format, &mut out)?;
-        }
-        ReportKind::Billing { .. } => {
-            let report = projections.billing_report(&client, as_of, evaluated_at)?;
-            render::write(&report, common.format, &mut out)?;
-        }
+    if let (ReportKind::Sla { month, .. }, Format::Html) = (&args.kind, common.format) {
+        let report = projections.sla_report(&client, *month, as_of, evaluated_at)?;
+        let obligations =
+            projections.obligation_report(&client, report.period, as_of, evaluated_at)?;
+        crate::html::write_sla_with_model(projections.model(), &report, &obligations, &mut out)?;
+    } else {
+        anyhow::ensure!(
+            common.format != Format::Html,
+            "--format html is available for `report sla` only"
+        );
+        let provenance = provenance(&store, &projections, request.clone()).await?;
+        let report = with_provenance(compute(&projections, &request)?, &provenance)?;
+        render::write(&report, common.format, &mut out)?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// Where a report file and the report recomputed from the log part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportCheck {
+    /// Every figure is the one the log gives.
+    Identical { position: Option<u64> },
+    /// The first figure (a JSON pointer) whose value differs, with both values.
+    Differs {
+        pointer: String,
+        in_file: String,
+        from_log: String,
+    },
+    /// The report's head is not this ledger's event at that position.
+    OtherLedger { position: u64 },
+}
+
+/// The first JSON pointer at which two values differ.
+fn first_difference(path: &str, a: &Value, b: &Value) -> Option<(String, String, String)> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let child = format!("{path}/{}", k.replace('~', "~0").replace('/', "~1"));
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => first_difference(&child, p, q),
+                    (p, q) => Some((
+                        child,
+                        p.map_or("(absent)".to_owned(), Value::to_string),
+                        q.map_or("(absent)".to_owned(), Value::to_string),
+                    )),
+                }
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(&format!("{path}/{i}"), p, q)),
+        (p, q) if p == q => None,
+        (p, q) => Some((path.to_owned(), p.to_string(), q.to_string())),
+    }
+}
+
+/// `opsledger verify --report FILE`: recomputes a JSON report from the log itself (the client's
+/// events read through the client index and folded in memory; no read-model row is read) up
+/// to the position it states, and compares figure by figure.
+pub async fn verify_report(
+    store: &Arc<dyn EventStore>,
+    path: &std::path::Path,
+) -> anyhow::Result<ReportCheck> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the report {}", path.display()))?;
+    let in_file: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a JSON report (use --format json)", path.display()))?;
+    let provenance: Provenance = serde_json::from_value(
+        in_file
+            .get("provenance")
+            .cloned()
+            .with_context(|| format!("{}: the report states no provenance", path.display()))?,
+    )
+    .with_context(|| format!("{}: field provenance", path.display()))?;
+    let before = provenance.position.map_or(0, |p| p.saturating_add(1));
+    if let (Some(p), Some(hash)) = (provenance.position, &provenance.head_hash) {
+        let here = store.read_all(p, 1).await?;
+        if here.first().map(|e| e.hash.to_hex()).as_deref() != Some(hash.as_str()) {
+            return Ok(ReportCheck::OtherLedger { position: p });
+        }
+    }
+    let client = ClientId::new(&provenance.request.client)
+        .with_context(|| format!("client {:?}", provenance.request.client))?;
+    let mut fold = opsledger_projections::ClientFold::new();
+    for event in project::client_log(store, &client, 0, before).await? {
+        fold.apply(&event)?;
+    }
+    let view = Projections::for_client(fold, before);
+    let from_log = with_provenance(compute(&view, &provenance.request)?, &provenance)?;
+    Ok(match first_difference("", &in_file, &from_log) {
+        None => ReportCheck::Identical {
+            position: provenance.position,
+        },
+        Some((pointer, in_file, from_log)) => ReportCheck::Differs {
+            pointer,
+            in_file,
+            from_log,
+        },
+    })
 }
 
 #[derive(Debug, Args)]

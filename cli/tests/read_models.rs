@@ -247,3 +247,68 @@ fn an_as_of_position_report_reads_only_up_to_it_and_a_position_past_the_head_is_
         "{whole}"
     );
 }
+
+#[test]
+fn a_report_file_is_recomputed_from_the_log_and_an_edited_figure_is_named() {
+    let ledger = Ledger::new(None);
+    let path = ledger.dir.path().join("sla.json");
+    let out = ledger.run(&[
+        "report",
+        "sla",
+        "--client",
+        "issabel-lab",
+        "--month",
+        "2022-07",
+        "--evaluated-at",
+        "2022-12-01T00:00:00Z",
+        "--format",
+        "json",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    ok(&out);
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let provenance = &report["provenance"];
+    assert_eq!(provenance["request"]["report"], "sla");
+    assert!(provenance["position"].as_u64().is_some());
+    assert_eq!(provenance["head_hash"].as_str().unwrap().len(), 64);
+    let stdout = ok(&ledger.run(&["verify", "--report", path.to_str().unwrap()]));
+    assert!(stdout.starts_with("identical"), "{stdout}");
+
+    // More events later do not matter: the report is recomputed up to its own position.
+    let more = data("queue_log-20220901");
+    ok(&ledger.run(&[
+        "import",
+        "queue-log",
+        "--client",
+        "issabel-lab",
+        more.to_str().unwrap(),
+    ]));
+    assert!(
+        ok(&ledger.run(&["verify", "--report", path.to_str().unwrap()])).starts_with("identical")
+    );
+
+    // An edited figure is named with both values.
+    let mut edited = report.clone();
+    let offered = edited["calls"]["raw"]["offered"].as_u64().unwrap();
+    edited["calls"]["raw"]["offered"] = Value::from(offered + 1);
+    std::fs::write(&path, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let out = ledger.run(&["verify", "--report", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "DIFFERS at /calls/raw/offered: the report says {}, the log gives {offered}",
+            offered + 1
+        )),
+        "{stdout}"
+    );
+
+    // A report from another ledger is recognised by its head hash.
+    let mut foreign = report;
+    foreign["provenance"]["head_hash"] = Value::from("00".repeat(32));
+    std::fs::write(&path, serde_json::to_vec(&foreign).unwrap()).unwrap();
+    let out = ledger.run(&["verify", "--report", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NOT THIS LEDGER"));
+}

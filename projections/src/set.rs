@@ -245,6 +245,16 @@ impl Projections {
         )
     }
 
+    /// The instants of a client-local month, as the monthly reports bound it.
+    pub fn month_period(
+        &self,
+        client_id: &ClientId,
+        month: YearMonth,
+        as_of: AsOf,
+    ) -> Result<Period, ReportError> {
+        crate::report::client_month_period(&self.model, self.checkpoint, client_id, month, &as_of)
+    }
+
     /// Every obligation of a client in a period with its verdict (see [`crate::obligations`]).
     pub fn obligation_report(
         &self,
