@@ -321,8 +321,13 @@ async fn measure(
 
     eprintln!("  rebuild projections ...");
     let started = Instant::now();
-    let (projections, applied) =
-        crate::project::catch_up(&store, crate::project::Start::Rebuild, Some(u64::MAX)).await?;
+    let (projections, applied) = opsledger_app::project::catch_up(
+        &store,
+        opsledger_app::project::Start::Rebuild,
+        Some(u64::MAX),
+        &crate::progress::Bar::projecting(),
+    )
+    .await?;
     f.rebuild = started.elapsed();
     f.rebuild_events = applied;
     // The in-memory fold alone, over events already decoded, for the projection's own rate.
@@ -330,8 +335,10 @@ async fn measure(
     let mut decoded = Vec::new();
     // The workload's personal fields are placeholders, not real ciphertexts: they are withheld,
     // as the projections' own reads do.
-    let mut sealer =
-        crate::crypto::Sealer::with_mode(Arc::clone(&store), crate::crypto::PersonalData::Withhold);
+    let mut sealer = opsledger_app::crypto::Sealer::with_mode(
+        Arc::clone(&store),
+        opsledger_app::crypto::PersonalData::Withhold,
+    );
     loop {
         let page = store.read_all(from, READ_PAGE).await?;
         let Some(last) = page.last() else { break };
@@ -501,13 +508,17 @@ mod tests {
     fn the_workload_is_a_valid_domain_history() {
         for append in onboarding_events().unwrap() {
             for e in &append.events {
-                crate::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
-                    .unwrap();
+                opsledger_app::envelopes::check_known_payload(
+                    &e.event_type,
+                    e.schema_version,
+                    &e.data,
+                )
+                .unwrap();
             }
         }
         for i in 0..8 {
             let e = workload_event(i, 1);
-            crate::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
+            opsledger_app::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
                 .unwrap_or_else(|err| panic!("{}: {err}", e.event_type));
         }
     }

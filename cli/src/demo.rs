@@ -18,11 +18,13 @@ use opsledger_store::{
 };
 use uuid::Uuid;
 
-use crate::crypto::Sealer;
+use opsledger_app::crypto::Sealer;
+use opsledger_app::envelopes;
+use opsledger_app::project::{self, Start};
+use opsledger_app::{SystemClock, Target};
+
 use crate::demo_data::{self, DemoScale};
-use crate::envelopes;
-use crate::ledger::Target;
-use crate::project::{self, Start};
+use crate::progress::Bar;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -125,7 +127,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("{}", month.summary_text());
 
-    let (projections, applied) = project::catch_up(&store, Start::Snapshot, None).await?;
+    let (projections, applied) =
+        project::catch_up(&store, Start::Snapshot, None, &Bar::projecting()).await?;
     println!(
         "projections: {applied} events applied, snapshot saved with checkpoint {}",
         projections.checkpoint()
@@ -236,8 +239,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .or(month.clients.first())
     {
         let bundle = args.out.join("evidence-bundle.json");
-        crate::export::export_client(&target, client.client_id.as_str(), &bundle).await?;
-        crate::export::verify_bundle(&bundle, None, false)?;
+        let exported = opsledger_app::export::export_client(
+            &target,
+            client.client_id.as_str(),
+            &bundle,
+            &SystemClock,
+            &Bar::projecting(),
+        )
+        .await?;
+        crate::cmd::export::print_exported(&exported);
+        crate::cmd::export::verify_bundle(&bundle, None, false)?;
     }
     println!(
         "\nwritten to {}: demo.ledger, <client>-{ym}.sla.html (open in a browser, works offline), <client>-{ym}.obligations.json, evidence-bundle.json",

@@ -32,8 +32,8 @@ use opsledger_store::{
 use uuid::Uuid;
 
 use crate::bench;
-use crate::crypto::{PersonalData, Sealer};
-use crate::ledger::Target;
+use opsledger_app::crypto::{PersonalData, Sealer};
+use opsledger_app::Target;
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {

@@ -1,19 +1,17 @@
-//! `opsledger report` and `opsledger replay`: bring the projections up to date (or rebuild
-//! them to a point in history) and produce a report as of a position or an instant.
+//! `opsledger report` and `opsledger replay`: arguments, and rendering of what
+//! `opsledger_app::report` produces.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use opsledger_domain::ids::ClientId;
-use opsledger_projections::{AsOf, Period, Projections, YearMonth};
-use opsledger_store::EventStore;
+use opsledger_app::report::{self, Basis};
+use opsledger_app::{SystemClock, Target};
+use opsledger_projections::YearMonth;
 
-use crate::ledger::Target;
-use crate::project::{self, Start};
+use crate::progress::Bar;
 use crate::render::{self, Format};
 
 /// What every report takes.
@@ -43,30 +41,13 @@ pub struct Common {
 }
 
 impl Common {
-    fn as_of(&self) -> AsOf {
-        match (
-            self.as_of_position,
-            self.as_of_recorded,
-            self.as_of_occurred,
-        ) {
-            (Some(p), _, _) => AsOf::Position(p),
-            (_, Some(t), _) => AsOf::RecordedAt(t),
-            (_, _, Some(t)) => AsOf::OccurredAt(t),
-            _ => AsOf::Head,
+    fn basis(&self) -> Basis {
+        Basis {
+            as_of_position: self.as_of_position,
+            as_of_recorded: self.as_of_recorded,
+            as_of_occurred: self.as_of_occurred,
+            evaluated_at: self.evaluated_at,
         }
-    }
-
-    /// Pending deadlines are judged at the as-of instant when one is given, so a report "as of
-    /// 3 October" does not call a deadline of 4 October missed.
-    fn evaluated_at(&self) -> DateTime<Utc> {
-        self.evaluated_at
-            .or(self.as_of_recorded)
-            .or(self.as_of_occurred)
-            .unwrap_or_else(Utc::now)
-    }
-
-    fn client_id(&self) -> anyhow::Result<ClientId> {
-        ClientId::new(&self.client).with_context(|| format!("--client {:?}", self.client))
     }
 }
 
@@ -110,23 +91,6 @@ pub struct ReportArgs {
     kind: ReportKind,
 }
 
-fn utc_month(month: YearMonth) -> anyhow::Result<Period> {
-    let start = |d: NaiveDate| -> anyhow::Result<DateTime<Utc>> {
-        Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).context("midnight exists")?))
-    };
-    Ok(Period {
-        from: start(month.first_day())?,
-        to: start(month.next().first_day())?,
-    })
-}
-
-/// Opens the ledger and brings the saved projections up to its head.
-pub async fn up_to_date(target: &Target) -> anyhow::Result<(Arc<dyn EventStore>, Projections)> {
-    let store = target.open().await?;
-    let (projections, _) = project::catch_up(&store, Start::Snapshot, None).await?;
-    Ok((store, projections))
-}
-
 fn output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => Box::new(std::io::BufWriter::new(
@@ -137,48 +101,45 @@ fn output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
 }
 
 pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
-    let (_store, projections) = up_to_date(target).await?;
+    let (_store, projections) = report::up_to_date(target, &Bar::projecting()).await?;
     let common = match &args.kind {
         ReportKind::Sla { common, .. }
         | ReportKind::Obligations { common, .. }
         | ReportKind::Retention { common, .. }
         | ReportKind::Billing { common } => common,
     };
-    let client = common.client_id()?;
-    let as_of = common.as_of();
-    let evaluated_at = common.evaluated_at();
+    let client = report::client_id(&common.client)?;
+    let basis = common.basis();
+    let clock = SystemClock;
     let mut out = output(common.out.as_ref())?;
     match &args.kind {
         ReportKind::Sla { month, .. } => {
-            let report = projections.sla_report(&client, *month, as_of, evaluated_at)?;
+            let sla = report::sla(&projections, &client, *month, &basis, &clock)?;
             if common.format == Format::Html {
                 let obligations =
-                    projections.obligation_report(&client, report.period, as_of, evaluated_at)?;
+                    report::obligations(&projections, &client, sla.period, &basis, &clock)?;
                 crate::html::write_sla_with_model(
                     projections.model(),
-                    &report,
+                    &sla,
                     &obligations,
                     &mut out,
                 )?;
             } else {
-                render::write(&report, common.format, &mut out)?;
+                render::write(&sla, common.format, &mut out)?;
             }
         }
         ReportKind::Obligations { month, .. } => {
-            let period = projections
-                .sla_report(&client, *month, as_of, evaluated_at)?
-                .period;
-            let report = projections.obligation_report(&client, period, as_of, evaluated_at)?;
-            render::write(&report, common.format, &mut out)?;
+            let obligations =
+                report::obligations_in_month(&projections, &client, *month, &basis, &clock)?;
+            render::write(&obligations, common.format, &mut out)?;
         }
         ReportKind::Retention { month, .. } => {
-            let report =
-                projections.retention_report(&client, as_of, evaluated_at, utc_month(*month)?)?;
-            render::write(&report, common.format, &mut out)?;
+            let retention = report::retention(&projections, &client, *month, &basis, &clock)?;
+            render::write(&retention, common.format, &mut out)?;
         }
         ReportKind::Billing { .. } => {
-            let report = projections.billing_report(&client, as_of, evaluated_at)?;
-            render::write(&report, common.format, &mut out)?;
+            let billing = report::billing(&projections, &client, &basis, &clock)?;
+            render::write(&billing, common.format, &mut out)?;
         }
     }
     out.flush()?;
@@ -195,15 +156,18 @@ pub struct ReplayArgs {
 /// `opsledger replay`: rebuilds the projections from position 0. With `--as-of-position` it
 /// stops there and saves nothing; without, it replaces the saved snapshot.
 pub async fn replay(target: &Target, args: ReplayArgs) -> anyhow::Result<()> {
-    let store = target.open().await?;
     let started = std::time::Instant::now();
-    let up_to = args.as_of_position.map(|p| p + 1);
-    let (projections, applied) = project::catch_up(&store, Start::Rebuild, up_to).await?;
+    let replayed = report::replay(target, args.as_of_position, &Bar::projecting()).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "rebuilt projections from position 0: {applied} events applied in {secs:.2} s; checkpoint {}{}",
-        projections.checkpoint(),
-        if up_to.is_some() { " (not saved: a view of history)" } else { " (saved)" }
+        "rebuilt projections from position 0: {} events applied in {secs:.2} s; checkpoint {}{}",
+        replayed.applied,
+        replayed.checkpoint,
+        if replayed.saved {
+            " (saved)"
+        } else {
+            " (not saved: a view of history)"
+        }
     );
     Ok(())
 }

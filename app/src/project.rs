@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use opsledger_projections::{PositionedEvent, Projections};
 use opsledger_store::{EventStore, ProjectionSnapshot, RecordedEvent, StoreError};
 use tokio::sync::mpsc;
 
 use crate::crypto::{PersonalData, Sealer};
+use crate::error::{AppError, AppResult};
+use crate::progress::Progress;
 
 /// The name the projection set's snapshot is saved under. The suffix is the state format
 /// version: a new format rebuilds from zero under a new name instead of misreading the old.
@@ -32,12 +33,14 @@ pub enum Start {
 }
 
 /// Brings the projections up to the head of the log (or to `up_to`, exclusive, without saving:
-/// a replay of history). Returns them with the number of events applied.
+/// a replay of history). Returns them with the number of events applied; `progress` hears of
+/// every page folded.
 pub async fn catch_up(
     store: &Arc<dyn EventStore>,
     start: Start,
     up_to: Option<u64>,
-) -> anyhow::Result<(Projections, u64)> {
+    progress: &dyn Progress,
+) -> AppResult<(Projections, u64)> {
     // A role that may not read snapshots (a client reader) computes from zero.
     let saved = match store.load_projection(SNAPSHOT_NAME).await {
         Err(StoreError::PermissionDenied { .. }) => None,
@@ -45,24 +48,18 @@ pub async fn catch_up(
     };
     let mut saved_next = saved.as_ref().map(|s| s.next_position);
     let mut projections = match (&saved, start, up_to) {
-        (Some(snapshot), Start::Snapshot, None) => Projections::from_json(&snapshot.state)
-            .context("reading the saved projection snapshot (run `opsledger replay` to rebuild)")?,
+        (Some(snapshot), Start::Snapshot, None) => {
+            Projections::from_json(&snapshot.state).map_err(AppError::Snapshot)?
+        }
         (Some(snapshot), Start::Snapshot, Some(limit)) if snapshot.next_position <= limit => {
-            Projections::from_json(&snapshot.state)
-                .context("reading the saved projection snapshot")?
+            Projections::from_json(&snapshot.state).map_err(AppError::Snapshot)?
         }
         _ => Projections::new(),
     };
     let head_next = store.head().await?.map_or(0, |h| h.position + 1);
     let target = up_to.map_or(head_next, |limit| limit.min(head_next));
     let total = target.saturating_sub(projections.checkpoint());
-    let progress = indicatif::ProgressBar::new(total);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "  projecting {bar:40} {pos}/{len} events {per_sec} eta {eta}",
-        )
-        .expect("a valid template"),
-    );
+    progress.start(total);
     let persist = up_to.is_none();
     let mut applied = 0u64;
     let mut since_save = 0u64;
@@ -83,18 +80,18 @@ pub async fn catch_up(
                     recorded_at,
                 } => (*position, projections.skip(*position, *recorded_at)),
             };
-            result.with_context(|| format!("applying position {position}"))?;
+            result.map_err(|source| AppError::Apply { position, source })?;
         }
         let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
         applied += n;
         since_save += n;
-        progress.inc(n);
+        progress.advance(n);
         if persist && since_save >= SAVE_EVERY_EVENTS {
             saved_next = save(store, saved_next, &projections).await?;
             since_save = 0;
         }
     }
-    progress.finish_and_clear();
+    progress.finish();
     if persist && saved_next != Some(projections.checkpoint()) {
         save(store, saved_next, &projections).await?;
     }
@@ -121,8 +118,8 @@ fn decode_pipeline(
     mut sealer: Sealer,
     from: u64,
     target: u64,
-) -> mpsc::Receiver<anyhow::Result<Vec<Decoded>>> {
-    let (pages_tx, mut pages) = mpsc::channel::<anyhow::Result<Vec<RecordedEvent>>>(PAGES_AHEAD);
+) -> mpsc::Receiver<AppResult<Vec<Decoded>>> {
+    let (pages_tx, mut pages) = mpsc::channel::<AppResult<Vec<RecordedEvent>>>(PAGES_AHEAD);
     let (decoded_tx, decoded) = mpsc::channel(PAGES_AHEAD);
     tokio::spawn(async move {
         let mut next = from;
@@ -157,7 +154,7 @@ fn decode_pipeline(
     decoded
 }
 
-async fn decode_page(sealer: &mut Sealer, page: &[RecordedEvent]) -> anyhow::Result<Vec<Decoded>> {
+async fn decode_page(sealer: &mut Sealer, page: &[RecordedEvent]) -> AppResult<Vec<Decoded>> {
     let mut out = Vec::with_capacity(page.len());
     for recorded in page {
         out.push(match sealer.positioned(recorded).await? {
@@ -178,7 +175,7 @@ async fn save(
     store: &Arc<dyn EventStore>,
     expected: Option<u64>,
     projections: &Projections,
-) -> anyhow::Result<Option<u64>> {
+) -> AppResult<Option<u64>> {
     let next = projections.checkpoint();
     let saved = store
         .save_projection(
@@ -186,7 +183,7 @@ async fn save(
             expected,
             ProjectionSnapshot {
                 next_position: next,
-                state: projections.to_json()?,
+                state: projections.to_json().map_err(AppError::Snapshot)?,
             },
         )
         .await;
