@@ -1,17 +1,11 @@
 //! The `opsledger` command line: argument parsing, wiring, and the one place errors become
 //! exit codes.
 
-mod bench;
 mod cmd;
 mod commands;
-mod demo;
-mod demo_data;
 mod html;
-mod load;
 mod progress;
 mod render;
-#[cfg(test)]
-mod shredding_tests;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +13,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use opsledger_app::store::StoreError;
 use opsledger_app::{Actor, AppError, Target};
+use opsledger_tools::ToolError;
 
-use crate::cmd::{export, import, publish, record, report, retention, timeline};
+use crate::cmd::{bench, demo, export, import, load, publish, record, report, retention, timeline};
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
 #[derive(Debug, Parser)]
@@ -106,6 +101,9 @@ mod exit {
 /// The exit status of a failure: the first application or store error in its chain decides.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if let Some(tool) = cause.downcast_ref::<ToolError>() {
+            return tool_exit(tool);
+        }
         if let Some(app) = cause.downcast_ref::<AppError>() {
             return app_exit(app);
         }
@@ -149,6 +147,25 @@ fn app_exit(error: &AppError) -> u8 {
         | AppError::Report(_)
         | AppError::Json(_)
         | AppError::Internal(_) => exit::FAILURE,
+    }
+}
+
+/// The tools' errors' exit statuses: what the application layer or the store beneath them
+/// says, otherwise a plain failure. Exhaustive, as [`app_exit`].
+fn tool_exit(error: &ToolError) -> u8 {
+    match error {
+        ToolError::App(app) => app_exit(app),
+        ToolError::Store(store) => store_exit(store),
+        ToolError::Postgres(_)
+        | ToolError::Demo(_)
+        | ToolError::Io { .. }
+        | ToolError::Invalid(_)
+        | ToolError::CheckFailed(_)
+        | ToolError::Panicked { .. }
+        | ToolError::Apply(_)
+        | ToolError::Report(_)
+        | ToolError::Id(_)
+        | ToolError::Histogram(_) => exit::FAILURE,
     }
 }
 

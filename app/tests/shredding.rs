@@ -25,7 +25,7 @@ use opsledger_app::project::{self, Start};
 use opsledger_app::retention::{self, Action};
 use opsledger_app::{Actor, AppError, NoProgress};
 
-use crate::demo_data::{self, DemoMonth, DemoScale};
+use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
 
 /// Seed of the generated month (the demo's default, with its terminated, held client).
 const SEED: u64 = 1;
