@@ -1,4 +1,4 @@
-//! `opsledger import`: real call-center records into the ledger. Files are read here; the
+//! Import orchestration (`opsledger import`): real call-center records into the ledger. Files are read here; the
 //! pure parsers in `opsledger_domain::import` translate them into call events with
 //! deterministic ids; every event is decided against the ledger's state (so a call for an
 //! unknown client is refused, naming the rule) and appended in atomic batches.
@@ -10,71 +10,53 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use clap::{Args, Subcommand};
 use opsledger_domain::command::Command;
 use opsledger_domain::events::DomainEvent;
-use opsledger_domain::ids::ClientId;
 use opsledger_domain::import::queue_log::{ImportedEvent, MalformedLines};
 use opsledger_domain::import::{cdr_csv, csv_mapping, queue_log};
 use opsledger_store::Metadata;
 
-use crate::commands::InputError;
+use crate::error::{AppError, AppResult, Origin};
 use crate::ledger::Target;
-use crate::record::{self, Fact};
+use crate::progress::Progress;
+use crate::record::{self, Fact, Recorded};
+use crate::report::client_id;
 
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    #[command(subcommand)]
-    format: ImportFormat,
-}
-
-/// What every import takes.
-#[derive(Debug, Args)]
-pub struct ImportCommon {
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
     /// The client the calls belong to (it must be onboarded in the ledger).
-    #[arg(long)]
-    client: String,
+    pub client: String,
     /// Skip malformed lines and refused facts, report them, and import the rest.
-    #[arg(long)]
-    skip_invalid: bool,
+    pub skip_invalid: bool,
+    pub source: ImportSource,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ImportFormat {
-    /// NDJSON of opsledger event envelopes (what `opsledger append` takes), in one atomic batch;
-    /// envelopes already recorded are idempotent replays.
-    Ndjson(crate::commands::AppendArgs),
+/// The files to import and their format.
+#[derive(Debug, Clone)]
+pub enum ImportSource {
     /// Asterisk queue_log files; rotated files (`queue_log-YYYYMMDD`) are read oldest first.
-    QueueLog {
-        #[command(flatten)]
-        common: ImportCommon,
-        files: Vec<PathBuf>,
-    },
-    /// Asterisk CDR CSV (`Master.csv`). Import queue_log first when you have it: CDRs cannot
-    /// tell an abandoned queue call from an answered one, so only their queue entry is used.
-    Cdr {
-        #[command(flatten)]
-        common: ImportCommon,
-        /// The PBX's time zone (IANA), in which the CDR's local times are written.
-        #[arg(long, default_value = "UTC")]
-        zone: chrono_tz::Tz,
-        file: PathBuf,
-    },
+    QueueLog { files: Vec<PathBuf> },
+    /// Asterisk CDR CSV (`Master.csv`), its local times written in the PBX's `zone`.
+    Cdr { zone: chrono_tz::Tz, file: PathBuf },
     /// Any CSV export of call records, described by a JSON mapping file (or the built-in
     /// `anonymous-bank` mapping).
-    Csv {
-        #[command(flatten)]
-        common: ImportCommon,
-        /// A mapping file, or `anonymous-bank`.
-        #[arg(long)]
-        mapping: String,
-        file: PathBuf,
-    },
+    Csv { mapping: String, file: PathBuf },
 }
 
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+/// What an import did.
+#[derive(Debug)]
+pub struct Imported {
+    pub recorded: Recorded,
+    /// What the parser read and skipped, one line each.
+    pub notes: Vec<String>,
+}
+
+fn read(path: &Path) -> AppResult<Vec<u8>> {
+    std::fs::read(path).map_err(|source| AppError::Io {
+        context: format!("reading {}", path.display()),
+        source,
+    })
 }
 
 /// Rotated queue_log files sort by their date suffix, and the live file comes last.
@@ -96,21 +78,23 @@ fn rotation_order(files: &mut [PathBuf]) {
 }
 
 /// The command that records an imported call event through the domain.
-fn command_for(event: DomainEvent) -> anyhow::Result<Command> {
+fn command_for(event: DomainEvent) -> AppResult<Command> {
     Ok(match event {
         DomainEvent::CallConnected(e) => Command::ConnectCall(e),
         DomainEvent::CallAnswered(e) => Command::AnswerCall(e),
         DomainEvent::CallAbandoned(e) => Command::AbandonCall(e),
         DomainEvent::CallRoutedToVoicemail(e) => Command::RouteToVoicemail(e),
         DomainEvent::CallCompleted(e) => Command::CompleteCall(e),
-        other => anyhow::bail!(
-            "an importer produced {}, which imports do not record",
-            other.event_type()
-        ),
+        other => {
+            return Err(AppError::Internal(format!(
+                "an importer produced {}, which imports do not record",
+                other.event_type()
+            )))
+        }
     })
 }
 
-fn facts(events: Vec<ImportedEvent>) -> anyhow::Result<Vec<Fact>> {
+fn facts(events: Vec<ImportedEvent>) -> AppResult<Vec<Fact>> {
     events
         .into_iter()
         .map(|i| {
@@ -124,26 +108,41 @@ fn facts(events: Vec<ImportedEvent>) -> anyhow::Result<Vec<Fact>> {
         .collect()
 }
 
-pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
-    let (common, source_tag, facts, mut notes) = match args.format {
-        ImportFormat::Ndjson(append) => return crate::commands::append(target, append).await,
-        ImportFormat::QueueLog { common, mut files } => {
-            anyhow::ensure!(!files.is_empty(), "name at least one queue_log file");
+/// Parses the files, decides every call event against the ledger's state and appends what the
+/// domain accepts; `progress` hears of the appends.
+pub async fn import(
+    target: &Target,
+    request: ImportRequest,
+    progress: &dyn Progress,
+) -> AppResult<Imported> {
+    let ImportRequest {
+        client,
+        skip_invalid,
+        source,
+    } = request;
+    let (source_tag, facts, notes) = match source {
+        ImportSource::QueueLog { mut files } => {
+            if files.is_empty() {
+                return Err(AppError::InvalidRequest {
+                    what: "queue_log".to_owned(),
+                    detail: "name at least one queue_log file".to_owned(),
+                });
+            }
             rotation_order(&mut files);
             let contents: Vec<(String, Vec<u8>)> = files
                 .iter()
                 .map(|p| Ok((p.display().to_string(), read(p)?)))
-                .collect::<anyhow::Result<_>>()?;
+                .collect::<AppResult<_>>()?;
             let sources: Vec<queue_log::QueueLogSource<'_>> = contents
                 .iter()
                 .map(|(name, bytes)| queue_log::QueueLogSource { name, bytes })
                 .collect();
             let options = queue_log::QueueLogOptions {
-                client_id: client_id(&common.client)?,
-                malformed: malformed(common.skip_invalid),
+                client_id: client_id(&client)?,
+                malformed: malformed(skip_invalid),
             };
-            let parsed = queue_log::import(&sources, &options)
-                .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
+            let parsed =
+                queue_log::import(&sources, &options).map_err(|e| input_error(e.to_string()))?;
             let mut notes = vec![format!(
                 "{} lines read, {} NUL bytes stripped, {} calls cut off at the end of the input, {} lines skipped",
                 parsed.lines_read,
@@ -157,12 +156,12 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|s| format!("skipped: {}", s.error)),
             );
-            (common, "asterisk-queue-log", facts(parsed.events)?, notes)
+            ("asterisk-queue-log", facts(parsed.events)?, notes)
         }
-        ImportFormat::Cdr { common, zone, file } => {
+        ImportSource::Cdr { zone, file } => {
             let bytes = read(&file)?;
             let name = file.display().to_string();
-            let client = client_id(&common.client)?;
+            let client = client_id(&client)?;
             // Calls the ledger already holds (from queue_log, which knows when an agent picked
             // up) are not re-described by their CDRs, whose times are the PBX's, not the queue's.
             let store = target.open().await?;
@@ -170,7 +169,7 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
             let options = cdr_csv::CdrOptions {
                 client_id: client,
                 server_zone: zone,
-                malformed: malformed(common.skip_invalid),
+                malformed: malformed(skip_invalid),
                 superseded_calls: state.calls.keys().cloned().collect(),
             };
             let parsed = cdr_csv::import(
@@ -180,7 +179,7 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                 },
                 &options,
             )
-            .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
+            .map_err(|e| input_error(e.to_string()))?;
             let mut notes = vec![format!(
                 "{} records read, {} queue calls ({} already in the ledger from the queue log), {} lines skipped",
                 parsed.records_read,
@@ -194,26 +193,24 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|s| format!("skipped: {}", s.error)),
             );
-            (common, cdr_csv::SOURCE_TAG, facts(parsed.events)?, notes)
+            (cdr_csv::SOURCE_TAG, facts(parsed.events)?, notes)
         }
-        ImportFormat::Csv {
-            common,
-            mapping,
-            file,
-        } => {
+        ImportSource::Csv { mapping, file } => {
             let mapping = if mapping == "anonymous-bank" {
                 csv_mapping::anonymous_bank()
             } else {
-                let text = std::fs::read_to_string(&mapping)
-                    .with_context(|| format!("reading mapping {mapping}"))?;
+                let text = std::fs::read_to_string(&mapping).map_err(|source| AppError::Io {
+                    context: format!("reading mapping {mapping}"),
+                    source,
+                })?;
                 csv_mapping::parse_mapping(&text)
-                    .map_err(|e| anyhow::Error::new(input_error(format!("{mapping}: {e}"))))?
+                    .map_err(|e| input_error(format!("{mapping}: {e}")))?
             };
             let bytes = read(&file)?;
             let name = file.display().to_string();
             let options = csv_mapping::CsvOptions {
-                client_id: client_id(&common.client)?,
-                malformed: malformed(common.skip_invalid),
+                client_id: client_id(&client)?,
+                malformed: malformed(skip_invalid),
             };
             let parsed = csv_mapping::import(
                 &csv_mapping::CsvSource {
@@ -223,7 +220,7 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                 &mapping,
                 &options,
             )
-            .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
+            .map_err(|e| input_error(e.to_string()))?;
             let mut notes = vec![format!(
                 "{} rows read, {} never reached the queue, {} rows skipped",
                 parsed.rows_read,
@@ -236,7 +233,7 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|s| format!("skipped: {}", s.error)),
             );
-            (common, "csv-mapping", facts(parsed.events)?, notes)
+            ("csv-mapping", facts(parsed.events)?, notes)
         }
     };
     let store = target.open().await?;
@@ -246,28 +243,8 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
         correlation_id: None,
         causation_id: None,
     };
-    let progress = indicatif::ProgressBar::new(0);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("  importing {bar:40} {pos}/{len} events")
-            .expect("a valid template"),
-    );
-    let done = record::record(&store, facts, &metadata, common.skip_invalid, &progress).await?;
-    println!(
-        "imported {} events ({} already recorded, {} unchanged, {} refused)",
-        done.appended,
-        done.already_recorded,
-        done.unchanged,
-        done.refused.len()
-    );
-    notes.extend(done.refused.iter().map(|r| format!("refused: {r}")));
-    for note in notes {
-        println!("  {note}");
-    }
-    Ok(())
-}
-
-fn client_id(raw: &str) -> anyhow::Result<ClientId> {
-    ClientId::new(raw).with_context(|| format!("--client {raw:?}"))
+    let recorded = record::record(&store, facts, &metadata, skip_invalid, progress).await?;
+    Ok(Imported { recorded, notes })
 }
 
 fn malformed(skip: bool) -> MalformedLines {
@@ -279,10 +256,6 @@ fn malformed(skip: bool) -> MalformedLines {
 }
 
 /// Parser errors already name file, line and field; they are refused input.
-fn input_error(detail: String) -> InputError {
-    InputError {
-        file: String::new(),
-        line: 0,
-        detail,
-    }
+fn input_error(detail: String) -> AppError {
+    AppError::input(Origin::default(), None, detail)
 }

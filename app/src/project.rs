@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use opsledger_domain::ids::{ClientId, AGENCY_SCOPE};
 use opsledger_projections::facts::{event_of, fact_of, ClientFold, Fact};
 use opsledger_projections::{PositionedEvent, Projections, FACTS_VERSION};
@@ -19,6 +18,8 @@ use opsledger_store::{
 use tokio::sync::mpsc;
 
 use crate::crypto::{PersonalData, Sealer};
+use crate::error::{AppError, AppResult};
+use crate::progress::Progress;
 
 /// Events read per page while catching up; each page's rows commit with the checkpoint.
 const CATCH_UP_PAGE: usize = 5_000;
@@ -73,17 +74,18 @@ pub fn to_row(fact: Fact) -> FactRow {
 }
 
 /// The event a stored row stands for.
-pub fn from_row(row: &FactRow) -> anyhow::Result<PositionedEvent> {
-    Ok(event_of(
+pub fn from_row(row: &FactRow) -> AppResult<PositionedEvent> {
+    event_of(
         row.position,
         row.event_id,
         row.recorded_at,
         &row.kind,
         &row.body,
-    )?)
+    )
+    .map_err(AppError::Fact)
 }
 
-async fn stored_checkpoint(store: &Arc<dyn EventStore>) -> anyhow::Result<Option<FactCheckpoint>> {
+async fn stored_checkpoint(store: &Arc<dyn EventStore>) -> AppResult<Option<FactCheckpoint>> {
     match store.fact_checkpoint().await {
         Err(StoreError::PermissionDenied { .. }) => Ok(None),
         other => Ok(other?),
@@ -92,7 +94,11 @@ async fn stored_checkpoint(store: &Arc<dyn EventStore>) -> anyhow::Result<Option
 
 /// Brings the read model's rows up to the head of the log. A handle that may not write rows
 /// (read-only, or a role other than the projector) leaves them as they are and says so.
-pub async fn catch_up(store: &Arc<dyn EventStore>, start: Start) -> anyhow::Result<CatchUp> {
+pub async fn catch_up(
+    store: &Arc<dyn EventStore>,
+    start: Start,
+    progress: &dyn Progress,
+) -> AppResult<CatchUp> {
     let mut rebuilt_for_version = false;
     let mut from = match (start, stored_checkpoint(store).await?) {
         (Start::Checkpoint, Some(c)) if c.version == FACTS_VERSION => c.next_position,
@@ -112,25 +118,18 @@ pub async fn catch_up(store: &Arc<dyn EventStore>, start: Start) -> anyhow::Resu
             }
         }
         (Start::Rebuild, _) => {
-            store
-                .reset_facts(FACTS_VERSION)
-                .await
-                .context("only the projector (the ledger's owner) may rebuild the read model")?;
+            store.reset_facts(FACTS_VERSION).await.map_err(|source| {
+                AppError::store_while(
+                    "deleting the read model's rows to rebuild them (only the projector, the ledger's owner, may)",
+                    source,
+                )
+            })?;
             0
         }
     };
     let head_next = store.head().await?.map_or(0, |h| h.position + 1);
     let total = head_next.saturating_sub(from);
-    let progress = indicatif::ProgressBar::new(total);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "  projecting {bar:40} {pos}/{len} events {per_sec} eta {eta}",
-        )
-        .expect("a valid template"),
-    );
-    if total < 100_000 {
-        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    progress.start(total);
     let mut applied = 0u64;
     // The projections judge rules from non-personal fields only, so they read no keys: a
     // projector needs no access to personal data, and shredding cannot change a row.
@@ -146,7 +145,7 @@ pub async fn catch_up(store: &Arc<dyn EventStore>, start: Start) -> anyhow::Resu
         match store.write_facts(from, checkpoint, rows).await {
             Ok(()) => {}
             Err(e) if cannot_write(&e) => {
-                progress.finish_and_clear();
+                progress.finish();
                 return Ok(CatchUp {
                     applied,
                     next_position: from,
@@ -154,13 +153,13 @@ pub async fn catch_up(store: &Arc<dyn EventStore>, start: Start) -> anyhow::Resu
                     rebuilt_for_version,
                 });
             }
-            Err(e) => return Err(e).context("writing read-model rows"),
+            Err(e) => return Err(AppError::store_while("writing read-model rows", e)),
         }
         applied += page_end - from;
-        progress.inc(page_end - from);
+        progress.advance(page_end - from);
         from = page_end;
     }
-    progress.finish_and_clear();
+    progress.finish();
     Ok(CatchUp {
         applied,
         next_position: from,
@@ -180,8 +179,8 @@ fn decode_pipeline(
     mut sealer: Sealer,
     from: u64,
     target: u64,
-) -> mpsc::Receiver<anyhow::Result<FactPage>> {
-    let (pages_tx, mut pages) = mpsc::channel::<anyhow::Result<Vec<RecordedEvent>>>(PAGES_AHEAD);
+) -> mpsc::Receiver<AppResult<FactPage>> {
+    let (pages_tx, mut pages) = mpsc::channel::<AppResult<Vec<RecordedEvent>>>(PAGES_AHEAD);
     let (decoded_tx, decoded) = mpsc::channel(PAGES_AHEAD);
     tokio::spawn(async move {
         let mut next = from;
@@ -216,7 +215,7 @@ fn decode_pipeline(
     decoded
 }
 
-async fn decode_page(sealer: &mut Sealer, page: &[RecordedEvent]) -> anyhow::Result<FactPage> {
+async fn decode_page(sealer: &mut Sealer, page: &[RecordedEvent]) -> AppResult<FactPage> {
     let mut facts = Vec::with_capacity(page.len());
     let mut end = 0;
     for recorded in page {
@@ -229,7 +228,7 @@ async fn decode_page(sealer: &mut Sealer, page: &[RecordedEvent]) -> anyhow::Res
 }
 
 /// The position after the head of the log (0 for an empty ledger).
-pub async fn head_next(store: &Arc<dyn EventStore>) -> anyhow::Result<u64> {
+pub async fn head_next(store: &Arc<dyn EventStore>) -> AppResult<u64> {
     Ok(store.head().await?.map_or(0, |h| h.position + 1))
 }
 
@@ -241,7 +240,7 @@ pub async fn client_view(
     store: &Arc<dyn EventStore>,
     client: &ClientId,
     before: Option<u64>,
-) -> anyhow::Result<Projections> {
+) -> AppResult<Projections> {
     let head = head_next(store).await?;
     let limit = before.map_or(head, |b| b.min(head));
     let rows_until = match stored_checkpoint(store).await? {
@@ -258,7 +257,7 @@ pub async fn client_view(
     loop {
         let page = store.read_facts(&query, VIEW_PAGE).await?;
         for row in &page {
-            fold.apply(&from_row(row)?)?;
+            fold.apply(&from_row(row)?).map_err(AppError::Fact)?;
         }
         match page.last() {
             Some(last) if page.len() == VIEW_PAGE => query.from_position = last.position + 1,
@@ -268,7 +267,7 @@ pub async fn client_view(
     if rows_until < limit {
         let tail = client_log(store, client, rows_until, limit).await?;
         for event in &tail {
-            fold.apply(event)?;
+            fold.apply(event).map_err(AppError::Fact)?;
         }
     }
     Ok(Projections::for_client(fold, limit))
@@ -281,7 +280,7 @@ pub async fn client_log(
     client: &ClientId,
     from: u64,
     before: u64,
-) -> anyhow::Result<Vec<PositionedEvent>> {
+) -> AppResult<Vec<PositionedEvent>> {
     let mut sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
     let mut events = Vec::new();
     for scope in [client.as_str(), AGENCY_SCOPE] {
@@ -309,7 +308,7 @@ pub async fn client_log(
 }
 
 /// Every client onboarded in the log, in onboarding order.
-pub async fn clients(store: &Arc<dyn EventStore>) -> anyhow::Result<Vec<ClientId>> {
+pub async fn clients(store: &Arc<dyn EventStore>) -> AppResult<Vec<ClientId>> {
     let filter = EventFilter {
         event_types: vec!["client.onboarded".to_owned()],
         ..EventFilter::default()
@@ -320,7 +319,10 @@ pub async fn clients(store: &Arc<dyn EventStore>) -> anyhow::Result<Vec<ClientId
         let page = store.read_filtered(&filter, next, VIEW_PAGE).await?;
         for recorded in &page {
             if let Some(id) = recorded.client_id.as_deref() {
-                let id = ClientId::new(id).with_context(|| format!("client id {id:?}"))?;
+                let id = ClientId::new(id).map_err(|source| AppError::InvalidClient {
+                    given: id.to_owned(),
+                    source,
+                })?;
                 if !out.contains(&id) {
                     out.push(id);
                 }
@@ -336,7 +338,7 @@ pub async fn clients(store: &Arc<dyn EventStore>) -> anyhow::Result<Vec<ClientId
 
 /// The whole log folded in memory up to `before` (exclusive), saving nothing: a view of
 /// history for `replay --as-of-position` and the benchmarks.
-pub async fn log_view(store: &Arc<dyn EventStore>, before: u64) -> anyhow::Result<Projections> {
+pub async fn log_view(store: &Arc<dyn EventStore>, before: u64) -> AppResult<Projections> {
     let mut projections = Projections::new();
     let mut sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
     let mut next = 0u64;
@@ -346,10 +348,12 @@ pub async fn log_view(store: &Arc<dyn EventStore>, before: u64) -> anyhow::Resul
         let Some(last) = page.last() else { break };
         next = last.global_position + 1;
         for recorded in &page {
+            let position = recorded.global_position;
             match sealer.positioned(recorded).await? {
-                Some(event) => projections.apply(&event)?,
-                None => projections.skip(recorded.global_position, recorded.recorded_at)?,
-            };
+                Some(event) => projections.apply(&event),
+                None => projections.skip(position, recorded.recorded_at),
+            }
+            .map_err(|source| AppError::Apply { position, source })?;
         }
     }
     Ok(projections)
@@ -419,7 +423,7 @@ fn first_difference(stored: &FactRow, derived: &FactRow) -> Option<&'static str>
 
 /// Re-derives every stored row from the log (which the caller has verified) and compares them
 /// in position order; names the first row that differs, is missing or should not be there.
-pub async fn check_read_model(store: &Arc<dyn EventStore>) -> anyhow::Result<ReadModelCheck> {
+pub async fn check_read_model(store: &Arc<dyn EventStore>) -> AppResult<ReadModelCheck> {
     let checkpoint = stored_checkpoint(store).await?;
     let next_position = match checkpoint {
         Some(c) if c.version == FACTS_VERSION => c.next_position,

@@ -11,6 +11,7 @@ use opsledger_domain::codec;
 use opsledger_domain::command::Command;
 use opsledger_domain::events::DomainEvent;
 use opsledger_domain::ids::ClientId;
+use opsledger_domain::rules::RuleId;
 use opsledger_projections::{AsOf, Period, Projections, YearMonth};
 use opsledger_store::{
     DataKey, EventFilter, EventStore, ExpectedVersion, Metadata, PositionRange, RecordedEvent,
@@ -19,10 +20,12 @@ use opsledger_store::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::crypto::{visit_pointer, CryptoError, Sealer, CIPHERTEXT_PREFIX, SHREDDED};
-use crate::demo_data::{self, DemoMonth, DemoScale};
-use crate::project::{self, Start};
-use crate::retention::{self, Action};
+use opsledger_app::crypto::{visit_pointer, CryptoError, Sealer, CIPHERTEXT_PREFIX, SHREDDED};
+use opsledger_app::project::{self, Start};
+use opsledger_app::retention::{self, Action};
+use opsledger_app::{Actor, AppError, NoProgress};
+
+use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
 
 /// Seed of the generated month (the demo's default, with its terminated, held client).
 const SEED: u64 = 1;
@@ -67,7 +70,7 @@ async fn ledger(dir: &Path) -> (Arc<dyn EventStore>, DemoMonth, HashMap<Uuid, Do
             let id = Uuid::new_v5(&namespace(), &index.to_be_bytes());
             by_id.insert(id, event.clone());
             let envelope = sealer.seal(id, event, Metadata::default()).await.unwrap();
-            let stream_id = crate::envelopes::stream_of(event).unwrap();
+            let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
             match batch.iter_mut().find(|s| s.stream_id == stream_id) {
                 Some(s) => s.events.push(envelope),
                 None => batch.push(StreamAppend {
@@ -244,10 +247,13 @@ async fn a_ciphertext_moved_to_another_event_does_not_open() {
         let error = sealer.decode(&forged).await.unwrap_err();
         assert!(
             matches!(
-                error.downcast_ref::<CryptoError>(),
-                Some(CryptoError::DoesNotOpen { .. })
+                error,
+                AppError::Crypto {
+                    error: CryptoError::DoesNotOpen { .. },
+                    ..
+                }
             ),
-            "{error:#}"
+            "{error}"
         );
     }
 }
@@ -320,8 +326,11 @@ async fn a_destroyed_key_shreds_personal_fields_and_changes_nothing_else() {
         .await
         .unwrap_err();
     assert!(matches!(
-        error.downcast_ref::<CryptoError>(),
-        Some(CryptoError::ClientDataDeleted { .. })
+        error,
+        AppError::Crypto {
+            error: CryptoError::ClientDataDeleted { .. },
+            ..
+        }
     ));
 }
 
@@ -341,8 +350,8 @@ async fn key_states(store: &Arc<dyn EventStore>, month: &DemoMonth) -> Vec<(Stri
 
 /// Brings the read model's rows current, then folds the whole log in memory: every client's
 /// reports from one value, as the tests compare them.
-async fn whole(store: &Arc<dyn EventStore>, start: Start) -> opsledger_projections::Projections {
-    project::catch_up(store, start).await.unwrap();
+async fn whole(store: &Arc<dyn EventStore>, start: Start) -> Projections {
+    project::catch_up(store, start, &NoProgress).await.unwrap();
     let head = project::head_next(store).await.unwrap();
     project::log_view(store, head).await.unwrap()
 }
@@ -363,7 +372,7 @@ async fn release_holds(store: &Arc<dyn EventStore>, at: DateTime<Utc>) {
                 "args": {"client_id": TERMINATED, "hold_id": hold, "at": at}
             }))
             .unwrap();
-            crate::record::Fact {
+            opsledger_app::record::Fact {
                 event_id: Uuid::new_v4(),
                 command,
                 file: "test".into(),
@@ -371,15 +380,9 @@ async fn release_holds(store: &Arc<dyn EventStore>, at: DateTime<Utc>) {
             }
         })
         .collect();
-    crate::record::record(
-        store,
-        facts,
-        &Metadata::default(),
-        false,
-        &indicatif::ProgressBar::hidden(),
-    )
-    .await
-    .unwrap();
+    opsledger_app::record::record(store, facts, &Metadata::default(), false, &NoProgress)
+        .await
+        .unwrap();
 }
 
 async fn deletions_recorded(store: &Arc<dyn EventStore>) -> usize {
@@ -400,10 +403,12 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
 
     // Under the legal hold the domain refuses (R-RET-2) and nothing changes.
     for dry_run in [true, false] {
-        let actions = retention::apply(&store, as_of, dry_run).await.unwrap();
+        let actions = retention::apply(&store, as_of, dry_run, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap();
         assert!(
-            matches!(actions.as_slice(), [Action::Refused { client_id, reason }]
-                if client_id == TERMINATED && reason.contains("R-RET-2")),
+            matches!(actions.as_slice(), [Action::Refused { client_id, rule, .. }]
+                if client_id == TERMINATED && *rule == Some(RuleId::Ret2)),
             "{actions:?}"
         );
         assert_eq!(key_states(&store, &month).await, everyone_active);
@@ -415,7 +420,9 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
     let snapshot = store.fact_checkpoint().await.unwrap();
 
     // A dry run says what it would do and changes nothing, not even the read model's rows.
-    let actions = retention::apply(&store, as_of, true).await.unwrap();
+    let actions = retention::apply(&store, as_of, true, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(actions.as_slice(), [Action::WouldDelete { client_id, .. }] if client_id == TERMINATED),
         "{actions:?}"
@@ -425,7 +432,9 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
     assert_eq!(key_states(&store, &month).await, everyone_active);
 
     // Applying destroys exactly the due, un-held client's key and records the deletion.
-    let actions = retention::apply(&store, as_of, false).await.unwrap();
+    let actions = retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(actions.as_slice(), [Action::Deleted { client_id, key_destroyed_now: true, .. }]
             if client_id == TERMINATED),
@@ -454,7 +463,9 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
     // A second run does nothing.
     let head = store.head().await.unwrap();
     assert_eq!(
-        retention::apply(&store, as_of, false).await.unwrap(),
+        retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap(),
         vec![]
     );
     assert_eq!(store.head().await.unwrap(), head);
@@ -477,7 +488,9 @@ async fn retention_apply_recovers_from_a_crash_on_either_side_of_the_destruction
         .destroy_data_key(TERMINATED, "interrupted")
         .await
         .unwrap());
-    let actions = retention::apply(&store, as_of, false).await.unwrap();
+    let actions = retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(
             actions.as_slice(),
@@ -490,7 +503,9 @@ async fn retention_apply_recovers_from_a_crash_on_either_side_of_the_destruction
     );
     assert_eq!(deletions_recorded(&store).await, 1);
     assert_eq!(
-        retention::apply(&store, as_of, false).await.unwrap(),
+        retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap(),
         vec![]
     );
 }
@@ -508,9 +523,9 @@ async fn retention_apply_completes_a_deletion_recorded_without_destroying_the_ke
                  "scope": {"kind": "all_client_data"}}
     }))
     .unwrap();
-    crate::record::record(
+    opsledger_app::record::record(
         &store,
-        vec![crate::record::Fact {
+        vec![opsledger_app::record::Fact {
             event_id: Uuid::new_v4(),
             command,
             file: "test".into(),
@@ -518,11 +533,13 @@ async fn retention_apply_completes_a_deletion_recorded_without_destroying_the_ke
         }],
         &Metadata::default(),
         false,
-        &indicatif::ProgressBar::hidden(),
+        &NoProgress,
     )
     .await
     .unwrap();
-    let actions = retention::apply(&store, as_of, false).await.unwrap();
+    let actions = retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(actions.as_slice(), [Action::KeyDestroyedForRecordedDeletion { client_id }] if client_id == TERMINATED),
         "{actions:?}"
@@ -533,7 +550,9 @@ async fn retention_apply_completes_a_deletion_recorded_without_destroying_the_ke
     ));
     assert_eq!(deletions_recorded(&store).await, 1);
     assert_eq!(
-        retention::apply(&store, as_of, false).await.unwrap(),
+        retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap(),
         vec![]
     );
 }
