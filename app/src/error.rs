@@ -90,11 +90,11 @@ pub enum AppError {
     #[error("{what}: {detail}")]
     InvalidRequest { what: String, detail: String },
     /// A client id given by the caller is not a valid one.
-    #[error("client id {given:?}")]
+    #[error("{error}")]
     InvalidClient {
         given: String,
-        #[source]
-        source: IdError,
+        /// Why it is not valid (its message names the id).
+        error: IdError,
     },
     /// A personal field could not be sealed or opened.
     #[error("{}{error}", position.map(|p| format!("position {p}: ")).unwrap_or_default())]

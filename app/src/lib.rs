@@ -9,6 +9,7 @@ pub mod clock;
 pub mod crypto;
 pub mod envelopes;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod import;
 pub mod ledger;

@@ -319,9 +319,9 @@ pub async fn clients(store: &Arc<dyn EventStore>) -> AppResult<Vec<ClientId>> {
         let page = store.read_filtered(&filter, next, VIEW_PAGE).await?;
         for recorded in &page {
             if let Some(id) = recorded.client_id.as_deref() {
-                let id = ClientId::new(id).map_err(|source| AppError::InvalidClient {
+                let id = ClientId::new(id).map_err(|error| AppError::InvalidClient {
                     given: id.to_owned(),
-                    source,
+                    error,
                 })?;
                 if !out.contains(&id) {
                     out.push(id);

@@ -64,9 +64,9 @@ impl Basis {
 
 /// A client id given by a caller.
 pub fn client_id(raw: &str) -> AppResult<ClientId> {
-    ClientId::new(raw).map_err(|source| AppError::InvalidClient {
+    ClientId::new(raw).map_err(|error| AppError::InvalidClient {
         given: raw.to_owned(),
-        source,
+        error,
     })
 }
 

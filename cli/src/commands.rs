@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
+use opsledger_app::events::EventPages;
 use opsledger_app::store::{EventFilter, PositionRange, StreamId, TimeRange, VerifyReport};
 use opsledger_app::{AppError, Target};
 use uuid::Uuid;
@@ -90,9 +91,6 @@ pub struct EventsArgs {
     format: Format,
 }
 
-/// Events fetched per page while printing.
-const EVENTS_PAGE: usize = 1000;
-
 pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
     let filter = EventFilter {
         categories: args.categories,
@@ -116,18 +114,10 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
     };
     let store = target.open().await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut next = args.from_position;
-    let mut left = args.limit;
+    let mut pages = EventPages::new(store, filter, args.from_position, args.limit);
     // JSON lines stream page by page (for pipes); a table or CSV is laid out once at the end.
     let mut collected = Vec::new();
-    while left > 0 {
-        let page = store
-            .read_filtered(&filter, next, left.min(EVENTS_PAGE))
-            .await
-            .map_err(AppError::from)?;
-        let Some(last) = page.last() else { break };
-        next = last.global_position + 1;
-        left -= page.len();
+    while let Some(page) = pages.next_page().await? {
         if args.format == Format::Json {
             for e in &page {
                 serde_json::to_writer(&mut out, e)?;

@@ -256,3 +256,82 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(args) => load::run(&target, args).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opsledger_app::store::ExpectedVersion;
+    use opsledger_app::Origin;
+    use opsledger_domain::error::DomainError;
+
+    use super::*;
+
+    fn code(error: impl Into<anyhow::Error>) -> u8 {
+        exit_code(&error.into())
+    }
+
+    #[test]
+    fn application_errors_keep_the_documented_exit_statuses() {
+        let refused = AppError::refused(
+            Origin::default(),
+            DomainError::UnknownClient {
+                client_id: "x".into(),
+            },
+        );
+        assert_eq!(code(refused), exit::DATA_ERROR);
+        assert_eq!(
+            code(AppError::input(Origin::default(), Some("data"), "bad")),
+            exit::DATA_ERROR
+        );
+        assert_eq!(
+            code(AppError::NoLedger {
+                path: "missing.ledger".into()
+            }),
+            exit::UNAVAILABLE
+        );
+        assert_eq!(
+            code(AppError::ChainBroken {
+                position: Some(3),
+                reason: "hash mismatch".into()
+            }),
+            exit::CHAIN_BROKEN
+        );
+        let conflict = StoreError::WrongExpectedVersion {
+            stream_id: "client-a".into(),
+            expected: ExpectedVersion::NoStream,
+            actual: "0".into(),
+        };
+        assert_eq!(
+            code(AppError::store_while("appending", conflict)),
+            exit::CONFLICT
+        );
+        assert_eq!(
+            code(AppError::Store(StoreError::ReadOnly)),
+            exit::NO_PERMISSION
+        );
+        assert_eq!(code(AppError::Internal("a bug".into())), exit::FAILURE);
+    }
+
+    #[test]
+    fn wrapped_errors_take_the_status_of_what_they_wrap() {
+        let unrecorded = AppError::KeyDestroyedDeletionNotRecorded {
+            client_id: "a".into(),
+            source: Box::new(AppError::Store(StoreError::Unavailable("down".into()))),
+        };
+        assert_eq!(code(unrecorded), exit::UNAVAILABLE);
+        let tool = ToolError::App(AppError::input(Origin::default(), None, "bad"));
+        assert_eq!(code(tool), exit::DATA_ERROR);
+        assert_eq!(
+            code(ToolError::Store(StoreError::ReadOnly)),
+            exit::NO_PERMISSION
+        );
+        let with_context =
+            anyhow::Error::new(AppError::NoLedger { path: "x".into() }).context("while reporting");
+        assert_eq!(exit_code(&with_context), exit::UNAVAILABLE);
+        assert!(already_reported(&anyhow::Error::new(
+            AppError::ChainBroken {
+                position: None,
+                reason: "r".into()
+            }
+        )));
+    }
+}
