@@ -19,6 +19,7 @@ async fn fresh_sqlite() -> (Arc<dyn EventStore>, TempDir) {
 }
 
 opsledger_tests::conformance_tests!(fresh_sqlite);
+opsledger_tests::trust_conformance_tests!(fresh_sqlite);
 
 /// A ledger with `count` events over three streams.
 async fn seeded(count: u64) -> (SqliteStore, TempDir, PathBuf) {

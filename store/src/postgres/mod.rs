@@ -26,8 +26,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::api::{
-    validate_projection_name, validate_read_model, ClientReadModel, Direction, EventFilter,
-    EventStore, PositionRange, ProjectionSnapshot,
+    checked_position, validate_projection_name, validate_read_model, ClientReadModel, Direction,
+    EventFilter, EventStore, PositionRange, ProjectionSnapshot,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
@@ -466,6 +466,7 @@ impl EventStore for PgStore {
     }
 
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
+        checked_position("verify range start", range.from)?;
         let head = self.head().await?;
         let conn = self.conn().await?;
         let anchor = match range.from.checked_sub(1) {
@@ -583,6 +584,10 @@ impl EventStore for PgStore {
             return Err(StoreError::ReadOnly);
         }
         validate_projection_name(name)?;
+        checked_position("projection checkpoint", snapshot.next_position)?;
+        if let Some(expected) = expected_next {
+            checked_position("expected projection checkpoint", expected)?;
+        }
         let conn = self.conn().await?;
         let next = to_i64(snapshot.next_position);
         // One statement writes state and checkpoint together; a conflict shows up as a unique

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::{
-    validate_projection_name, validate_read_model, ClientReadModel, Direction, EventFilter,
-    EventStore, PositionRange, ProjectionSnapshot,
+    checked_position, validate_projection_name, validate_read_model, ClientReadModel, Direction,
+    EventFilter, EventStore, PositionRange, ProjectionSnapshot,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
@@ -229,6 +229,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
+        checked_position("verify range start", range.from)?;
         self.read(move |r| r.verify(range)).await
     }
 
@@ -246,6 +247,10 @@ impl EventStore for SqliteStore {
         snapshot: ProjectionSnapshot,
     ) -> Result<()> {
         validate_projection_name(name)?;
+        checked_position("projection checkpoint", snapshot.next_position)?;
+        if let Some(expected) = expected_next {
+            checked_position("expected projection checkpoint", expected)?;
+        }
         let name = name.to_owned();
         let saved_at = chrono::Utc::now().timestamp_micros();
         self.side_write(move |conn| {
