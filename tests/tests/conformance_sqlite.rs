@@ -405,3 +405,75 @@ async fn the_ledger_file_alone_holds_everything_after_close() {
         .unwrap()
         .is_intact());
 }
+
+/// Copies row `from` of the events table to position `to` (rehashing nothing), the way a
+/// tool with the file open could plant a row the append path never wrote.
+fn plant_copy(conn: &rusqlite::Connection, from: u64, to: u64) {
+    conn.execute(
+        "INSERT INTO events (global_position, event_id, stream_id, category, stream_version, \
+         event_type, schema_version, client_id, occurred_at, recorded_at, correlation_id, \
+         causation_id, actor, source, data, prev_hash, hash) \
+         SELECT ?2, randomblob(16), stream_id || '-planted', category, ?2, event_type, \
+         schema_version, client_id, occurred_at, recorded_at, correlation_id, causation_id, \
+         actor, source, data, hash, hash FROM events WHERE global_position = ?1",
+        (i64::try_from(from).unwrap(), i64::try_from(to).unwrap()),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_past_the_head() {
+    let (store, _dir, path) = seeded(6).await;
+    let conn = raw(&path);
+    // Right after the head and further out: both are named, at the first such position.
+    for planted in [6, 9] {
+        plant_copy(&conn, 5, planted);
+        match store.verify(PositionRange::default()).await.unwrap() {
+            VerifyReport::Broken {
+                position,
+                reason:
+                    ChainBreak::RowsPastHead {
+                        head_position: Some(5),
+                        found,
+                    },
+                ..
+            } => assert_eq!((position, found), (6, 6)),
+            other => panic!("a row at {planted} past the head went unnamed: {other:?}"),
+        }
+    }
+    // A range ending before the head does not look past it, and still verifies.
+    assert!(store
+        .verify(PositionRange {
+            from: 0,
+            to: Some(5)
+        })
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_in_a_ledger_whose_head_says_empty() {
+    let (store, _dir, path) = seeded(1).await;
+    let conn = raw(&path);
+    // A fresh ledger file's head row, with a row planted beside it.
+    conn.execute_batch(
+        "UPDATE ledger_head SET next_position = 0, head_hash = zeroblob(32), \
+         last_recorded_at = NULL",
+    )
+    .unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    match store.verify(PositionRange::default()).await.unwrap() {
+        VerifyReport::Broken {
+            position: 0,
+            reason:
+                ChainBreak::RowsPastHead {
+                    head_position: None,
+                    found: 0,
+                },
+            ..
+        } => {}
+        other => panic!("a row in an empty ledger went unnamed: {other:?}"),
+    }
+}

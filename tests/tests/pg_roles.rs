@@ -10,8 +10,8 @@
 use chrono::{TimeZone, Utc};
 use opsledger_store::postgres::roles::{create_login_role, RoleKind};
 use opsledger_store::{
-    DataKey, EventFilter, EventStore, ExpectedVersion, Metadata, NewEvent, PgStore, PositionRange,
-    ProjectionSnapshot, StoreError, StreamAppend, StreamId,
+    ChainBreak, DataKey, EventFilter, EventStore, ExpectedVersion, Metadata, NewEvent, PgStore,
+    PositionRange, ProjectionSnapshot, StoreError, StreamAppend, StreamId, VerifyReport,
 };
 use opsledger_tests::pg;
 use tokio_postgres::error::SqlState;
@@ -1003,4 +1003,127 @@ async fn a_client_reader_sees_its_own_published_read_models_only() {
         .await,
         2
     );
+}
+
+/// Inserts one well-formed row as `client`'s role at `position` with `prev_hash` and a hash
+/// of 32 zero bytes.
+async fn insert_row(
+    client: &Client,
+    position: u64,
+    prev_hash: &[u8],
+) -> Result<u64, tokio_postgres::Error> {
+    let position = i64::try_from(position).unwrap();
+    client
+        .execute(
+            "INSERT INTO events (global_position, event_id, stream_id, category, stream_version, \
+             event_type, schema_version, client_id, occurred_at, recorded_at, data, prev_hash, \
+             hash) VALUES ($1, gen_random_uuid(), $4, 'call', 0, \
+             'call.connected', 1, 'acme', now(), now(), '{}', $2, $3)",
+            &[
+                &position,
+                &prev_hash,
+                &&[0_u8; 32][..],
+                &format!("call-planted-{position}"),
+            ],
+        )
+        .await
+}
+
+/// Issue 12, finding 7: the writer role planted a row at head+1 that verify counted and the
+/// next append collided with. Rows can now only continue the log at the head, linked to it,
+/// and they move the head with them; a row whose contents do not match its hash (SQL cannot
+/// compute BLAKE3) is named by verify at its position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_cannot_insert_rows_outside_the_append_path() {
+    let ledger = seeded().await;
+    let (_, config) = login(&ledger.url, "writer", RoleKind::Writer).await;
+    let client = raw(&config).await;
+    let head = ledger.owner.head().await.unwrap().unwrap();
+    let next = head.position + 1;
+    for (position, prev_hash, what, code) in [
+        (
+            next,
+            [0_u8; 32],
+            "at the head, not linked to it",
+            SqlState::INSUFFICIENT_PRIVILEGE,
+        ),
+        (
+            next + 1,
+            head.hash.0,
+            "one past the head",
+            SqlState::INSUFFICIENT_PRIVILEGE,
+        ),
+        (
+            1_000_000,
+            head.hash.0,
+            "far past the head",
+            SqlState::INSUFFICIENT_PRIVILEGE,
+        ),
+        (
+            head.position,
+            head.hash.0,
+            "over the last event",
+            SqlState::UNIQUE_VIOLATION,
+        ),
+    ] {
+        let err = insert_row(&client, position, &prev_hash)
+            .await
+            .expect_err(what);
+        assert_eq!(err.code(), Some(&code), "{what}: {err:?}");
+    }
+    // Two rows in one statement must be contiguous too.
+    let err = client
+        .execute(
+            "INSERT INTO events SELECT p, gen_random_uuid(), 'call-pair-' || p::text, category, 0, \
+             event_type, schema_version, client_id, occurred_at, recorded_at, correlation_id, \
+             causation_id, actor, source, data, $2, hash \
+             FROM events, unnest(ARRAY[$1::int8, $1::int8 + 2]) AS p WHERE global_position = 0",
+            &[&i64::try_from(next).unwrap(), &&head.hash.0[..]],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "{err:?}"
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM events").await,
+        i64::try_from(ALL_EVENTS).unwrap()
+    );
+    // Nothing was planted, so the ledger verifies and takes appends as before.
+    let store = PgStore::connect_with(config.clone()).await.unwrap();
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+    store
+        .append(
+            &StreamId::parse("call-after").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(500, Some("acme"))],
+        )
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap().unwrap();
+    assert_eq!(head.position, ALL_EVENTS);
+
+    // A row that continues the log and links to the head is taken, and moves the head: its
+    // contents cannot be checked against its hash in SQL, so verify names it.
+    insert_row(&client, head.position + 1, &head.hash.0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.head().await.unwrap().unwrap().position,
+        head.position + 1
+    );
+    match store.verify(PositionRange::default()).await.unwrap() {
+        VerifyReport::Broken {
+            position,
+            reason: ChainBreak::HashMismatch { .. },
+            ..
+        } => assert_eq!(position, head.position + 1),
+        other => panic!("a forged row went unnamed: {other:?}"),
+    }
 }

@@ -333,3 +333,85 @@ async fn a_bulk_retry_through_copy_is_recognised_by_its_unique_violation() {
         .unwrap()
         .is_intact());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_past_the_head() {
+    let (store, url) = seeded(6).await;
+    assert!(
+        pg::server().superuser,
+        "planting rows needs the throwaway (superuser) server"
+    );
+    let client = raw(&url).await;
+    // Triggers off, the way a superuser (or a restored dump) gets rows past the guard: a copy
+    // of the last event right after the head, and one further out.
+    for planted in [6_i64, 9] {
+        client
+            .execute("SET session_replication_role = replica", &[])
+            .await
+            .unwrap();
+        client
+            .execute(
+                "INSERT INTO events SELECT $1, gen_random_uuid(), stream_id || '-planted', \
+                 category, $1, event_type, schema_version, client_id, occurred_at, recorded_at, \
+                 correlation_id, causation_id, actor, source, data, hash, hash \
+                 FROM events WHERE global_position = 5",
+                &[&planted],
+            )
+            .await
+            .unwrap();
+        client
+            .batch_execute("SET session_replication_role = DEFAULT")
+            .await
+            .unwrap();
+        match store.verify(PositionRange::default()).await.unwrap() {
+            VerifyReport::Broken {
+                position,
+                reason:
+                    ChainBreak::RowsPastHead {
+                        head_position: Some(5),
+                        found,
+                    },
+                ..
+            } => assert_eq!((position, found), (6, 6)),
+            other => panic!("a row at {planted} past the head went unnamed: {other:?}"),
+        }
+    }
+    assert!(store
+        .verify(PositionRange {
+            from: 0,
+            to: Some(5)
+        })
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_in_a_ledger_whose_head_says_empty() {
+    let url = pg::server().fresh_database().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    let client = raw(&url).await;
+    client
+        .batch_execute(
+            "SET session_replication_role = replica;
+             INSERT INTO events (global_position, event_id, stream_id, category, stream_version,
+                 event_type, schema_version, occurred_at, recorded_at, data, prev_hash, hash)
+             VALUES (0, gen_random_uuid(), 'call-planted', 'call', 0, 'call.connected', 1,
+                 now(), now(), '{}', '\\x00', '\\x00');
+             SET session_replication_role = DEFAULT;",
+        )
+        .await
+        .unwrap();
+    match store.verify(PositionRange::default()).await.unwrap() {
+        VerifyReport::Broken {
+            position: 0,
+            reason:
+                ChainBreak::RowsPastHead {
+                    head_position: None,
+                    found: 0,
+                },
+            ..
+        } => {}
+        other => panic!("a row in an empty ledger went unnamed: {other:?}"),
+    }
+}

@@ -268,6 +268,60 @@ CREATE POLICY client_read_models_client_reader_read ON client_read_models FOR SE
     USING (client_id = (SELECT c.client_id FROM client_readers c WHERE c.role_name = current_user));
 "#,
     },
+    Migration {
+        version: 6,
+        description: "rows continue the log at the head and move it",
+        // The writer role holds INSERT on events, so without this it could plant a row past
+        // the head that verify did not look at and the next append collided with (issue 12).
+        // Every INSERT or COPY into events must now continue the log exactly at the head,
+        // contiguous and linked to the head hash, and moves the head with it, under the head
+        // row lock; no row can exist past the head. What SQL cannot check is the BLAKE3 hash
+        // of a row's contents: verify names a row whose hash does not match.
+        sql: r#"
+CREATE FUNCTION opsledger_events_continue_head() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    head_next   bigint;
+    head_digest bytea;
+    rows_new    bigint;
+    first_new   bigint;
+    last_new    bigint;
+    unlinked    bigint;
+BEGIN
+    SELECT count(*), min(global_position), max(global_position)
+        INTO rows_new, first_new, last_new FROM opsledger_new_events;
+    IF rows_new = 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT next_position, head_hash INTO head_next, head_digest
+        FROM ledger_head WHERE id = 1 FOR UPDATE;
+    IF first_new <> head_next OR last_new - first_new + 1 <> rows_new THEN
+        RAISE EXCEPTION 'opsledger: events are appended at the head only: % row(s) at positions % to % do not continue the log at position %',
+            rows_new, first_new, last_new, head_next
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT count(*) INTO unlinked FROM (
+        SELECT prev_hash,
+               coalesce(lag(hash) OVER (ORDER BY global_position), head_digest) AS before
+        FROM opsledger_new_events
+    ) AS links WHERE prev_hash IS DISTINCT FROM before;
+    IF unlinked > 0 THEN
+        RAISE EXCEPTION 'opsledger: % row(s) at positions % to % do not link to the hash chain at the head',
+            unlinked, first_new, last_new
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE ledger_head
+        SET next_position = last_new + 1, head_hash = n.hash, last_recorded_at = n.recorded_at
+        FROM opsledger_new_events n
+        WHERE ledger_head.id = 1 AND n.global_position = last_new;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER events_continue_head AFTER INSERT ON events
+    REFERENCING NEW TABLE AS opsledger_new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION opsledger_events_continue_head();
+REVOKE EXECUTE ON FUNCTION opsledger_events_continue_head() FROM PUBLIC;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
