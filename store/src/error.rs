@@ -121,6 +121,8 @@ pub enum StoreError {
     InvalidLoginRole { name: String, reason: &'static str },
     #[error("role {name} already exists in this PostgreSQL cluster")]
     RoleExists { name: String },
+    #[error("the data key of client {client_id:?} is destroyed and unreadable, but copies of its bytes remain in {detail}; run the destruction again once no other connection reads the ledger, and it finishes the scrub")]
+    ShredIncomplete { client_id: String, detail: String },
     #[error(
         "{what} {value} is out of range: the ledger counts positions and versions up to {limit}"
     )]

@@ -477,3 +477,93 @@ async fn verify_names_rows_in_a_ledger_whose_head_says_empty() {
         other => panic!("a row in an empty ledger went unnamed: {other:?}"),
     }
 }
+
+/// Where `needle` occurs in the ledger file, its WAL and its shared-memory index.
+fn copies_in_files(path: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            found.push(file.display().to_string());
+        }
+    }
+    found
+}
+
+/// A ledger with a data key for acme that has reached the main file (checkpointed) and a
+/// later write in the WAL, the way a long-running ledger holds it.
+async fn ledger_with_a_key() -> (SqliteStore, TempDir, PathBuf, [u8; 32]) {
+    let (store, dir, path) = seeded(3).await;
+    let DataKey::Active(key) = store.data_key("acme", true).await.unwrap() else {
+        panic!("a fresh key");
+    };
+    let key = *key.as_bytes();
+    raw(&path)
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    store.data_key("globex", true).await.unwrap();
+    assert!(
+        !copies_in_files(&path, &key).is_empty(),
+        "the key must be in the file before it is destroyed"
+    );
+    (store, dir, path, key)
+}
+
+/// A reader holding a read transaction open on the ledger file, released on `done`.
+fn hold_reader(path: &Path, done: std::sync::mpsc::Receiver<()>) -> std::thread::JoinHandle<()> {
+    let conn = raw(path);
+    conn.execute_batch("BEGIN").unwrap();
+    let _: i64 = conn
+        .query_row("SELECT count(*) FROM data_keys", [], |r| r.get(0))
+        .unwrap();
+    std::thread::spawn(move || {
+        let _ = done.recv();
+        conn.execute_batch("COMMIT").unwrap();
+    })
+}
+
+/// Issue 12, finding 5: with another connection reading, destroying a key left its bytes in
+/// the file. The destroy step now waits (bounded) for readers, then truncates the WAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shredding_waits_for_a_reader_and_leaves_no_copy() {
+    let (store, _dir, path, key) = ledger_with_a_key().await;
+    let (release, done) = std::sync::mpsc::channel();
+    let reader = hold_reader(&path, done);
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        release.send(()).unwrap();
+    });
+    assert!(store.destroy_data_key("acme", "R-RET-2").await.unwrap());
+    releaser.join().unwrap();
+    reader.join().unwrap();
+    assert_eq!(copies_in_files(&path, &key), Vec::<String>::new());
+    assert!(matches!(
+        store.data_key("acme", true).await.unwrap(),
+        DataKey::Destroyed { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shredding_refuses_a_reader_that_stays_and_finishes_on_a_rerun() {
+    let (store, _dir, path, key) = ledger_with_a_key().await;
+    let (release, done) = std::sync::mpsc::channel();
+    let reader = hold_reader(&path, done);
+    let err = store.destroy_data_key("acme", "R-RET-2").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ShredIncomplete { client_id, .. } if client_id == "acme"),
+        "{err:?}"
+    );
+    // Unreadable at once, even though the bytes are not gone yet.
+    assert!(matches!(
+        store.data_key("acme", false).await.unwrap(),
+        DataKey::Destroyed { .. }
+    ));
+    release.send(()).unwrap();
+    reader.join().unwrap();
+    // The rerun (retention apply again) finds the key destroyed and finishes the scrub.
+    assert!(!store.destroy_data_key("acme", "R-RET-2").await.unwrap());
+    assert_eq!(copies_in_files(&path, &key), Vec::<String>::new());
+}

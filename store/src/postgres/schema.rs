@@ -322,6 +322,17 @@ CREATE TRIGGER events_continue_head AFTER INSERT ON events
 REVOKE EXECUTE ON FUNCTION opsledger_events_continue_head() FROM PUBLIC;
 "#,
     },
+    Migration {
+        version: 7,
+        description: "autovacuum takes data_keys after every destroyed key",
+        // Destroying a key leaves the old row version, key bytes included, in the heap until
+        // a vacuum. Only the owner may vacuum, and the default thresholds (50 rows plus 20%)
+        // would never fire on a table of a few hundred clients; with both at zero, autovacuum
+        // takes the table within its naptime after any destruction, whoever destroyed it.
+        sql: r#"
+ALTER TABLE data_keys SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0);
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

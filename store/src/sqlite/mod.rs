@@ -163,9 +163,6 @@ impl SqliteStore {
                             .to_owned(),
                     });
                 }
-                // Freed bytes (a destroyed key) are overwritten with zeros, not left in the page.
-                conn.pragma_update(None, "secure_delete", "ON")
-                    .map_err(StoreError::Sqlite)?;
                 *guard = Some(conn);
             }
             let conn = guard.as_ref().expect("opened above");
