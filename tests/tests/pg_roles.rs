@@ -1203,7 +1203,8 @@ async fn a_client_reader_cannot_freeze_writers_through_the_migration_lock() {
     }
 }
 
-/// Issue 12, finding 6: what else a client reader (and an auditor) could do with its login.
+/// Issue 12, finding 6: what else a client reader (and an auditor, and the writer) could do
+/// with its login.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_lose_temp_tables_large_objects_statistics_and_other_databases() {
     let ledger = seeded().await;
@@ -1217,7 +1218,12 @@ async fn readers_lose_temp_tables_large_objects_statistics_and_other_databases()
     )
     .await;
     let (auditor_name, auditor) = login(&ledger.url, "priva", RoleKind::Auditor).await;
-    for (who, config) in [("a client reader", &reader), ("an auditor", &auditor)] {
+    let (writer_name, writer) = login(&ledger.url, "privw", RoleKind::Writer).await;
+    for (who, config) in [
+        ("a client reader", &reader),
+        ("an auditor", &auditor),
+        ("the writer", &writer),
+    ] {
         let client = raw(config).await;
         all_refused(
             &client,
@@ -1252,7 +1258,7 @@ async fn readers_lose_temp_tables_large_objects_statistics_and_other_databases()
         );
     }
     // Another ledger database on the same server refuses both logins outright.
-    for name in [&reader_name, &auditor_name] {
+    for name in [&reader_name, &auditor_name, &writer_name] {
         let mut elsewhere: Config = other.url.parse().unwrap();
         elsewhere.user(name);
         let err = elsewhere.connect(NoTls).await.map(|_| ()).unwrap_err();
