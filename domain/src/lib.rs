@@ -10,6 +10,7 @@ pub mod deadlines;
 pub mod decide;
 pub mod error;
 pub mod events;
+pub mod excuses;
 pub mod ids;
 pub mod import;
 pub mod money;

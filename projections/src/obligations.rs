@@ -37,6 +37,7 @@ use opsledger_domain::deadlines::due_at;
 use opsledger_domain::events::{
     DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
+use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::{
     AccountIssueId, AgentId, BreachId, CallId, ClientId, EscalationId, InvoiceId, LegalHoldId,
     QualityIssueId, ReviewId, SopAmendmentId,
@@ -50,8 +51,8 @@ use crate::position::{AsOf, EventRef, Period, YearMonth};
 use crate::report::{month_period, months_in, quarter, quarter_start, resolve_client, ReportError};
 use crate::sla::basis_points;
 use crate::verdict::{
-    judge_deadline, judge_due, no_deadline_verdict, overlapping, secs_late, windows_seen,
-    ExcusedWindow, Shortfall, Tally, Unit, Verdict,
+    judge_deadline, judge_due, no_deadline_verdict, secs_late, windows_seen, ExcusedWindow,
+    Shortfall, Tally, Unit, Verdict,
 };
 
 /// What an obligation is about.
@@ -363,7 +364,7 @@ impl Ctx<'_> {
             judged.due_at,
             judged.verdict,
             evidence,
-            None,
+            judged.note.as_deref(),
         );
     }
 
@@ -622,20 +623,24 @@ fn answer_rule<S: MakeSubject>(
                     None,
                 ),
                 Some(due) => {
-                    let window_ids = overlapping(&ctx.windows, start.occurred_at, due);
-                    if window_ids.is_empty() {
-                        (
-                            Verdict::Missed {
-                                by: Shortfall {
-                                    amount: secs_late(due, left.occurred_at),
-                                    unit: Unit::Seconds,
-                                },
-                                met_at: None,
-                            },
-                            Some("left the queue without pickup after the limit"),
-                        )
-                    } else {
-                        (Verdict::Excused { window_ids }, None)
+                    // Judged as a performance that came when the caller left, so the windows
+                    // bear on it as on any other; leaving is not a meeting event, though.
+                    let judged = judge_due(
+                        rule,
+                        due,
+                        start.occurred_at,
+                        Some(left.occurred_at),
+                        &ctx.windows,
+                        ctx.evaluated_at,
+                    );
+                    match judged.verdict {
+                        Verdict::Missed { by, .. } => (
+                            Verdict::Missed { by, met_at: None },
+                            Some(judged.note.unwrap_or_else(|| {
+                                "left the queue without pickup after the limit".to_owned()
+                            })),
+                        ),
+                        other => (other, judged.note),
                     }
                 }
                 None => (
@@ -653,7 +658,7 @@ fn answer_rule<S: MakeSubject>(
                 due,
                 verdict,
                 &[start, left],
-                note,
+                note.as_deref(),
             );
         }
         (met_by, _) => ctx.deadline(rule, subject(), start, met_by),
@@ -885,7 +890,7 @@ fn months(ctx: &mut Ctx<'_>) {
                 judged.due_at,
                 judged.verdict,
                 met.as_slice(),
-                None,
+                judged.note.as_deref(),
             );
         }
     }
@@ -933,7 +938,7 @@ fn month_rule(
         judged.due_at,
         judged.verdict,
         met.as_slice(),
-        None,
+        judged.note.as_deref(),
     );
 }
 
@@ -1107,34 +1112,77 @@ fn coverage(ctx: &mut Ctx<'_>) {
         );
         return;
     }
+    // Redundant coverage is a performance due at every instant, so a window excuses exactly the
+    // part of a gap it holds (reading (a)); the rest of the gap is missed.
     for (gap_from, gap_to, agents) in gaps {
-        let window_ids = overlapping(&ctx.windows, gap_from, gap_to);
-        let verdict = if window_ids.is_empty() {
-            Verdict::Missed {
-                by: Shortfall {
-                    amount: secs_late(gap_from, gap_to),
-                    unit: Unit::Seconds,
+        for (part_from, part_to, window) in
+            split_by_windows(RuleId::Cov1, gap_from, gap_to, &ctx.windows)
+        {
+            let verdict = match window {
+                None => Verdict::Missed {
+                    by: Shortfall {
+                        amount: secs_late(part_from, part_to),
+                        unit: Unit::Seconds,
+                    },
+                    met_at: None,
                 },
-                met_at: None,
-            }
-        } else {
-            Verdict::Excused { window_ids }
-        };
-        ctx.push(
-            RuleId::Cov1,
-            Subject::Coverage {
-                from: gap_from,
-                to: gap_to,
-                agents_on_duty: agents,
-            },
-            Some(gap_from),
-            value.clone(),
-            None,
-            verdict,
-            &[],
-            None,
-        );
+                Some(w) => Verdict::Excused {
+                    window_ids: vec![w.window_id.clone()],
+                    reading: Some(format!(
+                        "excused: {} held this part of the gap",
+                        w.describe()
+                    )),
+                },
+            };
+            ctx.push(
+                RuleId::Cov1,
+                Subject::Coverage {
+                    from: part_from,
+                    to: part_to,
+                    agents_on_duty: agents,
+                },
+                Some(part_from),
+                value.clone(),
+                None,
+                verdict,
+                &[],
+                None,
+            );
+        }
     }
+}
+
+/// The parts of `[from, to)` held by a window whose cause concerns `rule` (with that window)
+/// and the parts held by none, in time order; empty parts are left out.
+fn split_by_windows(
+    rule: RuleId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    windows: &[ExcusedWindow],
+) -> Vec<(DateTime<Utc>, DateTime<Utc>, Option<ExcusedWindow>)> {
+    let mut relevant: Vec<&ExcusedWindow> = windows
+        .iter()
+        .filter(|w| cause_concerns(w.cause, rule) && w.from < to && w.to.map_or(true, |e| e > from))
+        .collect();
+    relevant.sort_by_key(|w| w.from);
+    let mut parts = Vec::new();
+    let mut cursor = from;
+    for w in relevant {
+        let start = w.from.max(cursor);
+        let end = w.to.map_or(to, |e| e.min(to));
+        if start >= end {
+            continue;
+        }
+        if start > cursor {
+            parts.push((cursor, start, None));
+        }
+        parts.push((start, end, Some(w.clone())));
+        cursor = end;
+    }
+    if cursor < to {
+        parts.push((cursor, to, None));
+    }
+    parts
 }
 
 /// When the invoice was settled (payments and credits reaching the total), as a basis sees it.
@@ -1506,12 +1554,14 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
                 }
             } else {
                 judge_due(
+                    RuleId::Ret2,
                     due,
                     t,
                     deleted.map(|d| d.occurred_at),
                     &[],
                     ctx.evaluated_at,
                 )
+                .verdict
             };
             (Some(due), verdict)
         }

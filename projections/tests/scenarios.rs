@@ -465,18 +465,20 @@ fn call_obligations_have_the_expected_verdicts() {
             met_at: None
         }
     );
-    // R-DOC-2 is due 60 min after completion at 14:12, and never met; but both windows
-    // overlap the interval from 14:12 to 15:12, so it is excused, naming them.
-    assert_eq!(
-        find(o, RuleId::Doc2, "c2").verdict,
-        Verdict::Excused {
-            window_ids: vec![
-                ExcusedWindowId::new("fm-1").unwrap(),
-                ExcusedWindowId::new("fm-late").unwrap()
-            ]
-        }
-    );
-    // As of what was recorded on 2 March (before fm-late), fm-1 alone still excuses it.
+    // R-DOC-2 is due 60 min after completion at 14:12, and never met. fm-1 (15:00–16:00) holds
+    // that deadline, so the clock stood still for its hour: due 16:12, still never met, so it
+    // is missed by the time from 16:12 to the evaluation instant. fm-late (14:05–14:20) only
+    // overlaps the interval and excuses nothing.
+    let doc2_missed = Verdict::Missed {
+        by: late(200_880),
+        met_at: None,
+    };
+    assert_eq!(find(o, RuleId::Doc2, "c2").verdict, doc2_missed);
+    assert!(find(o, RuleId::Doc2, "c2")
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains("2024-03-01T16:12:00Z")));
+    // As of what was recorded on 2 March (before fm-late), the same.
     let known = p
         .obligation_report(
             &acme(),
@@ -487,9 +489,7 @@ fn call_obligations_have_the_expected_verdicts() {
         .unwrap();
     assert_eq!(
         find(&known.obligations, RuleId::Doc2, "c2").verdict,
-        Verdict::Excused {
-            window_ids: vec![ExcusedWindowId::new("fm-1").unwrap()]
-        }
+        doc2_missed
     );
     assert!(matches!(
         find(o, RuleId::Ans2, "c3").verdict,

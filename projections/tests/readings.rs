@@ -1,0 +1,312 @@
+//! One scenario per reading of the rule catalog's "Readings" section (issue 16): given events,
+//! when the obligations are reported at an evaluation instant, then the verdict the Terms support.
+//!
+//! Every client here is Professional, 24/7, in New York, onboarded 1 September 2024.
+
+mod support;
+
+use opsledger_domain::agreement::{Coverage, ServiceAgreement, Tier};
+use opsledger_domain::events::{
+    CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome,
+    DocumentationDelivered, DomainEvent, ExcuseCause, ExcusedWindowClosed, ExcusedWindowOpened,
+    QualityIssueAddressed, QualityIssueIdentified,
+};
+use opsledger_domain::ids::{AgentId, CallId, ClientId, ExcusedWindowId, QualityIssueId};
+use opsledger_domain::rules::RuleId;
+use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
+use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
+use opsledger_projections::{AsOf, Period, Projections, YearMonth};
+use support::{agreement, onboard, position, t};
+
+fn acme() -> ClientId {
+    ClientId::new("acme").unwrap()
+}
+
+fn call(id: &str) -> CallId {
+    CallId::new(id).unwrap()
+}
+
+fn agent() -> AgentId {
+    AgentId::new("a1").unwrap()
+}
+
+fn base_agreement() -> ServiceAgreement {
+    agreement(
+        Tier::Professional,
+        Coverage::TwentyFourSeven,
+        "America/New_York",
+    )
+}
+
+/// Events recorded when they occurred, in the order given, after onboarding with `agreement`.
+fn ledger(agreement: ServiceAgreement, events: Vec<DomainEvent>) -> Projections {
+    let start = t("2024-09-01T04:00:00Z");
+    let mut all = vec![(start, onboard(&acme(), start, agreement))];
+    all.extend(events.into_iter().map(|e| (e.occurred_at(), e)));
+    Projections::rebuild(&position(all)).unwrap()
+}
+
+fn report(p: &Projections, from: &str, to: &str, evaluated_at: &str) -> ObligationReport {
+    p.obligation_report(
+        &acme(),
+        Period {
+            from: t(from),
+            to: t(to),
+        },
+        AsOf::Head,
+        t(evaluated_at),
+    )
+    .unwrap()
+}
+
+fn only(r: &ObligationReport, rule: RuleId) -> &Obligation {
+    let found: Vec<_> = r.obligations.iter().filter(|o| o.rule == rule).collect();
+    assert_eq!(found.len(), 1, "{rule}: {found:#?}");
+    found[0]
+}
+
+fn month_of(r: &ObligationReport, rule: RuleId, year: i32, month: u32) -> &Obligation {
+    let month = YearMonth::new(year, month).unwrap();
+    r.obligations
+        .iter()
+        .find(|o| o.rule == rule && o.subject == Subject::Month { month })
+        .unwrap_or_else(|| panic!("no {rule} obligation for {month:?}"))
+}
+
+fn window(id: &str, cause: ExcuseCause, from: &str, to: &str) -> [DomainEvent; 2] {
+    let window_id = ExcusedWindowId::new(id).unwrap();
+    [
+        DomainEvent::ExcusedWindowOpened(ExcusedWindowOpened {
+            client_id: acme(),
+            window_id: window_id.clone(),
+            at: t(from),
+            cause,
+            note: None,
+        }),
+        DomainEvent::ExcusedWindowClosed(ExcusedWindowClosed {
+            client_id: acme(),
+            window_id,
+            at: t(to),
+        }),
+    ]
+}
+
+/// A call connected at `at`, answered after `wait_secs`, completed a minute later, classified.
+fn answered_call(
+    id: &str,
+    at: &str,
+    wait_secs: i64,
+    nature: &str,
+    urgent: bool,
+) -> Vec<DomainEvent> {
+    let at = t(at);
+    let picked = at + chrono::Duration::seconds(wait_secs);
+    let done = picked + chrono::Duration::minutes(1);
+    vec![
+        DomainEvent::CallConnected(CallConnected {
+            client_id: acme(),
+            call_id: call(id),
+            at,
+            queue: None,
+            caller_number: None,
+        }),
+        DomainEvent::CallAnswered(CallAnswered {
+            client_id: acme(),
+            call_id: call(id),
+            at: picked,
+            agent_id: agent(),
+        }),
+        DomainEvent::CallCompleted(CallCompleted {
+            client_id: acme(),
+            call_id: call(id),
+            at: done,
+        }),
+        DomainEvent::CallClassified(CallClassified {
+            client_id: acme(),
+            call_id: call(id),
+            at: done,
+            nature: nature.to_owned(),
+            urgent,
+            outcome: CallOutcome::Action,
+        }),
+    ]
+}
+
+fn delivered(id: &str, at: &str) -> DomainEvent {
+    DomainEvent::DocumentationDelivered(DocumentationDelivered {
+        client_id: acme(),
+        call_id: call(id),
+        at: t(at),
+        channel: "crm".to_owned(),
+    })
+}
+
+fn find_call<'a>(r: &'a ObligationReport, rule: RuleId, id: &str) -> &'a Obligation {
+    r.obligations
+        .iter()
+        .find(|o| o.rule == rule && o.subject == Subject::Call { call_id: call(id) })
+        .unwrap_or_else(|| panic!("no {rule} obligation for {id}"))
+}
+
+fn secs(amount: u64) -> Shortfall {
+    Shortfall {
+        amount,
+        unit: Unit::Seconds,
+    }
+}
+
+fn is_missed(v: &Verdict) -> bool {
+    matches!(v, Verdict::Missed { .. })
+}
+
+// ------------------------------------------------------------------ 1. narrow excused windows
+
+#[test]
+fn a_short_window_inside_a_month_excuses_neither_its_reports_nor_an_issue_it_does_not_hold() {
+    let mut events = Vec::new();
+    // A one-minute force-majeure window on 2 October.
+    events.extend(window(
+        "fm-oct",
+        ExcuseCause::ForceMajeure,
+        "2024-10-02T16:00:00Z",
+        "2024-10-02T16:01:00Z",
+    ));
+    // A quality issue identified 1 October and addressed 6 October: 24 h elapsed on 2 October
+    // 13:00 UTC, before the window opened.
+    events.push(DomainEvent::QualityIssueIdentified(
+        QualityIssueIdentified {
+            client_id: acme(),
+            issue_id: QualityIssueId::new("qi-1").unwrap(),
+            at: t("2024-10-01T13:00:00Z"),
+            agent_id: agent(),
+            call_id: None,
+            review_id: None,
+            rule: None,
+            notes: None,
+        },
+    ));
+    events.push(DomainEvent::QualityIssueAddressed(QualityIssueAddressed {
+        client_id: acme(),
+        issue_id: QualityIssueId::new("qi-1").unwrap(),
+        at: t("2024-10-06T13:00:00Z"),
+        agent_id: agent(),
+    }));
+    events.sort_by_key(DomainEvent::occurred_at);
+    let p = ledger(base_agreement(), events);
+    let r = report(
+        &p,
+        "2024-10-01T04:00:00Z",
+        "2024-11-01T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    // Nothing was delivered for October, and neither deadline (5th business day of November)
+    // fell inside the window: missed.
+    assert!(is_missed(&month_of(&r, RuleId::Rep1, 2024, 10).verdict));
+    assert!(is_missed(&month_of(&r, RuleId::Qa4, 2024, 10).verdict));
+    assert_eq!(
+        only(&r, RuleId::Qa2).verdict,
+        Verdict::Missed {
+            by: secs(4 * 86_400),
+            met_at: Some(t("2024-10-06T13:00:00Z")),
+        }
+    );
+}
+
+#[test]
+fn a_window_excuses_only_the_rules_its_cause_concerns() {
+    let mut events = Vec::new();
+    // Expired credentials from 14:00 to 16:00: they excuse documentation delivery, not answering.
+    events.extend(window(
+        "cred",
+        ExcuseCause::MissingCredentials,
+        "2024-10-08T14:00:00Z",
+        "2024-10-08T16:00:00Z",
+    ));
+    // c1 waits 20 s at 14:10 (R-ANS-1 missed by 12 s whatever the credentials); completed 14:11:20,
+    // documentation due 15:11:20 inside the window, delivered 15:30 (after the unexcused due).
+    events.extend(answered_call(
+        "c1",
+        "2024-10-08T14:10:00Z",
+        20,
+        "billing question",
+        false,
+    ));
+    events.push(delivered("c1", "2024-10-08T15:30:00Z"));
+    events.sort_by_key(DomainEvent::occurred_at);
+    let p = ledger(base_agreement(), events);
+    let r = report(
+        &p,
+        "2024-10-08T04:00:00Z",
+        "2024-10-09T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    assert_eq!(
+        find_call(&r, RuleId::Ans1, "c1").verdict,
+        Verdict::Missed {
+            by: secs(12),
+            met_at: Some(t("2024-10-08T14:10:20Z")),
+        }
+    );
+    let doc2 = &find_call(&r, RuleId::Doc2, "c1").verdict;
+    match doc2 {
+        Verdict::Excused {
+            window_ids,
+            reading,
+        } => {
+            assert_eq!(window_ids, &vec![ExcusedWindowId::new("cred").unwrap()]);
+            let reading = reading.as_deref().unwrap_or_default();
+            assert!(reading.contains("missing_credentials"), "{reading}");
+            assert!(reading.contains("2024-10-08T14:00:00Z"), "{reading}");
+        }
+        other => panic!("R-DOC-2 should be excused, is {other:?}"),
+    }
+}
+
+#[test]
+fn a_deadline_inside_a_window_is_extended_by_the_overlap_and_no_further() {
+    let mut events = Vec::new();
+    // Force majeure 14:30–15:30. c1 completed 14:01:05, documentation due 15:01:05 inside the
+    // window; the clock stood still for the hour of the window after it started: due 16:01:05.
+    events.extend(window(
+        "fm",
+        ExcuseCause::ForceMajeure,
+        "2024-10-08T14:30:00Z",
+        "2024-10-08T15:30:00Z",
+    ));
+    events.extend(answered_call(
+        "c1",
+        "2024-10-08T14:00:00Z",
+        5,
+        "billing question",
+        false,
+    ));
+    events.push(delivered("c1", "2024-10-08T15:45:00Z"));
+    // c2 completed 14:01:05 too, delivered ten minutes after the extended deadline.
+    events.extend(answered_call(
+        "c2",
+        "2024-10-08T14:00:00Z",
+        5,
+        "billing question",
+        false,
+    ));
+    events.push(delivered("c2", "2024-10-08T16:11:05Z"));
+    events.sort_by_key(DomainEvent::occurred_at);
+    let p = ledger(base_agreement(), events);
+    let r = report(
+        &p,
+        "2024-10-08T04:00:00Z",
+        "2024-10-09T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    assert!(matches!(
+        find_call(&r, RuleId::Doc2, "c1").verdict,
+        Verdict::Excused { .. }
+    ));
+    assert_eq!(
+        find_call(&r, RuleId::Doc2, "c2").verdict,
+        Verdict::Missed {
+            by: secs(600),
+            met_at: Some(t("2024-10-08T16:11:05Z")),
+        }
+    );
+}
