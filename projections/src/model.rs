@@ -297,7 +297,8 @@ impl ClientRecord {
 pub struct Classification {
     /// The event.
     pub event: EventRef,
-    /// Urgent under the client's definitions.
+    /// Urgent for R-ESC-1: the nature is on the urgent list of the agreement in force at the
+    /// classification, or the agent flagged it urgent.
     pub urgent: bool,
     /// What the call resulted in.
     pub outcome: CallOutcome,
@@ -748,9 +749,16 @@ impl ReadModel {
             }
             E::CallClassified(e) => {
                 if let Some(c) = self.calls.get_mut(&e.call_id) {
+                    // R-ESC-1: urgency is the agreement's (in force at the classification) or
+                    // the agent's flag, which may add urgency but never remove it.
+                    let urgent = self.clients.get(c.client).map_or(e.urgent, |client| {
+                        client
+                            .agreement_or_first(e.at)
+                            .call_is_urgent(&e.nature, e.urgent)
+                    });
                     let class = Classification {
                         event: r,
-                        urgent: e.urgent,
+                        urgent,
                         outcome: e.outcome,
                     };
                     c.first_classification.get_or_insert(class);

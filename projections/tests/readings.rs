@@ -310,3 +310,49 @@ fn a_deadline_inside_a_window_is_extended_by_the_overlap_and_no_further() {
         }
     );
 }
+
+// ------------------------------------------------------------------ 2. urgency from the agreement
+
+#[test]
+fn a_call_of_an_urgent_nature_is_urgent_whatever_the_agents_flag() {
+    // The support agreement lists "burst pipe" as urgent. c1 is classified not urgent but is of
+    // that nature; c2 is of another nature but flagged urgent (the flag may add urgency); c3 is
+    // neither. Nobody escalated: R-ESC-1 is missed for c1 and c2, and c3 has no R-ESC-1.
+    let mut events = Vec::new();
+    events.extend(answered_call(
+        "c1",
+        "2024-10-08T14:00:00Z",
+        5,
+        "Burst Pipe",
+        false,
+    ));
+    events.extend(answered_call(
+        "c2",
+        "2024-10-08T14:10:00Z",
+        5,
+        "gas smell",
+        true,
+    ));
+    events.extend(answered_call(
+        "c3",
+        "2024-10-08T14:20:00Z",
+        5,
+        "billing question",
+        false,
+    ));
+    events.sort_by_key(DomainEvent::occurred_at);
+    let p = ledger(base_agreement(), events);
+    let r = report(
+        &p,
+        "2024-10-08T04:00:00Z",
+        "2024-10-09T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    assert!(is_missed(&find_call(&r, RuleId::Esc1, "c1").verdict));
+    assert!(is_missed(&find_call(&r, RuleId::Esc1, "c2").verdict));
+    assert!(!r.obligations.iter().any(|o| o.rule == RuleId::Esc1
+        && o.subject
+            == Subject::Call {
+                call_id: call("c3")
+            }));
+}

@@ -450,6 +450,13 @@ fn call_obligations_have_the_expected_verdicts() {
         find(o, RuleId::Doc2, "c1").verdict,
         Verdict::Met { .. }
     ));
+    // c2's nature ("burst pipe") is on the agreement's urgent list, so it is urgent although
+    // the agent did not flag it. Nobody escalated it within 3 minutes of 14:12, but the late
+    // force-majeure window (14:05–14:20) held that whole performance.
+    assert!(matches!(
+        &find(o, RuleId::Esc1, "c2").verdict,
+        Verdict::Excused { window_ids, .. } if window_ids == &vec![ExcusedWindowId::new("fm-late").unwrap()]
+    ));
     // c2's wait is inside the late window, which the head basis sees.
     assert!(matches!(
         find(o, RuleId::Ans1, "c2").verdict,
