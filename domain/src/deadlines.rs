@@ -8,7 +8,7 @@
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 
 use crate::calendar::{BusinessCalendar, CalendarError};
-use crate::rules::RuleValue;
+use crate::rules::{RuleValue, SOP_IMMEDIATE_TOLERANCE_SECS};
 
 /// Months in a calendar quarter.
 const MONTHS_PER_QUARTER: u32 = 3;
@@ -64,7 +64,10 @@ pub fn due_at(
         RuleValue::WithinCalendarQuarter => {
             Some(calendar.end_of_local_day(last_day_of_quarter(calendar.local_date(clock_start))))
         }
-        RuleValue::Immediate => Some(clock_start),
+        RuleValue::Immediate => elapsed(
+            Duration::try_seconds(signed(SOP_IMMEDIATE_TOLERANCE_SECS)?),
+            SOP_IMMEDIATE_TOLERANCE_SECS,
+        )?,
         RuleValue::SameBusinessDay => Some(calendar.end_of_business_day(clock_start)?),
         RuleValue::BasisPoints(_)
         | RuleValue::Agents(_)

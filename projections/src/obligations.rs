@@ -23,6 +23,8 @@
 //!   fields is missed by the number of fields missing.
 //! - R-ESC-1 applies to completed calls classified urgent; met by the first contact attempt of
 //!   an urgent escalation opened for the call.
+//! - R-ESC-2 is met by an attempt to a lower tier within the value in force ("immediate": 60 s);
+//!   when the unreachable tier is the last of the chain in force, the verdict is chain exhausted.
 //! - R-ESC-3 is judged per non-urgent escalation: the digest covering it is due one agreed
 //!   interval after it was opened (a digest at each interval's end always meets that).
 //! - R-QA-1 counts the month's answered calls with a completed review, judged at month end.
@@ -686,15 +688,36 @@ fn escalations(ctx: &mut Ctx<'_>) {
                 .filter(|a| ctx.as_of.sees(&a.event))
                 .find(|a| a.tier > mark.tier && a.event.occurred_at >= mark.event.occurred_at)
                 .map(|a| a.event);
-            ctx.deadline(
-                RuleId::Esc2,
-                Subject::Escalation {
-                    escalation_id: esc.escalation_id.clone(),
-                    tier: Some(mark.tier),
-                },
-                mark.event,
-                next,
-            );
+            let subject = Subject::Escalation {
+                escalation_id: esc.escalation_id.clone(),
+                tier: Some(mark.tier),
+            };
+            // With no tier below the unreachable one in the chain in force, nobody is left to
+            // attempt: the chain is exhausted, its own verdict, never a miss growing forever.
+            let at = mark.event.occurred_at;
+            let exhausted = next.is_none()
+                && !ctx
+                    .rules
+                    .agreement_at(at)
+                    .escalation_chain
+                    .iter()
+                    .any(|c| c.tier > mark.tier);
+            if exhausted {
+                ctx.push(
+                    RuleId::Esc2,
+                    subject,
+                    Some(at),
+                    ctx.value(RuleId::Esc2, at),
+                    None,
+                    Verdict::ChainExhausted {
+                        last_tier: mark.tier,
+                    },
+                    &[mark.event],
+                    None,
+                );
+                continue;
+            }
+            ctx.deadline(RuleId::Esc2, subject, mark.event, next);
         }
         // R-ESC-3: a non-urgent item reaches the client in a digest within one interval.
         if esc.urgency == Urgency::NonUrgent && ctx.in_period(&esc.opened) {

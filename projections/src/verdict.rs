@@ -86,6 +86,12 @@ pub enum Verdict {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reading: Option<String>,
     },
+    /// R-ESC-2: the last tier of the escalation chain was unreachable, so there was no next
+    /// contact to attempt; neither met nor missed.
+    ChainExhausted {
+        /// The last tier of the chain, the one marked unreachable.
+        last_tier: u32,
+    },
     /// The rule does not apply here (tier, coverage, or the facts of the case).
     NotApplicable {
         /// Why.
@@ -120,6 +126,13 @@ pub struct Tally {
     pub unconfigured: u64,
     /// Not computable from events.
     pub not_computable: u64,
+    /// R-ESC-2 chains exhausted (left out of the serialized form when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chain_exhausted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Tally {
@@ -133,6 +146,7 @@ impl Tally {
             Verdict::NotApplicable { .. } => &mut self.not_applicable,
             Verdict::Unconfigured { .. } => &mut self.unconfigured,
             Verdict::NotComputable { .. } => &mut self.not_computable,
+            Verdict::ChainExhausted { .. } => &mut self.chain_exhausted,
         };
         *slot = slot.saturating_add(1);
     }

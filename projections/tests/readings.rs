@@ -5,13 +5,16 @@
 
 mod support;
 
-use opsledger_domain::agreement::{Coverage, ServiceAgreement, Tier};
+use opsledger_domain::agreement::{Coverage, EscalationContact, ServiceAgreement, Tier};
 use opsledger_domain::events::{
     CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome,
-    DocumentationDelivered, DomainEvent, ExcuseCause, ExcusedWindowClosed, ExcusedWindowOpened,
-    QualityIssueAddressed, QualityIssueIdentified,
+    DocumentationDelivered, DomainEvent, EscalationContactAttempted, EscalationContactUnreachable,
+    EscalationOpened, ExcuseCause, ExcusedWindowClosed, ExcusedWindowOpened, QualityIssueAddressed,
+    QualityIssueIdentified, Urgency,
 };
-use opsledger_domain::ids::{AgentId, CallId, ClientId, ExcusedWindowId, QualityIssueId};
+use opsledger_domain::ids::{
+    AgentId, CallId, ClientId, EscalationId, ExcusedWindowId, QualityIssueId,
+};
 use opsledger_domain::rules::RuleId;
 use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
 use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
@@ -355,4 +358,115 @@ fn a_call_of_an_urgent_nature_is_urgent_whatever_the_agents_flag() {
             == Subject::Call {
                 call_id: call("c3")
             }));
+}
+
+// ------------------------------------------------------------------ 3. R-ESC-2 "immediately"
+
+fn chain_agreement() -> ServiceAgreement {
+    let mut a = base_agreement();
+    a.escalation_chain = (1..=2)
+        .map(|tier| EscalationContact {
+            tier,
+            contact_ref: format!("on-call-{tier}"),
+            name: None,
+            contact: None,
+        })
+        .collect();
+    a
+}
+
+fn escalation(id: &str, at: &str) -> DomainEvent {
+    DomainEvent::EscalationOpened(EscalationOpened {
+        client_id: acme(),
+        escalation_id: EscalationId::new(id).unwrap(),
+        call_id: None,
+        at: t(at),
+        urgency: Urgency::Urgent,
+        summary: None,
+    })
+}
+
+fn attempt(id: &str, tier: u32, at: &str) -> DomainEvent {
+    DomainEvent::EscalationContactAttempted(EscalationContactAttempted {
+        client_id: acme(),
+        escalation_id: EscalationId::new(id).unwrap(),
+        at: t(at),
+        tier,
+        contact_ref: format!("on-call-{tier}"),
+    })
+}
+
+fn unreachable(id: &str, tier: u32, at: &str) -> DomainEvent {
+    DomainEvent::EscalationContactUnreachable(EscalationContactUnreachable {
+        client_id: acme(),
+        escalation_id: EscalationId::new(id).unwrap(),
+        at: t(at),
+        tier,
+        contact_ref: format!("on-call-{tier}"),
+    })
+}
+
+fn esc2<'a>(r: &'a ObligationReport, id: &str, tier: u32) -> &'a Obligation {
+    r.obligations
+        .iter()
+        .find(|o| {
+            o.rule == RuleId::Esc2
+                && o.subject
+                    == Subject::Escalation {
+                        escalation_id: EscalationId::new(id).unwrap(),
+                        tier: Some(tier),
+                    }
+        })
+        .unwrap_or_else(|| panic!("no R-ESC-2 obligation for {id} tier {tier}"))
+}
+
+#[test]
+fn the_next_tier_within_sixty_seconds_is_immediate_and_an_exhausted_chain_is_its_own_verdict() {
+    let events = vec![
+        escalation("e1", "2024-10-08T14:00:00Z"),
+        attempt("e1", 1, "2024-10-08T14:00:10Z"),
+        unreachable("e1", 1, "2024-10-08T14:00:40Z"),
+        // Ten seconds after the mark: immediate.
+        attempt("e1", 2, "2024-10-08T14:00:50Z"),
+        // The last tier is unreachable too: nobody is left to try.
+        unreachable("e1", 2, "2024-10-08T14:01:30Z"),
+        escalation("e2", "2024-10-08T15:00:00Z"),
+        attempt("e2", 1, "2024-10-08T15:00:10Z"),
+        unreachable("e2", 1, "2024-10-08T15:00:40Z"),
+        // Ninety seconds after the mark: thirty seconds beyond the tolerance.
+        attempt("e2", 2, "2024-10-08T15:02:10Z"),
+    ];
+    let p = ledger(chain_agreement(), events);
+    let r = report(
+        &p,
+        "2024-10-08T04:00:00Z",
+        "2024-10-09T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    assert_eq!(
+        esc2(&r, "e1", 1).verdict,
+        Verdict::Met {
+            met_at: t("2024-10-08T14:00:50Z")
+        }
+    );
+    assert_eq!(
+        esc2(&r, "e1", 2).verdict,
+        Verdict::ChainExhausted { last_tier: 2 }
+    );
+    assert_eq!(
+        esc2(&r, "e2", 1).verdict,
+        Verdict::Missed {
+            by: secs(30),
+            met_at: Some(t("2024-10-08T15:02:10Z")),
+        }
+    );
+    let line = r.rules.iter().find(|s| s.rule == RuleId::Esc2).unwrap();
+    assert_eq!(
+        (
+            line.tally.met,
+            line.tally.missed,
+            line.tally.chain_exhausted
+        ),
+        (1, 1, 1)
+    );
 }
