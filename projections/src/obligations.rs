@@ -27,7 +27,8 @@
 //!   when the unreachable tier is the last of the chain in force, the verdict is chain exhausted.
 //! - R-ESC-3 is judged per non-urgent escalation: the digest covering it is due one agreed
 //!   interval after it was opened (a digest at each interval's end always meets that).
-//! - R-QA-1 counts the month's answered calls with a completed review, judged at month end.
+//! - R-QA-1 counts the month's answered calls reviewed by the month's QA summary deadline,
+//!   judged at that deadline and never changed by later reviews.
 //! - R-COV-1 reports each interval where fewer distinct agents than required were on duty.
 //! - R-RET-2's deadline is the later of R-RET-2's days after termination and R-RET-1's minimum
 //!   for the client's last call; an active legal hold keeps it pending, naming the hold.
@@ -965,6 +966,10 @@ fn month_rule(
     );
 }
 
+/// R-QA-1 (the catalog's Readings): the month's answered calls reviewed by the deadline of that
+/// month's QA summary (R-REP-1's, with which R-QA-4 is delivered; R-REP-2's where R-REP-1 does
+/// not apply) count. The verdict is fixed at that deadline: reviews completed later never change
+/// it. The base is answered calls, since a call never answered cannot be reviewed.
 fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
     let value = ctx.value(RuleId::Qa1, bounds.to);
     let required = match value {
@@ -987,6 +992,13 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
             return;
         }
     };
+    let calendar = &ctx.rules.agreement_at(bounds.from).calendar;
+    let summary_due = [RuleId::Rep1, RuleId::Rep2].into_iter().find_map(|rule| {
+        let v = ctx.value(rule, bounds.from);
+        due_at(&v, calendar, bounds.from).ok().flatten()
+    });
+    // Without a report deadline (neither report rule applies) the month end is the moment.
+    let judged_at = summary_due.unwrap_or(bounds.to);
     let mut answered: u64 = 0;
     let mut reviewed: u64 = 0;
     let mut evidence = Vec::new();
@@ -1001,20 +1013,23 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
         };
         if ctx.as_of.sees(&call.connected) && ctx.as_of.sees_opt(call.answered.as_ref()) {
             answered += 1;
-            if let Some(r) = ctx.seen(call.reviewed) {
+            if let Some(r) = ctx
+                .seen(call.reviewed)
+                .filter(|r| r.occurred_at <= judged_at)
+            {
                 reviewed += 1;
                 evidence.push(r);
             }
         }
     }
     let achieved = basis_points(reviewed, answered);
-    let verdict = if ctx.evaluated_at < bounds.to {
+    let verdict = if ctx.evaluated_at < judged_at {
         Verdict::Pending {
-            due_at: Some(bounds.to),
+            due_at: Some(judged_at),
             held_by: Vec::new(),
         }
     } else if reviewed.saturating_mul(BASIS_POINTS_PER_WHOLE) >= required.saturating_mul(answered) {
-        Verdict::Met { met_at: bounds.to }
+        Verdict::Met { met_at: judged_at }
     } else {
         Verdict::Missed {
             by: Shortfall {
@@ -1029,10 +1044,15 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
         Subject::Month { month },
         Some(bounds.to),
         value,
-        Some(bounds.to),
+        Some(judged_at),
         verdict,
         &evidence,
-        Some(format!("{reviewed} of {answered} answered calls reviewed").as_str()),
+        Some(
+            format!(
+                "{reviewed} of {answered} answered calls reviewed by the QA summary deadline; unanswered calls cannot be reviewed and are not in the base"
+            )
+            .as_str(),
+        ),
     );
 }
 

@@ -7,13 +7,13 @@ mod support;
 
 use opsledger_domain::agreement::{Coverage, EscalationContact, ServiceAgreement, Tier};
 use opsledger_domain::events::{
-    CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome,
+    CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome, CallSelectedForReview,
     DocumentationDelivered, DomainEvent, EscalationContactAttempted, EscalationContactUnreachable,
-    EscalationOpened, ExcuseCause, ExcusedWindowClosed, ExcusedWindowOpened, QualityIssueAddressed,
-    QualityIssueIdentified, Urgency,
+    EscalationOpened, ExcuseCause, ExcusedWindowClosed, ExcusedWindowOpened, Finding,
+    QualityIssueAddressed, QualityIssueIdentified, ReviewCompleted, ReviewFindings, Urgency,
 };
 use opsledger_domain::ids::{
-    AgentId, CallId, ClientId, EscalationId, ExcusedWindowId, QualityIssueId,
+    AgentId, CallId, ClientId, EscalationId, ExcusedWindowId, QualityIssueId, ReviewId,
 };
 use opsledger_domain::rules::RuleId;
 use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
@@ -469,4 +469,98 @@ fn the_next_tier_within_sixty_seconds_is_immediate_and_an_exhausted_chain_is_its
         ),
         (1, 1, 1)
     );
+}
+
+// ------------------------------------------------------------------ 5. R-QA-1's judging moment
+
+fn reviewed(call_id: &str, review: &str, selected: &str, done: &str) -> [DomainEvent; 2] {
+    let pass = Finding::Pass;
+    [
+        DomainEvent::CallSelectedForReview(CallSelectedForReview {
+            client_id: acme(),
+            review_id: ReviewId::new(review).unwrap(),
+            call_id: call(call_id),
+            at: t(selected),
+        }),
+        DomainEvent::ReviewCompleted(ReviewCompleted {
+            client_id: acme(),
+            review_id: ReviewId::new(review).unwrap(),
+            call_id: call(call_id),
+            at: t(done),
+            reviewer_id: agent(),
+            findings: ReviewFindings {
+                script_adherence: pass,
+                documentation_accuracy: pass,
+                escalation_compliance: pass,
+                greeting: pass,
+                language: pass,
+            },
+            notes: None,
+        }),
+    ]
+}
+
+#[test]
+fn qa_coverage_counts_reviews_by_the_qa_summary_deadline_and_never_flips_after_it() {
+    // Ten answered October calls and one unanswered one (not in the base). October's QA
+    // summary is due with the performance report: end of Thursday 7 November (New York).
+    let mut events = Vec::new();
+    for i in 0..10 {
+        events.extend(answered_call(
+            &format!("c{i}"),
+            &format!("2024-10-1{i}T14:00:00Z"),
+            5,
+            "billing question",
+            false,
+        ));
+    }
+    events.push(DomainEvent::CallConnected(CallConnected {
+        client_id: acme(),
+        call_id: call("lost"),
+        at: t("2024-10-20T14:00:00Z"),
+        queue: None,
+        caller_number: None,
+    }));
+    // The only review is completed on 20 November, after the deadline.
+    events.extend(reviewed(
+        "c0",
+        "rv-0",
+        "2024-11-01T14:00:00Z",
+        "2024-11-20T14:00:00Z",
+    ));
+    events.sort_by_key(DomainEvent::occurred_at);
+    let p = ledger(base_agreement(), events);
+    let qa1 = |evaluated: &str| {
+        let r = report(
+            &p,
+            "2024-10-01T04:00:00Z",
+            "2024-11-01T04:00:00Z",
+            evaluated,
+        );
+        month_of(&r, RuleId::Qa1, 2024, 10).clone()
+    };
+    // Before the deadline: pending, due at the QA summary's deadline.
+    assert_eq!(
+        qa1("2024-11-05T00:00:00Z").verdict,
+        Verdict::Pending {
+            due_at: Some(t("2024-11-08T05:00:00Z")),
+            held_by: vec![]
+        }
+    );
+    let missed = Verdict::Missed {
+        by: Shortfall {
+            amount: 1_000,
+            unit: Unit::BasisPoints,
+        },
+        met_at: None,
+    };
+    assert_eq!(qa1("2024-11-10T00:00:00Z").verdict, missed);
+    // The late review does not change the verdict.
+    let later = qa1("2024-12-01T00:00:00Z");
+    assert_eq!(later.verdict, missed);
+    assert_eq!(later.due_at, Some(t("2024-11-08T05:00:00Z")));
+    assert!(later
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains("0 of 10 answered calls")));
 }
