@@ -1269,6 +1269,16 @@ impl RulesView {
         &self.values[segment][index]
     }
 
+    /// The instants strictly inside `(from, to)` where some rule value may change (an agreement
+    /// version or an SOP amendment taking effect), in time order.
+    pub fn changes_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        self.boundaries
+            .iter()
+            .copied()
+            .filter(|b| from < *b && *b < to)
+            .collect()
+    }
+
     /// The agreement in force at an instant, or the onboarding agreement before any.
     pub fn agreement_at(&self, at: DateTime<Utc>) -> &ServiceAgreement {
         agreement_at(&self.agreements, at).unwrap_or(&self.first_agreement)

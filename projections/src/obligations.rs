@@ -1056,8 +1056,10 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
     );
 }
 
+/// R-COV-1 with the value in force at each instant (the catalog's Readings): the period is cut
+/// wherever an agreement version or SOP amendment takes effect, and each part is judged with its
+/// own value, so coverage amended to 24/7 mid-month is judged from the amendment on.
 fn coverage(ctx: &mut Ctx<'_>) {
-    let model = ctx.model;
     let client = ctx.client;
     let from = ctx.period.from.max(client.onboarded.occurred_at);
     let mut to = ctx.period.to.min(ctx.evaluated_at);
@@ -1067,25 +1069,51 @@ fn coverage(ctx: &mut Ctx<'_>) {
     if from >= to {
         return;
     }
-    let value = ctx.value(RuleId::Cov1, from);
-    let required = match value {
-        RuleValue::Agents(n) => n,
-        _ => {
-            if let Some(verdict) = no_deadline_verdict(RuleId::Cov1, &value) {
-                ctx.push(
-                    RuleId::Cov1,
-                    Subject::Client,
-                    Some(from),
-                    value,
-                    None,
-                    verdict,
-                    &[],
-                    None,
-                );
+    let mut cuts = vec![from];
+    cuts.extend(ctx.rules.changes_between(from, to));
+    cuts.push(to);
+    let mut not_applicable: Option<(RuleValue, Verdict)> = None;
+    let mut judged_any = false;
+    for part in cuts.windows(2) {
+        let (part_from, part_to) = (part[0], part[1]);
+        let value = ctx.value(RuleId::Cov1, part_from);
+        match value {
+            RuleValue::Agents(required) => {
+                judged_any = true;
+                coverage_part(ctx, part_from, part_to, required, value);
             }
-            return;
+            other => {
+                if let Some(verdict) = no_deadline_verdict(RuleId::Cov1, &other) {
+                    not_applicable.get_or_insert((other, verdict));
+                }
+            }
         }
-    };
+    }
+    // A period with no part under a number of agents has one line saying why.
+    if let (false, Some((value, verdict))) = (judged_any, not_applicable) {
+        ctx.push(
+            RuleId::Cov1,
+            Subject::Client,
+            Some(from),
+            value,
+            None,
+            verdict,
+            &[],
+            None,
+        );
+    }
+}
+
+/// R-COV-1 over `[from, to)`, where `required` agents are in force throughout.
+fn coverage_part(
+    ctx: &mut Ctx<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    required: u64,
+    value: RuleValue,
+) {
+    let model = ctx.model;
+    let client = ctx.client;
     // Sweep the shift boundaries in time order, counting distinct agents on duty.
     let mut boundaries: Vec<(DateTime<Utc>, i8, &AgentId)> = Vec::new();
     for slot in &client.shifts {

@@ -7,13 +7,15 @@ mod support;
 
 use opsledger_domain::agreement::{Coverage, EscalationContact, ServiceAgreement, Tier};
 use opsledger_domain::events::{
-    CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome, CallSelectedForReview,
-    DocumentationDelivered, DomainEvent, EscalationContactAttempted, EscalationContactUnreachable,
-    EscalationOpened, ExcuseCause, ExcusedWindowClosed, ExcusedWindowOpened, Finding,
-    QualityIssueAddressed, QualityIssueIdentified, ReviewCompleted, ReviewFindings, Urgency,
+    AgreementAmended, CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome,
+    CallSelectedForReview, DocumentationDelivered, DomainEvent, EscalationContactAttempted,
+    EscalationContactUnreachable, EscalationOpened, ExcuseCause, ExcusedWindowClosed,
+    ExcusedWindowOpened, Finding, QualityIssueAddressed, QualityIssueIdentified, ReviewCompleted,
+    ReviewFindings, ShiftStarted, Urgency,
 };
 use opsledger_domain::ids::{
-    AgentId, CallId, ClientId, EscalationId, ExcusedWindowId, QualityIssueId, ReviewId,
+    AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, QualityIssueId,
+    ReviewId, ShiftId,
 };
 use opsledger_domain::rules::RuleId;
 use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
@@ -563,4 +565,61 @@ fn qa_coverage_counts_reviews_by_the_qa_summary_deadline_and_never_flips_after_i
         .note
         .as_deref()
         .is_some_and(|n| n.contains("0 of 10 answered calls")));
+}
+
+// ------------------------------------------------------------------ 6. R-COV-1 per instant
+
+#[test]
+fn coverage_amended_to_around_the_clock_mid_month_is_judged_from_the_amendment_on() {
+    let mut hours = base_agreement();
+    hours.coverage = Coverage::BusinessHours;
+    let amended = DomainEvent::AgreementAmended(AgreementAmended {
+        client_id: acme(),
+        amendment_id: AgreementAmendmentId::new("am-247").unwrap(),
+        at: t("2024-10-10T14:00:00Z"),
+        effective_at: t("2024-10-15T04:00:00Z"),
+        agreement: base_agreement(),
+    });
+    // One agent from the 15th at 04:00 to the 16th at 04:00, then two.
+    let shifts = vec![
+        DomainEvent::ShiftStarted(ShiftStarted {
+            client_id: acme(),
+            shift_id: ShiftId::new("s1").unwrap(),
+            at: t("2024-10-01T04:00:00Z"),
+            agent_id: agent(),
+        }),
+        DomainEvent::ShiftStarted(ShiftStarted {
+            client_id: acme(),
+            shift_id: ShiftId::new("s2").unwrap(),
+            at: t("2024-10-16T04:00:00Z"),
+            agent_id: AgentId::new("a2").unwrap(),
+        }),
+    ];
+    let mut events = vec![amended];
+    events.extend(shifts);
+    events.sort_by_key(DomainEvent::occurred_at);
+    let p = ledger(hours, events);
+    let r = report(
+        &p,
+        "2024-10-01T04:00:00Z",
+        "2024-11-01T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    let gaps: Vec<_> = r
+        .obligations
+        .iter()
+        .filter_map(Obligation::coverage_gap)
+        .collect();
+    assert_eq!(gaps.len(), 1, "{gaps:#?}");
+    assert_eq!(
+        (gaps[0].from, gaps[0].to, gaps[0].agents_on_duty),
+        (t("2024-10-15T04:00:00Z"), t("2024-10-16T04:00:00Z"), 1)
+    );
+    assert_eq!(
+        gaps[0].verdict,
+        Verdict::Missed {
+            by: secs(86_400),
+            met_at: None
+        }
+    );
 }
