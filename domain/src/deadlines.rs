@@ -84,6 +84,45 @@ pub fn due_at(
     })
 }
 
+/// R-RET-2's deletion deadline with legal holds (the catalog's Readings): the deadline `due` of
+/// a clock started at `clock_start` is extended by the time legal holds were active while the
+/// clock ran; the clock stands still while any hold is active. `holds` are `(placed, released)`
+/// intervals, `released` being `None` for a hold still active.
+///
+/// Returns `None` while a hold that stopped the clock is still active: the deadline is not known
+/// until it is released. A hold placed after the (extended) deadline had passed does not extend
+/// it: the deletion was already late. One definition, used by the obligation verdict and the
+/// retention report.
+pub fn extended_by_holds(
+    clock_start: DateTime<Utc>,
+    due: DateTime<Utc>,
+    holds: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+) -> Option<DateTime<Utc>> {
+    let mut intervals: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = holds
+        .iter()
+        .map(|(placed, released)| ((*placed).max(clock_start), *released))
+        .filter(|(from, released)| released.map_or(true, |r| r > *from))
+        .collect();
+    intervals.sort_by_key(|(from, _)| *from);
+    let mut extended = due;
+    // The end of the hold time already counted, so overlapping holds count once.
+    let mut counted_until = clock_start;
+    for (from, released) in intervals {
+        if from > extended {
+            break;
+        }
+        let from = from.max(counted_until);
+        let until = released?;
+        if until > from {
+            extended = extended
+                .checked_add_signed(until - from)
+                .unwrap_or(extended);
+            counted_until = until;
+        }
+    }
+    Some(extended)
+}
+
 /// The last local date of the calendar quarter containing `date`.
 pub fn last_day_of_quarter(date: NaiveDate) -> NaiveDate {
     let quarter_index = date.month0() / MONTHS_PER_QUARTER;
@@ -101,4 +140,43 @@ pub fn last_day_of_quarter(date: NaiveDate) -> NaiveDate {
 /// The calendar quarter (1–4) of a date.
 pub fn quarter_of(date: NaiveDate) -> u32 {
     date.month0() / MONTHS_PER_QUARTER + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn holds_extend_by_their_active_time_once_and_only_while_the_clock_runs() {
+        let start = at("2024-07-01T00:00:00Z");
+        let due = at("2024-07-31T00:00:00Z");
+        // Placed before the clock started: only the part after it counts (5 days).
+        let before = [(at("2024-06-01T00:00:00Z"), Some(at("2024-07-06T00:00:00Z")))];
+        assert_eq!(
+            extended_by_holds(start, due, &before),
+            Some(at("2024-08-05T00:00:00Z"))
+        );
+        // Two overlapping holds, 10–20 July and 15–25 July: 15 days, counted once.
+        let overlapping = [
+            (at("2024-07-10T00:00:00Z"), Some(at("2024-07-20T00:00:00Z"))),
+            (at("2024-07-15T00:00:00Z"), Some(at("2024-07-25T00:00:00Z"))),
+        ];
+        assert_eq!(
+            extended_by_holds(start, due, &overlapping),
+            Some(at("2024-08-15T00:00:00Z"))
+        );
+        // Still active: unknown. Placed after the deadline passed: no extension.
+        assert_eq!(
+            extended_by_holds(start, due, &[(at("2024-07-10T00:00:00Z"), None)]),
+            None
+        );
+        assert_eq!(
+            extended_by_holds(start, due, &[(at("2024-08-10T00:00:00Z"), None)]),
+            Some(due)
+        );
+    }
 }

@@ -31,12 +31,14 @@
 //!   judged at that deadline and never changed by later reviews.
 //! - R-COV-1 reports each interval where fewer distinct agents than required were on duty.
 //! - R-RET-2's deadline is the later of R-RET-2's days after termination and R-RET-1's minimum
-//!   for the client's last call; an active legal hold keeps it pending, naming the hold.
+//!   for the client's last call, extended by the time legal holds were active after the
+//!   termination (`domain::deadlines::extended_by_holds`); an active legal hold keeps it pending
+//!   (held), naming the hold, with no due instant until it is released.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use opsledger_domain::deadlines::due_at;
+use opsledger_domain::deadlines::{due_at, extended_by_holds};
 use opsledger_domain::events::{
     DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
@@ -1615,15 +1617,21 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
         due_at(&v, calendar, c).ok().flatten()
     });
     let holds = active_holds(ctx.model, ctx.client, ctx.as_of, ctx.evaluated_at);
+    // Holds count up to the deletion, if it happened: one placed after it held nothing.
+    let holds_until = deleted.map_or(ctx.evaluated_at, |d| d.occurred_at);
+    let hold_times = hold_intervals(ctx.model, ctx.client, ctx.as_of, holds_until);
     let (due, verdict) = match due_at(&value, calendar, t) {
         Ok(Some(due)) => {
             let due = ret1_until.map_or(due, |r| r.max(due));
+            // The time a legal hold was active is added to the deadline; while one is active
+            // deletion is refused and the deadline is not known yet.
+            let extended = extended_by_holds(t, due, &hold_times);
             let verdict = if deleted.is_none() && !holds.is_empty() {
                 Verdict::Pending {
-                    due_at: Some(due),
+                    due_at: extended,
                     held_by: holds.iter().map(|h| h.to_string()).collect(),
                 }
-            } else {
+            } else if let Some(due) = extended {
                 judge_due(
                     RuleId::Ret2,
                     due,
@@ -1633,8 +1641,17 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
                     ctx.evaluated_at,
                 )
                 .verdict
+            } else {
+                // The data was deleted while a hold was active (the domain refuses this).
+                Verdict::Missed {
+                    by: Shortfall {
+                        amount: 1,
+                        unit: Unit::Findings,
+                    },
+                    met_at: deleted.map(|d| d.occurred_at),
+                }
             };
-            (Some(due), verdict)
+            (extended, verdict)
         }
         _ => (
             None,
@@ -1717,6 +1734,29 @@ fn last_call_at(ctx: &Ctx<'_>) -> Option<DateTime<Utc>> {
         .filter_map(|s| ctx.model.calls.get(*s))
         .find(|c| ctx.as_of.sees(&c.connected))
         .map(|c| c.connected.occurred_at)
+}
+
+/// Every legal hold of the client as `(placed, released)` intervals, as a basis sees them at an
+/// instant (a release not yet seen, or later than `at`, leaves the hold open).
+pub(crate) fn hold_intervals(
+    model: &ReadModel,
+    client: &ClientRecord,
+    as_of: &AsOf,
+    at: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    client
+        .legal_holds
+        .iter()
+        .filter_map(|s| model.legal_holds.get(*s))
+        .filter(|h| as_of.sees(&h.placed) && h.placed.occurred_at <= at)
+        .map(|h| {
+            let released = h
+                .released
+                .filter(|r| as_of.sees(r) && r.occurred_at <= at)
+                .map(|r| r.occurred_at);
+            (h.placed.occurred_at, released)
+        })
+        .collect()
 }
 
 /// Legal holds placed and not released, as a basis sees them at an instant.

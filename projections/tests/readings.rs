@@ -13,9 +13,10 @@ use opsledger_domain::events::{
     ExcusedWindowOpened, Finding, QualityIssueAddressed, QualityIssueIdentified, ReviewCompleted,
     ReviewFindings, ShiftStarted, Urgency,
 };
+use opsledger_domain::events::{LegalHoldPlaced, LegalHoldReleased, TerminationTookEffect};
 use opsledger_domain::ids::{
-    AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, QualityIssueId,
-    ReviewId, ShiftId,
+    AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, LegalHoldId,
+    QualityIssueId, ReviewId, ShiftId,
 };
 use opsledger_domain::rules::RuleId;
 use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
@@ -622,4 +623,62 @@ fn coverage_amended_to_around_the_clock_mid_month_is_judged_from_the_amendment_o
             met_at: None
         }
     );
+}
+
+// ------------------------------------------------------------------ 7. R-RET-2 and legal holds
+
+/// R-RET-2's deadline in the hold scenario: 30 days of 24 h after 1 October 16:00 UTC, plus the
+/// 66 days the hold was active.
+const RET2_EXTENDED_DUE: &str = "2025-01-05T16:00:00Z";
+
+#[test]
+fn a_legal_hold_extends_the_deletion_deadline_by_the_time_it_was_active() {
+    let hold = LegalHoldId::new("lh-1").unwrap();
+    let events = vec![
+        DomainEvent::TerminationTookEffect(TerminationTookEffect {
+            client_id: acme(),
+            at: t("2024-10-01T16:00:00Z"),
+        }),
+        DomainEvent::LegalHoldPlaced(LegalHoldPlaced {
+            client_id: acme(),
+            hold_id: hold.clone(),
+            at: t("2024-10-10T16:00:00Z"),
+            matter: "subpoena".to_owned(),
+        }),
+        DomainEvent::LegalHoldReleased(LegalHoldReleased {
+            client_id: acme(),
+            hold_id: hold,
+            at: t("2024-12-15T16:00:00Z"),
+        }),
+    ];
+    let p = ledger(base_agreement(), events);
+    let ret2 = |evaluated: &str| {
+        let r = report(
+            &p,
+            "2024-10-01T04:00:00Z",
+            "2024-11-01T04:00:00Z",
+            evaluated,
+        );
+        only(&r, RuleId::Ret2).clone()
+    };
+    // While the hold is active: pending, held.
+    assert_eq!(
+        ret2("2024-11-20T00:00:00Z").verdict,
+        Verdict::Pending {
+            due_at: None,
+            held_by: vec!["lh-1".to_owned()]
+        }
+    );
+    // The day after the release the deletion is not late: the hold's 66 days were added.
+    let extended = t(RET2_EXTENDED_DUE);
+    assert_eq!(
+        ret2("2024-12-16T00:00:00Z").verdict,
+        Verdict::Pending {
+            due_at: Some(extended),
+            held_by: vec![]
+        }
+    );
+    let late = ret2("2025-01-20T00:00:00Z");
+    assert_eq!(late.due_at, Some(extended));
+    assert!(is_missed(&late.verdict));
 }
