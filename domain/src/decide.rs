@@ -627,14 +627,15 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                 }
                 DeletionScope::CallRecordsBefore { before } => {
                     let rules = client_rules(state, client);
-                    let keep = days_of(RuleId::Ret1, &value_at(RuleId::Ret1, &rules, e.at))?;
-                    let latest_allowed = e.at - keep;
+                    let keep = day_count(RuleId::Ret1, &value_at(RuleId::Ret1, &rules, e.at))?;
+                    let calendar = &client.agreement_or_first(e.at).calendar;
+                    let latest_allowed = calendar.sub_local_days(e.at, keep)?;
                     if *before > latest_allowed {
                         return Err(DomainError::rule_refused(
                             RuleId::Ret1,
                             format!(
                                 "call records must be kept {} days; records up to {} may not be deleted at {}",
-                                keep.num_days(),
+                                keep,
                                 before,
                                 e.at
                             ),
@@ -781,14 +782,16 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                 return duplicate(same, format!("client-{}", e.client_id));
             }
             let rules = client_rules(state, client);
-            let notice = days_of(RuleId::Bil4, &value_at(RuleId::Bil4, &rules, e.at))?;
-            if e.effective_at < e.at + notice {
+            let value = value_at(RuleId::Bil4, &rules, e.at);
+            let notice = day_count(RuleId::Bil4, &value)?;
+            let calendar = &client.agreement_or_first(e.at).calendar;
+            if e.effective_at < days_after(RuleId::Bil4, &value, calendar, e.at)? {
                 return Err(DomainError::rule_refused(
                     RuleId::Bil4,
                     format!(
                         "the price change takes effect at {}, less than {} days after the written notice at {}",
                         e.effective_at,
-                        notice.num_days(),
+                        notice,
                         e.at
                     ),
                 ));
@@ -994,15 +997,17 @@ fn give_termination_notice(
         });
     }
     let rules = client_rules(state, client);
-    let notice = days_of(RuleId::Trm1, &value_at(RuleId::Trm1, &rules, c.at))?;
-    let earliest = c.at + notice;
+    let value = value_at(RuleId::Trm1, &rules, c.at);
+    let notice = day_count(RuleId::Trm1, &value)?;
+    let calendar = &client.agreement_or_first(c.at).calendar;
+    let earliest = days_after(RuleId::Trm1, &value, calendar, c.at)?;
     let effective_at = match c.effective_at {
         Some(e) if e < earliest => {
             return Err(DomainError::rule_refused(
                 RuleId::Trm1,
                 format!(
                     "termination would take effect at {e}, before the {} days notice period ends at {earliest}",
-                    notice.num_days()
+                    notice
                 ),
             ))
         }
@@ -1317,6 +1322,29 @@ fn valid_month(month: u32) -> Result<(), DomainError> {
     } else {
         Err(DomainError::Invalid(format!("month {month} is not 1–12")))
     }
+}
+
+/// A rule value's number of days; any other shape is a configuration error.
+fn day_count(rule: RuleId, value: &RuleValue) -> Result<u64, DomainError> {
+    match value {
+        RuleValue::Days(d) => Ok(*d),
+        other => Err(DomainError::Invalid(format!(
+            "{rule} is configured as {other:?}; a number of days is needed"
+        ))),
+    }
+}
+
+/// The instant a rule counted in days falls after `at`, in the client's local calendar days:
+/// the same definition the verdicts use (`deadlines::rule_due_at`).
+fn days_after(
+    rule: RuleId,
+    value: &RuleValue,
+    calendar: &crate::calendar::BusinessCalendar,
+    at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, DomainError> {
+    day_count(rule, value)?;
+    crate::deadlines::rule_due_at(rule, value, calendar, at)?
+        .ok_or_else(|| DomainError::Invalid(format!("{rule} value {value:?} has no deadline")))
 }
 
 /// A rule value in calendar days, as a duration; any other shape is a configuration error.

@@ -269,7 +269,9 @@ pub enum RuleValue {
     Minutes(u64),
     /// Elapsed hours after the clock starts.
     Hours(u64),
-    /// Elapsed calendar days (24 h each) after the clock starts.
+    /// Client-local calendar days after the clock starts: the same local wall-clock time that
+    /// many days later, or for rules worded "within N days" the end of the N-th local day
+    /// (`deadlines::rule_due_at`). Never 24-hour blocks: daylight saving moves no deadline.
     Days(u64),
     /// Elapsed years (anniversary in UTC) after the clock starts.
     Years(u64),

@@ -7,7 +7,7 @@ use opsledger_domain::agreement::{Coverage, RuleOverride, Tier};
 use opsledger_domain::command::{
     Command, DocumentCall, GiveTerminationNotice, TerminateImmediately,
 };
-use opsledger_domain::deadlines::due_at;
+use opsledger_domain::deadlines::{due_at, rule_due_at};
 use opsledger_domain::events::{
     AccountIssueIdentified, AgreementAmended, BreachKind, CallClassified, CallOutcome,
     CallSelectedForReview, ClientDataDeleted, ClientReviewRequested, ConductBreachIdentified,
@@ -945,4 +945,41 @@ fn every_catalog_rule_has_a_scenario_in_this_file() {
         let prefix = format!("fn {}_", rule.as_str().to_lowercase().replace('-', "_"));
         assert!(source.contains(&prefix), "no scenario test for {rule}");
     }
+}
+
+// ---------------------------------------------------------------- local calendar days
+
+#[test]
+fn days_are_local_calendar_days_so_daylight_saving_never_moves_a_deadline_by_an_hour() {
+    // Notice at midnight New York on 1 March (EST); 30 days later is midnight on 31 March
+    // (EDT), 04:00 UTC, not 05:00 UTC.
+    let mut g = given([onboarded(Tier::Essential)]);
+    let give = |effective: &str| {
+        Command::GiveTerminationNotice(GiveTerminationNotice {
+            client_id: client(),
+            notice_id: NoticeId::new("t1").unwrap(),
+            at: t("2024-03-01T05:00:00Z"),
+            by: Party::Client,
+            effective_at: Some(t(effective)),
+        })
+    };
+    g.refused_by(RuleId::Trm1, give("2024-03-31T03:59:59Z"));
+    g.ok(give("2024-03-31T04:00:00Z"));
+    // "Within 30 days" of a termination runs to the end of the 30th local day after it.
+    let calendar = g.calendar("2024-10-15T16:00:00Z");
+    assert_eq!(
+        rule_due_at(
+            RuleId::Ret2,
+            &RuleValue::Days(30),
+            &calendar,
+            t("2024-10-15T16:00:00Z")
+        )
+        .unwrap(),
+        Some(t("2024-11-15T05:00:00Z"))
+    );
+    // "At least 90 days" from a call, across the autumn change: same local time.
+    assert_eq!(
+        due_at(&RuleValue::Days(90), &calendar, t("2024-09-01T16:00:00Z")).unwrap(),
+        Some(t("2024-11-30T17:00:00Z"))
+    );
 }

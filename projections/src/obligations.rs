@@ -37,8 +37,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
-use opsledger_domain::deadlines::{due_at, extended_by_holds};
+use chrono::{DateTime, Utc};
+use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::{
     DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
@@ -1321,14 +1321,16 @@ fn billing(ctx: &mut Ctx<'_>) {
                 None,
             );
         }
-        // R-BIL-2: paid in full within the agreed days of the invoice date (end of that local day).
+        // R-BIL-2: paid in full by the end of the invoice's printed due date (client-local), the
+        // date the invoice itself carries (the catalog's Readings); the domain refuses a printed
+        // date earlier than the agreed terms allow and prints the terms' date when none is given.
         let value = ctx.value(RuleId::Bil2, at);
         let settled = settled_by(inv, ctx.as_of);
-        let clock = calendar.end_of_local_day(inv.invoice_date);
-        let judged = judge_deadline(
+        let clock = calendar.start_of_local_day(inv.invoice_date);
+        let due = calendar.end_of_local_day(inv.due_date);
+        let judged = judge_due(
             RuleId::Bil2,
-            &value,
-            calendar,
+            due,
             clock,
             settled.map(|s| s.occurred_at),
             &[],
@@ -1344,7 +1346,7 @@ fn billing(ctx: &mut Ctx<'_>) {
             judged.due_at,
             judged.verdict,
             &evidence,
-            None,
+            Some("due by the end of the invoice's printed due date, client-local"),
         );
         // R-BIL-5: the invoice is in the agreed currency.
         let value = ctx.value(RuleId::Bil5, at);
@@ -1559,11 +1561,12 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
             (None, _) => Verdict::NotApplicable {
                 reason: "no call records were covered".to_owned(),
             },
-            (Some(newest), RuleValue::Days(days)) => {
-                let keep_until = i64::try_from(*days)
+            (Some(newest), RuleValue::Days(_)) => {
+                // Kept at least the days in force, counted in local calendar days.
+                let calendar = &ctx.rules.agreement_at(newest).calendar;
+                let keep_until = rule_due_at(RuleId::Ret1, &value, calendar, newest)
                     .ok()
-                    .and_then(Duration::try_days)
-                    .and_then(|d| newest.checked_add_signed(d));
+                    .flatten();
                 match keep_until {
                     Some(k) if at >= k => Verdict::Met { met_at: at },
                     Some(k) => Verdict::Missed {
@@ -1620,12 +1623,12 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
     // Holds count up to the deletion, if it happened: one placed after it held nothing.
     let holds_until = deleted.map_or(ctx.evaluated_at, |d| d.occurred_at);
     let hold_times = hold_intervals(ctx.model, ctx.client, ctx.as_of, holds_until);
-    let (due, verdict) = match due_at(&value, calendar, t) {
+    let (due, verdict) = match rule_due_at(RuleId::Ret2, &value, calendar, t) {
         Ok(Some(due)) => {
             let due = ret1_until.map_or(due, |r| r.max(due));
             // The time a legal hold was active is added to the deadline; while one is active
             // deletion is refused and the deadline is not known yet.
-            let extended = extended_by_holds(t, due, &hold_times);
+            let extended = extended_by_holds(calendar, t, due, &hold_times);
             let verdict = if deleted.is_none() && !holds.is_empty() {
                 Verdict::Pending {
                     due_at: extended,

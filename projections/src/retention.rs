@@ -13,7 +13,7 @@
 //! call's minimum (or the termination, if later), deadline as above.
 
 use chrono::{DateTime, Utc};
-use opsledger_domain::deadlines::{due_at, extended_by_holds};
+use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::DeletionScope;
 use opsledger_domain::ids::{CallId, ClientId, LegalHoldId};
 use opsledger_domain::rules::{RuleId, RuleValue};
@@ -118,7 +118,13 @@ pub fn report(
         .terminated
         .filter(|t| as_of.sees(t) && t.occurred_at <= evaluated_at)
         .map(|t| t.occurred_at);
-    let ret2_deadline = terminated_at.and_then(|t| after(&rules, RuleId::Ret2, t).1);
+    // R-RET-2 runs to the end of the 30th local day (`rule_due_at`, as the verdict reads it).
+    let ret2_deadline = terminated_at.and_then(|t| {
+        let value = value_at(RuleId::Ret2, &rules.client_rules(), t);
+        rule_due_at(RuleId::Ret2, &value, &rules.agreement_at(t).calendar, t)
+            .ok()
+            .flatten()
+    });
     let confidentiality_until = terminated_at.and_then(|t| after(&rules, RuleId::Ret3, t).1);
     let holds = active_holds(model, client, &as_of, evaluated_at);
     let deletions: Vec<_> = client
@@ -135,9 +141,10 @@ pub fn report(
     let window = |earliest: Option<DateTime<Utc>>, deleted: Option<EventRef>| {
         // The same definition as R-RET-2's verdict: the later of the two, extended by the time
         // legal holds were active after the termination; unknown while one is active.
-        let deadline = ret2_deadline
-            .zip(terminated_at)
-            .and_then(|(d, t)| extended_by_holds(t, earliest.map_or(d, |e| e.max(d)), &hold_times));
+        let deadline = ret2_deadline.zip(terminated_at).and_then(|(d, t)| {
+            let calendar = &rules.agreement_at(t).calendar;
+            extended_by_holds(calendar, t, earliest.map_or(d, |e| e.max(d)), &hold_times)
+        });
         let mut held_by: Vec<RetentionHold> = Vec::new();
         if let Some(until) = earliest.filter(|e| evaluated_at < *e) {
             held_by.push(RetentionHold::MinimumRetention { until });

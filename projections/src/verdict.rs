@@ -2,7 +2,7 @@
 //!
 //! A clocked rule is judged by [`judge_deadline`]: the rule value in force at the clock start
 //! (from `domain::rules_in_force::value_at`) is turned into a due instant by
-//! `domain::deadlines::due_at`; the meeting event at or before the due instant is met; a later
+//! `domain::deadlines::rule_due_at`; the meeting event at or before the due instant is met; a later
 //! one, or none by the evaluation instant, is missed unless an excused window excuses it. A met
 //! obligation stays met even inside a window.
 //!
@@ -21,7 +21,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use opsledger_domain::calendar::BusinessCalendar;
-use opsledger_domain::deadlines::due_at;
+use opsledger_domain::deadlines::rule_due_at;
 use opsledger_domain::events::ExcuseCause;
 use opsledger_domain::excuses::{cause_concerns, cause_label};
 use opsledger_domain::ids::ExcusedWindowId;
@@ -349,7 +349,7 @@ pub fn judge_deadline(
             note: None,
         };
     }
-    let due = match due_at(value, calendar, clock_start) {
+    let due = match rule_due_at(rule, value, calendar, clock_start) {
         Ok(Some(due)) => due,
         Ok(None) => {
             return Judged {

@@ -13,16 +13,19 @@ use opsledger_domain::events::{
     ExcusedWindowOpened, Finding, QualityIssueAddressed, QualityIssueIdentified, ReviewCompleted,
     ReviewFindings, ShiftStarted, Urgency,
 };
+use opsledger_domain::events::{InvoiceIssued, PaymentReceived};
 use opsledger_domain::events::{LegalHoldPlaced, LegalHoldReleased, TerminationTookEffect};
 use opsledger_domain::ids::{
     AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, LegalHoldId,
     QualityIssueId, ReviewId, ShiftId,
 };
+use opsledger_domain::ids::{InvoiceId, PaymentId};
+use opsledger_domain::money::{Currency, Money};
 use opsledger_domain::rules::RuleId;
 use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
 use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
 use opsledger_projections::{AsOf, Period, Projections, YearMonth};
-use support::{agreement, onboard, position, t};
+use support::{agreement, d, onboard, position, t};
 
 fn acme() -> ClientId {
     ClientId::new("acme").unwrap()
@@ -627,9 +630,9 @@ fn coverage_amended_to_around_the_clock_mid_month_is_judged_from_the_amendment_o
 
 // ------------------------------------------------------------------ 7. R-RET-2 and legal holds
 
-/// R-RET-2's deadline in the hold scenario: 30 days of 24 h after 1 October 16:00 UTC, plus the
-/// 66 days the hold was active.
-const RET2_EXTENDED_DUE: &str = "2025-01-05T16:00:00Z";
+/// R-RET-2's deadline in the hold scenario: the end of 31 October (New York, 30 local days after
+/// 1 October), plus the 66 local days the hold was active: the end of 5 January, EST.
+const RET2_EXTENDED_DUE: &str = "2025-01-06T05:00:00Z";
 
 #[test]
 fn a_legal_hold_extends_the_deletion_deadline_by_the_time_it_was_active() {
@@ -648,7 +651,7 @@ fn a_legal_hold_extends_the_deletion_deadline_by_the_time_it_was_active() {
         DomainEvent::LegalHoldReleased(LegalHoldReleased {
             client_id: acme(),
             hold_id: hold,
-            at: t("2024-12-15T16:00:00Z"),
+            at: t("2024-12-15T17:00:00Z"),
         }),
     ];
     let p = ledger(base_agreement(), events);
@@ -681,4 +684,102 @@ fn a_legal_hold_extends_the_deletion_deadline_by_the_time_it_was_active() {
     let late = ret2("2025-01-20T00:00:00Z");
     assert_eq!(late.due_at, Some(extended));
     assert!(is_missed(&late.verdict));
+}
+
+// ------------------------------------------------- 8 and 9. local calendar days, printed due dates
+
+fn invoice(id: &str, invoice_date: (u32, u32), due: (u32, u32)) -> DomainEvent {
+    let date = d(2024, invoice_date.0, invoice_date.1);
+    DomainEvent::InvoiceIssued(InvoiceIssued {
+        client_id: acme(),
+        invoice_id: InvoiceId::new(id).unwrap(),
+        at: t(&format!("{date}T14:00:00Z")),
+        invoice_date: date,
+        period_start: d(2024, 12, 1),
+        period_end: d(2024, 12, 31),
+        lines: vec![],
+        total: Money::new(100_000, Currency::USD),
+        due_date: d(2024, due.0, due.1),
+        final_invoice: false,
+    })
+}
+
+fn paid(id: &str, at: &str) -> DomainEvent {
+    DomainEvent::PaymentReceived(PaymentReceived {
+        client_id: acme(),
+        invoice_id: InvoiceId::new(id).unwrap(),
+        payment_id: PaymentId::new(format!("pay-{id}")).unwrap(),
+        at: t(at),
+        amount: Money::new(100_000, Currency::USD),
+        excess_as_credit: false,
+    })
+}
+
+fn bil2<'a>(r: &'a ObligationReport, id: &str) -> &'a Obligation {
+    r.obligations
+        .iter()
+        .find(|o| {
+            o.rule == RuleId::Bil2
+                && o.subject
+                    == Subject::Invoice {
+                        invoice_id: InvoiceId::new(id).unwrap(),
+                    }
+        })
+        .unwrap_or_else(|| panic!("no R-BIL-2 obligation for {id}"))
+}
+
+#[test]
+fn payment_is_due_by_the_end_of_the_printed_local_due_date_across_daylight_saving() {
+    let events = vec![
+        // Printed due date 24 September, later than the 14 days' terms; paid on the 20th.
+        invoice("inv-long", (9, 2), (9, 24)),
+        paid("inv-long", "2024-09-20T14:00:00Z"),
+        // Dated 25 October, due 8 November (clocks went back on 3 November); paid at 23:30 New
+        // York time on the due date, which is 04:30 UTC on the 9th.
+        invoice("inv-dst", (10, 25), (11, 8)),
+        paid("inv-dst", "2024-11-09T04:30:00Z"),
+    ];
+    let p = ledger(base_agreement(), events);
+    let r = report(
+        &p,
+        "2024-09-01T04:00:00Z",
+        "2024-12-01T05:00:00Z",
+        "2024-12-01T05:00:00Z",
+    );
+    let long = bil2(&r, "inv-long");
+    assert_eq!(long.due_at, Some(t("2024-09-25T04:00:00Z")));
+    assert_eq!(
+        long.verdict,
+        Verdict::Met {
+            met_at: t("2024-09-20T14:00:00Z")
+        }
+    );
+    let dst = bil2(&r, "inv-dst");
+    assert_eq!(dst.due_at, Some(t("2024-11-09T05:00:00Z")));
+    assert_eq!(
+        dst.verdict,
+        Verdict::Met {
+            met_at: t("2024-11-09T04:30:00Z")
+        }
+    );
+}
+
+#[test]
+fn deletion_is_due_by_the_end_of_the_thirtieth_local_day_after_termination() {
+    // Terminated 15 October 12:00 New York; the 30th local day after is 14 November (EST):
+    // deletion is due by its end, 05:00 UTC on the 15th.
+    let events = vec![DomainEvent::TerminationTookEffect(TerminationTookEffect {
+        client_id: acme(),
+        at: t("2024-10-15T16:00:00Z"),
+    })];
+    let p = ledger(base_agreement(), events);
+    let r = report(
+        &p,
+        "2024-10-01T04:00:00Z",
+        "2024-11-01T04:00:00Z",
+        "2024-11-15T04:59:59Z",
+    );
+    let ret2 = only(&r, RuleId::Ret2);
+    assert_eq!(ret2.due_at, Some(t("2024-11-15T05:00:00Z")));
+    assert!(matches!(ret2.verdict, Verdict::Pending { .. }));
 }

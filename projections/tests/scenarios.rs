@@ -680,26 +680,28 @@ fn retention_windows_holds_and_overdue_deletions() {
         .held_by
         .iter()
         .any(|h| matches!(h, RetentionHold::LegalHold { .. })));
-    // On 15 July, released: the deadline (31 May: 30 days after termination, later than the
-    // calls' 90 days of 30 May; extended by the hold's 31 days, 10 May to 10 June, to 1 July)
-    // has passed and nothing was deleted.
+    // On 15 July, released: the deadline (the end of 30 May in New York: 30 local days after
+    // the termination on the evening of 30 April, later than the calls' 90 days of 30 May;
+    // extended by the hold's 31 days, 10 May to 10 June, to the end of 30 June) has passed and
+    // nothing was deleted.
     let overdue = p
         .retention_report(&acme(), AsOf::Head, t("2024-07-15T00:00:00Z"), june)
         .unwrap();
     assert!(overdue.records.iter().all(|r| r.overdue));
     assert_eq!(
         overdue.records[0].deletion_deadline,
-        Some(t("2024-07-01T00:00:00Z"))
+        Some(t("2024-07-01T04:00:00Z"))
     );
     assert_eq!(
         overdue.records[1].earliest_deletion,
-        Some(t("2024-05-30T14:00:00Z"))
+        // 90 local days after 09:00 EST on 1 March is 09:00 EDT on 30 May.
+        Some(t("2024-05-30T13:00:00Z"))
     );
     assert_eq!(
         overdue.confidentiality_until,
         Some(t("2027-05-01T00:00:00Z"))
     );
-    // Nothing falls due in June: every deadline is 1 July.
+    // Nothing falls due in June: every deadline is the end of 30 June (New York), in July UTC.
     assert!(overdue.deletions_due.is_empty());
     insta::assert_json_snapshot!("retention_2024_07_15", overdue);
     let r = p
@@ -718,7 +720,7 @@ fn retention_windows_holds_and_overdue_deletions() {
         .iter()
         .find(|o| o.rule == RuleId::Ret2)
         .unwrap();
-    assert_eq!(ret2.due_at, Some(t("2024-07-01T00:00:00Z")));
+    assert_eq!(ret2.due_at, Some(t("2024-07-01T04:00:00Z")));
     assert!(matches!(ret2.verdict, Verdict::Missed { .. }));
     let _ = Duration::zero();
 }
