@@ -19,6 +19,7 @@ use crate::money::{Currency, Money};
 use crate::rules::{RuleId, RuleValue};
 use crate::rules_in_force::value_at;
 use crate::state::{CallState, ClientState, CredentialStatus, InvoiceState, LedgerState};
+use crate::suspension::{suspension_permitted, CitedInvoice};
 
 /// Decides a command against the state: the events to append, or why not.
 pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>, DomainError> {
@@ -556,8 +557,17 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                 return duplicate(*existing == e, format!("sop-{}", e.amendment_id));
             }
             if e.material {
-                let notice_days = sop_days(RuleId::Amd1, state.sop_amendments.as_slice(), e.at)?;
-                let earliest = e.at + notice_days;
+                // The agency-wide floor, from the one place R-AMD-1's period is read; each
+                // client's own (longer) notice is applied by the rules in force.
+                let earliest = crate::rules_in_force::sop_amendment_floor(
+                    &crate::events::SopAmendmentPublished {
+                        effective_at: e.at,
+                        ..e.clone()
+                    },
+                    &state.sop_amendments,
+                );
+                let notice_days =
+                    crate::rules_in_force::amendment_notice_days(None, &state.sop_amendments, e.at);
                 if e.effective_at < earliest {
                     return Err(DomainError::rule_refused(
                         RuleId::Amd1,
@@ -565,7 +575,7 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                             "material SOP amendment {} takes effect at {}, earlier than {} days after notice ({})",
                             e.amendment_id,
                             e.effective_at,
-                            notice_days.num_days(),
+                            notice_days,
                             earliest
                         ),
                     ));
@@ -739,21 +749,27 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                     "it is already suspended",
                 ));
             }
-            match client.default_notices.get(&e.notice_id) {
-                Some(notice) if notice.at <= e.at => Ok(vec![e.into()]),
-                Some(notice) => Err(DomainError::rule_refused(
+            // R-BIL-3: the one definition the verdict and the billing status use too.
+            let notice = client.default_notices.get(&e.notice_id);
+            let cited: Vec<CitedInvoice> = notice
+                .map(|n| {
+                    n.invoice_ids
+                        .iter()
+                        .filter_map(|id| state.invoices.get(id))
+                        .map(|inv| CitedInvoice {
+                            invoice_id: inv.issued.invoice_id.clone(),
+                            due_date: inv.issued.due_date,
+                            settled_at: inv.settled_at(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let calendar = &client.agreement_or_first(e.at).calendar;
+            match suspension_permitted(notice.map(|n| n.at), &cited, calendar, e.at) {
+                Ok(()) => Ok(vec![e.into()]),
+                Err(refusal) => Err(DomainError::rule_refused(
                     RuleId::Bil3,
-                    format!(
-                        "the payment default notice {} is dated {}, after the suspension at {}",
-                        e.notice_id, notice.at, e.at
-                    ),
-                )),
-                None => Err(DomainError::rule_refused(
-                    RuleId::Bil3,
-                    format!(
-                        "no written notice of payment default {} precedes the suspension",
-                        e.notice_id
-                    ),
+                    refusal.describe(e.at),
                 )),
             }
         }
@@ -1362,12 +1378,4 @@ fn days_of(rule: RuleId, value: &RuleValue) -> Result<Duration, DomainError> {
             "{rule} is configured as {other:?}; a number of days is needed"
         ))),
     }
-}
-
-fn sop_days(
-    rule: RuleId,
-    sop: &[crate::events::SopAmendmentPublished],
-    at: DateTime<Utc>,
-) -> Result<Duration, DomainError> {
-    days_of(rule, &crate::rules_in_force::sop_value_at(rule, sop, at))
 }

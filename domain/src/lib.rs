@@ -17,6 +17,7 @@ pub mod money;
 pub mod rules;
 pub mod rules_in_force;
 pub mod state;
+pub mod suspension;
 
 pub use codec::{decode, encode, personal_fields};
 pub use decide::decide;

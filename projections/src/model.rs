@@ -29,7 +29,7 @@ use opsledger_domain::ids::{
 };
 use opsledger_domain::money::Money;
 use opsledger_domain::rules::{RuleId, RuleValue};
-use opsledger_domain::rules_in_force::{agreement_at, sop_amendment_takes_effect_at, value_at};
+use opsledger_domain::rules_in_force::{agreement_at, sop_amendment_takes_effect_for, value_at};
 use serde::{Deserialize, Serialize};
 
 use crate::position::{EventRef, PositionedEvent, YearMonth};
@@ -1210,10 +1210,19 @@ impl RulesView {
         sop_amendments: Vec<SopAmendmentPublished>,
         first_agreement: ServiceAgreement,
     ) -> Self {
+        // Each SOP amendment takes effect for this client after its own R-AMD-1 notice.
+        let client_rules = opsledger_domain::rules_in_force::ClientRules {
+            agreements: &agreements,
+            sop_amendments: &sop_amendments,
+        };
         let mut boundaries: Vec<DateTime<Utc>> = agreements
             .iter()
             .map(|a| a.effective_at)
-            .chain(sop_amendments.iter().map(sop_amendment_takes_effect_at))
+            .chain(
+                sop_amendments
+                    .iter()
+                    .map(|a| sop_amendment_takes_effect_for(a, &client_rules)),
+            )
             .collect();
         boundaries.sort();
         boundaries.dedup();

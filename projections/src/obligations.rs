@@ -48,10 +48,11 @@ use opsledger_domain::ids::{
     QualityIssueId, ReviewId, SopAmendmentId,
 };
 use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
-use opsledger_domain::rules_in_force::sop_amendment_takes_effect_at;
+use opsledger_domain::rules_in_force::sop_amendment_takes_effect_for;
+use opsledger_domain::suspension::{suspension_permitted, CitedInvoice};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClientRecord, InvoiceRecord, ReadModel, RulesView};
+use crate::model::{ClientRecord, DefaultNoticeRecord, InvoiceRecord, ReadModel, RulesView};
 use crate::position::{AsOf, EventRef, Period, YearMonth};
 use crate::report::{month_period, months_in, quarter, quarter_start, resolve_client, ReportError};
 use crate::sla::basis_points;
@@ -1374,7 +1375,8 @@ fn billing(ctx: &mut Ctx<'_>) {
             None,
         );
     }
-    // R-BIL-3: a suspension relies on a default notice recorded before it.
+    // R-BIL-3: the one definition (`domain::suspension`): a notice strictly before the
+    // suspension, citing an invoice still unpaid past its due date at the suspension.
     let suspensions: Vec<_> = client
         .suspensions
         .iter()
@@ -1386,23 +1388,31 @@ fn billing(ctx: &mut Ctx<'_>) {
             .client
             .default_notices
             .iter()
-            .find(|n| n.notice_id == s.notice_id && ctx.as_of.sees(&n.event))
-            .map(|n| n.event);
+            .find(|n| n.notice_id == s.notice_id && ctx.as_of.sees(&n.event));
         let at = s.event.occurred_at;
-        let verdict = match notice {
-            Some(n) if n.occurred_at < at => Verdict::Met {
-                met_at: n.occurred_at,
-            },
-            _ => Verdict::Missed {
-                by: Shortfall {
-                    amount: 1,
-                    unit: Unit::Findings,
+        let cited = notice.map_or_else(Vec::new, |n| cited_invoices(model, n, ctx.as_of));
+        let calendar = &ctx.rules.agreement_at(at).calendar;
+        let notice_at = notice.map(|n| n.event.occurred_at);
+        let (verdict, note) = match suspension_permitted(notice_at, &cited, calendar, at) {
+            Ok(()) => (
+                Verdict::Met {
+                    met_at: notice_at.unwrap_or(at),
                 },
-                met_at: None,
-            },
+                None,
+            ),
+            Err(refusal) => (
+                Verdict::Missed {
+                    by: Shortfall {
+                        amount: 1,
+                        unit: Unit::Findings,
+                    },
+                    met_at: None,
+                },
+                Some(refusal.describe(at)),
+            ),
         };
         let mut evidence = vec![s.event];
-        evidence.extend(notice);
+        evidence.extend(notice.map(|n| n.event));
         ctx.push(
             RuleId::Bil3,
             Subject::Suspension,
@@ -1411,7 +1421,7 @@ fn billing(ctx: &mut Ctx<'_>) {
             Some(at),
             verdict,
             &evidence,
-            None,
+            note.as_deref(),
         );
     }
     // R-BIL-4: a price change takes effect no earlier than the notice period after the notice.
@@ -1430,6 +1440,25 @@ fn billing(ctx: &mut Ctx<'_>) {
             c.effective_at,
         );
     }
+}
+
+/// The invoices a default notice cites, as R-BIL-3 reads them, as a basis sees them.
+pub(crate) fn cited_invoices(
+    model: &ReadModel,
+    notice: &DefaultNoticeRecord,
+    as_of: &AsOf,
+) -> Vec<CitedInvoice> {
+    notice
+        .invoice_ids
+        .iter()
+        .filter_map(|id| model.invoices.by_key(id))
+        .filter(|inv| as_of.sees(&inv.issued))
+        .map(|inv| CitedInvoice {
+            invoice_id: inv.invoice_id.clone(),
+            due_date: inv.due_date,
+            settled_at: settled_by(inv, as_of).map(|s| s.occurred_at),
+        })
+        .collect()
 }
 
 /// A rule requiring `effective_at` to be at least the rule's period after a notice.
@@ -1811,7 +1840,9 @@ fn sop_amendments(ctx: &mut Ctx<'_>) {
             );
             continue;
         }
-        let applied_from = sop_amendment_takes_effect_at(a);
+        // R-AMD-1 per client: the notice period in force for this client (agreement, then
+        // SOP, then default), counted in its local calendar days.
+        let applied_from = sop_amendment_takes_effect_for(a, &ctx.rules.client_rules());
         let note = (applied_from != a.effective_at).then(|| {
             format!("stated effective {} is inside the notice period; rules in force apply it from {applied_from}", a.effective_at)
         });

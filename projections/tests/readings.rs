@@ -15,6 +15,8 @@ use opsledger_domain::events::{
 };
 use opsledger_domain::events::{InvoiceIssued, PaymentReceived};
 use opsledger_domain::events::{LegalHoldPlaced, LegalHoldReleased, TerminationTookEffect};
+use opsledger_domain::events::{PaymentDefaultNoticeSent, ServiceSuspended};
+use opsledger_domain::ids::NoticeId;
 use opsledger_domain::ids::{
     AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, LegalHoldId,
     QualityIssueId, ReviewId, ShiftId,
@@ -22,6 +24,7 @@ use opsledger_domain::ids::{
 use opsledger_domain::ids::{InvoiceId, PaymentId};
 use opsledger_domain::money::{Currency, Money};
 use opsledger_domain::rules::RuleId;
+use opsledger_projections::billing::BillingStatus;
 use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
 use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
 use opsledger_projections::{AsOf, Period, Projections, YearMonth};
@@ -782,4 +785,81 @@ fn deletion_is_due_by_the_end_of_the_thirtieth_local_day_after_termination() {
     let ret2 = only(&r, RuleId::Ret2);
     assert_eq!(ret2.due_at, Some(t("2024-11-15T05:00:00Z")));
     assert!(matches!(ret2.verdict, Verdict::Pending { .. }));
+}
+
+// ------------------------------------------------------------------ 10. one R-BIL-3
+
+fn default_notice(at: &str) -> DomainEvent {
+    DomainEvent::PaymentDefaultNoticeSent(PaymentDefaultNoticeSent {
+        client_id: acme(),
+        notice_id: NoticeId::new("n-1").unwrap(),
+        at: t(at),
+        invoice_ids: vec![InvoiceId::new("inv-1").unwrap()],
+    })
+}
+
+fn suspended(at: &str) -> DomainEvent {
+    DomainEvent::ServiceSuspended(ServiceSuspended {
+        client_id: acme(),
+        at: t(at),
+        notice_id: NoticeId::new("n-1").unwrap(),
+    })
+}
+
+#[test]
+fn a_suspension_needs_a_strictly_earlier_notice_and_an_invoice_unpaid_past_due_at_that_instant() {
+    // Due 16 September, unpaid; noticed 20 September 14:00 UTC.
+    let unpaid = || {
+        vec![
+            invoice("inv-1", (9, 2), (9, 16)),
+            default_notice("2024-09-20T14:00:00Z"),
+        ]
+    };
+    let bil3 = |p: &Projections| {
+        let r = report(
+            p,
+            "2024-09-01T04:00:00Z",
+            "2024-10-01T04:00:00Z",
+            "2024-10-01T04:00:00Z",
+        );
+        only(&r, RuleId::Bil3).verdict.clone()
+    };
+    // Suspended at the notice's own instant: missed, and the billing status agrees that a
+    // suspension was not yet permitted then.
+    let mut same = unpaid();
+    same.push(suspended("2024-09-20T14:00:00Z"));
+    let p = ledger(base_agreement(), same);
+    assert!(is_missed(&bil3(&p)));
+    let p = ledger(base_agreement(), unpaid());
+    let status = |at: &str| p.billing_report(&acme(), AsOf::Head, t(at)).unwrap().status;
+    assert_eq!(
+        status("2024-09-20T14:00:00Z"),
+        BillingStatus::DefaultNoticed
+    );
+    assert_eq!(
+        status("2024-09-20T14:00:01Z"),
+        BillingStatus::SuspensionEligible
+    );
+    // A second later it is met.
+    let mut later = unpaid();
+    later.push(suspended("2024-09-20T14:00:01Z"));
+    assert_eq!(
+        bil3(&ledger(base_agreement(), later)),
+        Verdict::Met {
+            met_at: t("2024-09-20T14:00:00Z")
+        }
+    );
+    // Paid in full before the suspension: nothing was unpaid past due, so it is missed, and
+    // the status after the payment is no longer suspension-eligible.
+    let mut settled = unpaid();
+    settled.push(paid("inv-1", "2024-09-22T14:00:00Z"));
+    settled.push(suspended("2024-09-23T14:00:00Z"));
+    let p = ledger(base_agreement(), settled);
+    assert!(is_missed(&bil3(&p)));
+    assert_eq!(
+        p.billing_report(&acme(), AsOf::Head, t("2024-09-22T20:00:00Z"))
+            .unwrap()
+            .status,
+        BillingStatus::Current
+    );
 }

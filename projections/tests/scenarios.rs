@@ -640,12 +640,14 @@ fn billing_state_status_and_liability_cap() {
     let at = |s: &str| p.billing_report(&acme(), AsOf::Head, t(s)).unwrap();
     assert_eq!(at("2024-03-05T00:00:00Z").status, BillingStatus::Current);
     assert_eq!(at("2024-03-15T12:00:00Z").status, BillingStatus::Overdue);
+    // The notice went out at 10:00 on 20 March; at that very instant a suspension would not
+    // follow it (R-BIL-3: strictly earlier), from the next instant on it would.
     assert_eq!(
-        at("2024-03-20T12:00:00Z").status,
+        at("2024-03-20T10:00:00Z").status,
         BillingStatus::DefaultNoticed
     );
     assert_eq!(
-        at("2024-03-21T12:00:00Z").status,
+        at("2024-03-20T12:00:00Z").status,
         BillingStatus::SuspensionEligible
     );
     let april = at("2024-04-15T12:00:00Z");
