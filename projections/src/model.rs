@@ -393,8 +393,12 @@ pub struct EscalationRecord {
     pub attempts: Vec<TierEvent>,
     /// Unreachable marks in log order (R-ESC-2 clock starts).
     pub unreachable: Vec<TierEvent>,
-    /// First digest covering it (R-ESC-3).
+    /// First digest listing it (R-ESC-3).
     pub digest: Option<EventRef>,
+    /// First digest listing it whose period also holds the instant it was raised: the one that
+    /// meets R-ESC-3 (the catalog's Readings).
+    #[serde(default)]
+    pub digest_covering: Option<EventRef>,
 }
 row!(EscalationRecord, EscalationId, escalation_id);
 
@@ -806,6 +810,7 @@ impl ReadModel {
                     attempts: Vec::new(),
                     unreachable: Vec::new(),
                     digest: None,
+                    digest_covering: None,
                 }) {
                     if let Some(c) = self.clients.get_slot_mut(client) {
                         c.escalations.push(slot);
@@ -840,6 +845,10 @@ impl ReadModel {
                 for id in &e.escalation_ids {
                     if let Some(esc) = self.escalations.get_mut(id) {
                         set_first(&mut esc.digest, r);
+                        let raised = esc.opened.occurred_at;
+                        if e.period_start <= raised && raised <= e.period_end {
+                            set_first(&mut esc.digest_covering, r);
+                        }
                     }
                 }
             }

@@ -25,8 +25,8 @@
 //!   an urgent escalation opened for the call.
 //! - R-ESC-2 is met by an attempt to a lower tier within the value in force ("immediate": 60 s);
 //!   when the unreachable tier is the last of the chain in force, the verdict is chain exhausted.
-//! - R-ESC-3 is judged per non-urgent escalation: the digest covering it is due one agreed
-//!   interval after it was opened (a digest at each interval's end always meets that).
+//! - R-ESC-3 is judged per non-urgent escalation: the digest is due when the agreed interval it
+//!   was raised in closes (within 60 s), and is met by a digest whose period holds the item.
 //! - R-QA-1 counts the month's answered calls reviewed by the month's QA summary deadline,
 //!   judged at that deadline and never changed by later reviews.
 //! - R-COV-1 reports each interval where fewer distinct agents than required were on duty.
@@ -37,7 +37,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::{
     DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
@@ -52,12 +52,14 @@ use opsledger_domain::rules_in_force::sop_amendment_takes_effect_for;
 use opsledger_domain::suspension::{suspension_permitted, CitedInvoice};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClientRecord, DefaultNoticeRecord, InvoiceRecord, ReadModel, RulesView};
+use crate::model::{
+    ClientRecord, DefaultNoticeRecord, EscalationRecord, InvoiceRecord, ReadModel, RulesView,
+};
 use crate::position::{AsOf, EventRef, Period, YearMonth};
 use crate::report::{month_period, months_in, quarter, quarter_start, resolve_client, ReportError};
 use crate::sla::basis_points;
 use crate::verdict::{
-    judge_deadline, judge_due, no_deadline_verdict, secs_late, windows_seen, ExcusedWindow,
+    judge_deadline, judge_due, no_deadline_verdict, secs_late, stamp, windows_seen, ExcusedWindow,
     Shortfall, Tally, Unit, Verdict,
 };
 
@@ -723,19 +725,102 @@ fn escalations(ctx: &mut Ctx<'_>) {
             }
             ctx.deadline(RuleId::Esc2, subject, mark.event, next);
         }
-        // R-ESC-3: a non-urgent item reaches the client in a digest within one interval.
+        // R-ESC-3: a non-urgent item reaches the client in the digest due at the end of the
+        // interval it was raised in.
         if esc.urgency == Urgency::NonUrgent && ctx.in_period(&esc.opened) {
-            ctx.deadline(
-                RuleId::Esc3,
-                Subject::Escalation {
-                    escalation_id: esc.escalation_id.clone(),
-                    tier: None,
-                },
-                esc.opened,
-                ctx.seen(esc.digest),
-            );
+            digest_interval(ctx, esc);
         }
     }
+}
+
+/// R-ESC-3 for one non-urgent item (the catalog's Readings): intervals of the agreed length
+/// are anchored at the onboarding, or at the effective instant of the agreement version in force
+/// when that version set another interval; the clock starts when the interval the item was
+/// raised in closes, and the digest is due then, within the same tolerance as "immediately"
+/// (`RuleValue::Immediate`, 60 s), since compiling it takes a moment. It is met by a digest that
+/// lists the item under a period holding the instant it was raised.
+fn digest_interval(ctx: &mut Ctx<'_>, esc: &EscalationRecord) {
+    let subject = Subject::Escalation {
+        escalation_id: esc.escalation_id.clone(),
+        tier: None,
+    };
+    let raised = esc.opened.occurred_at;
+    let value = ctx.value(RuleId::Esc3, raised);
+    let RuleValue::Minutes(mins) = value else {
+        // Unconfigured, not applicable or another shape: judged as before, by the value.
+        ctx.deadline(
+            RuleId::Esc3,
+            subject,
+            esc.opened,
+            ctx.seen(esc.digest_covering),
+        );
+        return;
+    };
+    let onboarded = ctx.client.onboarded.occurred_at;
+    let first_value = ctx.value(RuleId::Esc3, onboarded);
+    let anchor = if first_value == value {
+        onboarded
+    } else {
+        ctx.rules
+            .agreements
+            .iter()
+            .rev()
+            .find(|v| v.effective_at <= raised)
+            .map_or(onboarded, |v| v.effective_at)
+    };
+    let interval = i64::try_from(mins)
+        .ok()
+        .filter(|m| *m > 0)
+        .and_then(Duration::try_minutes);
+    let (Some(interval), true) = (interval, anchor <= raised) else {
+        ctx.deadline(
+            RuleId::Esc3,
+            subject,
+            esc.opened,
+            ctx.seen(esc.digest_covering),
+        );
+        return;
+    };
+    let elapsed_ms = (raised - anchor).num_milliseconds();
+    let closes = elapsed_ms
+        .checked_div(interval.num_milliseconds())
+        .and_then(|k| k.checked_add(1))
+        .and_then(|k| interval.checked_mul(i32::try_from(k).ok()?))
+        .and_then(|d| anchor.checked_add_signed(d));
+    let Some(closes) = closes else {
+        ctx.deadline(
+            RuleId::Esc3,
+            subject,
+            esc.opened,
+            ctx.seen(esc.digest_covering),
+        );
+        return;
+    };
+    let calendar = &ctx.rules.agreement_at(raised).calendar;
+    let met = ctx.seen(esc.digest_covering);
+    let judged = judge_deadline(
+        RuleId::Esc3,
+        &RuleValue::Immediate,
+        calendar,
+        closes,
+        met.map(|m| m.occurred_at),
+        &ctx.windows,
+        ctx.evaluated_at,
+    );
+    let evidence = [Some(esc.opened), met];
+    ctx.record(
+        RuleId::Esc3,
+        subject,
+        Some(closes),
+        value,
+        judged.due_at,
+        judged.verdict,
+        &evidence,
+        Some(judged.note.unwrap_or_else(|| {
+            format!("the interval it was raised in closed at {}", stamp(closes))
+        }))
+        .as_deref(),
+    );
 }
 
 fn finding_verdict(rule: RuleId, finding: Finding, at: DateTime<Utc>) -> Verdict {

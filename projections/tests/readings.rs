@@ -6,6 +6,7 @@
 mod support;
 
 use opsledger_domain::agreement::{Coverage, EscalationContact, ServiceAgreement, Tier};
+use opsledger_domain::events::DigestDelivered;
 use opsledger_domain::events::{
     AgreementAmended, CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome,
     CallSelectedForReview, DocumentationDelivered, DomainEvent, EscalationContactAttempted,
@@ -16,6 +17,7 @@ use opsledger_domain::events::{
 use opsledger_domain::events::{InvoiceIssued, PaymentReceived};
 use opsledger_domain::events::{LegalHoldPlaced, LegalHoldReleased, TerminationTookEffect};
 use opsledger_domain::events::{PaymentDefaultNoticeSent, ServiceSuspended};
+use opsledger_domain::ids::DigestId;
 use opsledger_domain::ids::NoticeId;
 use opsledger_domain::ids::{
     AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, LegalHoldId,
@@ -861,5 +863,103 @@ fn a_suspension_needs_a_strictly_earlier_notice_and_an_invoice_unpaid_past_due_a
             .unwrap()
             .status,
         BillingStatus::Current
+    );
+}
+
+// ------------------------------------------------------------------ 4. R-ESC-3 intervals
+
+fn non_urgent(id: &str, at: &str) -> DomainEvent {
+    DomainEvent::EscalationOpened(EscalationOpened {
+        client_id: acme(),
+        escalation_id: EscalationId::new(id).unwrap(),
+        call_id: None,
+        at: t(at),
+        urgency: Urgency::NonUrgent,
+        summary: None,
+    })
+}
+
+fn digest(id: &str, at: &str, from: &str, to: &str, items: &[&str]) -> DomainEvent {
+    DomainEvent::DigestDelivered(DigestDelivered {
+        client_id: acme(),
+        digest_id: DigestId::new(id).unwrap(),
+        at: t(at),
+        period_start: t(from),
+        period_end: t(to),
+        escalation_ids: items
+            .iter()
+            .map(|i| EscalationId::new(*i).unwrap())
+            .collect(),
+        channel: "email".to_owned(),
+    })
+}
+
+fn esc3<'a>(r: &'a ObligationReport, id: &str) -> &'a Obligation {
+    r.obligations
+        .iter()
+        .find(|o| {
+            o.rule == RuleId::Esc3
+                && o.subject
+                    == Subject::Escalation {
+                        escalation_id: EscalationId::new(id).unwrap(),
+                        tier: None,
+                    }
+        })
+        .unwrap_or_else(|| panic!("no R-ESC-3 obligation for {id}"))
+}
+
+#[test]
+fn a_digest_is_due_at_the_end_of_the_interval_its_items_were_raised_in_and_must_cover_them() {
+    // Four-hour intervals anchored at onboarding (04:00 UTC): 12:00–16:00 closes at 16:00.
+    let events = vec![
+        non_urgent("n1", "2024-10-08T13:00:00Z"),
+        non_urgent("n2", "2024-10-08T14:00:00Z"),
+        non_urgent("n3", "2024-10-08T15:50:00Z"),
+        // Covers n1 in time; lists n2 under a period that does not hold it.
+        digest(
+            "d1",
+            "2024-10-08T16:00:30Z",
+            "2024-10-08T12:00:00Z",
+            "2024-10-08T16:00:00Z",
+            &["n1"],
+        ),
+        digest(
+            "d0",
+            "2024-10-08T16:00:40Z",
+            "2024-10-08T08:00:00Z",
+            "2024-10-08T12:00:00Z",
+            &["n2"],
+        ),
+        // n3 goes out in the next interval's digest: an hour late for its own.
+        digest(
+            "d2",
+            "2024-10-08T17:00:00Z",
+            "2024-10-08T12:00:00Z",
+            "2024-10-08T17:00:00Z",
+            &["n3"],
+        ),
+    ];
+    let p = ledger(base_agreement(), events);
+    let r = report(
+        &p,
+        "2024-10-08T04:00:00Z",
+        "2024-10-09T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    let n1 = esc3(&r, "n1");
+    assert_eq!(n1.clock_start, Some(t("2024-10-08T16:00:00Z")));
+    assert_eq!(
+        n1.verdict,
+        Verdict::Met {
+            met_at: t("2024-10-08T16:00:30Z")
+        }
+    );
+    assert!(is_missed(&esc3(&r, "n2").verdict));
+    assert_eq!(
+        esc3(&r, "n3").verdict,
+        Verdict::Missed {
+            by: secs(3_540),
+            met_at: Some(t("2024-10-08T17:00:00Z")),
+        }
     );
 }
