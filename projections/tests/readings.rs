@@ -5,8 +5,10 @@
 
 mod support;
 
+use opsledger_domain::agreement::RuleOverride;
 use opsledger_domain::agreement::{Coverage, EscalationContact, ServiceAgreement, Tier};
 use opsledger_domain::events::DigestDelivered;
+use opsledger_domain::events::SopAmendmentPublished;
 use opsledger_domain::events::{
     AgreementAmended, CallAnswered, CallClassified, CallCompleted, CallConnected, CallOutcome,
     CallSelectedForReview, DocumentationDelivered, DomainEvent, EscalationContactAttempted,
@@ -19,13 +21,14 @@ use opsledger_domain::events::{LegalHoldPlaced, LegalHoldReleased, TerminationTo
 use opsledger_domain::events::{PaymentDefaultNoticeSent, ServiceSuspended};
 use opsledger_domain::ids::DigestId;
 use opsledger_domain::ids::NoticeId;
+use opsledger_domain::ids::SopAmendmentId;
 use opsledger_domain::ids::{
     AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, LegalHoldId,
     QualityIssueId, ReviewId, ShiftId,
 };
 use opsledger_domain::ids::{InvoiceId, PaymentId};
 use opsledger_domain::money::{Currency, Money};
-use opsledger_domain::rules::RuleId;
+use opsledger_domain::rules::{RuleId, RuleValue};
 use opsledger_projections::billing::BillingStatus;
 use opsledger_projections::obligations::{Obligation, ObligationReport, Subject};
 use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
@@ -962,4 +965,48 @@ fn a_digest_is_due_at_the_end_of_the_interval_its_items_were_raised_in_and_must_
             met_at: Some(t("2024-10-08T17:00:00Z")),
         }
     );
+}
+
+// ------------------------------------------------------------------ 11. R-AMD-1 per client
+
+#[test]
+fn a_material_sop_change_applies_to_a_client_only_after_its_own_agreed_notice() {
+    let mut thirty = base_agreement();
+    thirty.rule_overrides.push(RuleOverride {
+        rule: RuleId::Amd1,
+        value: RuleValue::Days(30),
+    });
+    let mut events = vec![DomainEvent::SopAmendmentPublished(SopAmendmentPublished {
+        amendment_id: SopAmendmentId::new("s1").unwrap(),
+        at: t("2024-10-01T16:00:00Z"),
+        effective_at: t("2024-10-15T16:00:00Z"),
+        material: true,
+        changes: vec![RuleOverride {
+            rule: RuleId::Ans1,
+            value: RuleValue::Seconds(20),
+        }],
+        summary: "answer target relaxed".to_owned(),
+    })];
+    // Answered after 15 s on 20 October: within the amended 20 s, but the amendment does not
+    // apply to this client until 31 October, so the 8 s target judges it.
+    events.extend(answered_call(
+        "c1",
+        "2024-10-20T14:00:00Z",
+        15,
+        "billing question",
+        false,
+    ));
+    let p = ledger(thirty, events);
+    let r = report(
+        &p,
+        "2024-10-01T04:00:00Z",
+        "2024-11-01T04:00:00Z",
+        "2024-12-01T00:00:00Z",
+    );
+    let ans1 = find_call(&r, RuleId::Ans1, "c1");
+    assert_eq!(ans1.rule_value, RuleValue::Seconds(8));
+    assert!(is_missed(&ans1.verdict));
+    let amd1 = only(&r, RuleId::Amd1);
+    assert_eq!(amd1.rule_value, RuleValue::Days(30));
+    assert_eq!(amd1.due_at, Some(t("2024-10-31T16:00:00Z")));
 }
