@@ -201,19 +201,6 @@ pub fn windows_seen(model: &ReadModel, client: &ClientRecord, as_of: &AsOf) -> V
         .collect()
 }
 
-/// The ids of windows overlapping `[from, to]`.
-pub fn overlapping(
-    windows: &[ExcusedWindow],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Vec<ExcusedWindowId> {
-    windows
-        .iter()
-        .filter(|w| w.overlaps(from, to))
-        .map(|w| w.window_id.clone())
-        .collect()
-}
-
 /// Whole seconds from `a` to `b`, rounded up; 0 when `b` is not after `a`.
 pub fn secs_late(a: DateTime<Utc>, b: DateTime<Utc>) -> u64 {
     let ms = (b - a).num_milliseconds();
@@ -454,5 +441,66 @@ pub fn judge_due(
                 None,
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn open_window(from: &str) -> ExcusedWindow {
+        ExcusedWindow {
+            window_id: ExcusedWindowId::new("w").unwrap(),
+            cause: ExcuseCause::ForceMajeure,
+            from: at(from),
+            to: None,
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn a_deadline_inside_a_window_still_open_is_pending_until_it_closes() {
+        // Due 10:00, a window opened at 09:30 and still open at 11:00: not yet missed.
+        let windows = [open_window("2024-10-08T09:30:00Z")];
+        let start = at("2024-10-08T09:00:00Z");
+        let due = at("2024-10-08T10:00:00Z");
+        let unmet = judge_due(
+            RuleId::Doc2,
+            due,
+            start,
+            None,
+            &windows,
+            at("2024-10-08T11:00:00Z"),
+        );
+        assert_eq!(
+            unmet.verdict,
+            Verdict::Pending {
+                due_at: None,
+                held_by: vec![]
+            }
+        );
+        // Delivered late while it is open: excused, naming the open window.
+        let late = at("2024-10-08T10:30:00Z");
+        let met = judge_due(RuleId::Doc2, due, start, Some(late), &windows, late);
+        assert!(matches!(
+            met.verdict,
+            Verdict::Excused { reading: Some(ref r), .. } if r.contains("…")
+        ));
+        // Without a window the same delivery is missed by 30 minutes.
+        let missed = judge_due(RuleId::Doc2, due, start, Some(late), &[], late);
+        assert_eq!(
+            missed.verdict,
+            Verdict::Missed {
+                by: Shortfall {
+                    amount: 1_800,
+                    unit: Unit::Seconds
+                },
+                met_at: Some(late)
+            }
+        );
     }
 }
