@@ -7,7 +7,13 @@
 //! killed half-way is finished by running it again. A malformed line stops the import before
 //! anything is appended, naming file, line and field; `--skip-invalid` records the rest and
 //! lists what was skipped.
+//!
+//! Every import prints what became of every row read (the importers' dispositions, which add
+//! up to the rows read), or returns it as JSON with `--format json`; `--report-file` writes
+//! the per-row list, one `file:line` per row (see `docs/imports.md`).
 
+use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -15,9 +21,11 @@ use clap::{Args, Subcommand};
 use opsledger_domain::command::Command;
 use opsledger_domain::events::DomainEvent;
 use opsledger_domain::ids::ClientId;
+use opsledger_domain::import::accounting::{Accounting, Disposition};
 use opsledger_domain::import::queue_log::{ImportedEvent, MalformedLines};
 use opsledger_domain::import::{cdr_csv, csv_mapping, queue_log};
 use opsledger_store::Metadata;
+use serde::Serialize;
 
 use crate::commands::InputError;
 use crate::ledger::Target;
@@ -35,9 +43,26 @@ pub struct ImportCommon {
     /// The client the calls belong to (it must be onboarded in the ledger).
     #[arg(long)]
     client: String,
-    /// Skip malformed lines and refused facts, report them, and import the rest.
+    /// Skip malformed lines, conflicting repeats and refused facts, report them, and import
+    /// the rest.
     #[arg(long)]
     skip_invalid: bool,
+    /// How to print the summary: a text table, or one JSON object.
+    #[arg(long, value_enum, default_value = "text")]
+    format: SummaryFormat,
+    /// Write what became of every row, one `file:line<TAB>disposition<TAB>detail` line per
+    /// row read, to this file.
+    #[arg(long)]
+    report_file: Option<PathBuf>,
+}
+
+/// How an import prints its summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    /// Text, with a disposition table.
+    Text,
+    /// One JSON object.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,9 +71,15 @@ pub enum ImportFormat {
     /// envelopes already recorded are idempotent replays.
     Ndjson(crate::commands::AppendArgs),
     /// Asterisk queue_log files; rotated files (`queue_log-YYYYMMDD`) are read oldest first.
+    /// A file may also be a CSV or TSV dump of the realtime `queue_log` table (a header naming
+    /// `time, callid, queuename, agent, event, data1..data5`).
     QueueLog {
         #[command(flatten)]
         common: ImportCommon,
+        /// The zone (IANA) of a realtime dump's `time` when it is timestamp text rather than
+        /// epoch seconds.
+        #[arg(long, default_value = "UTC")]
+        zone: chrono_tz::Tz,
         files: Vec<PathBuf>,
     },
     /// Asterisk CDR CSV (`Master.csv`). Import queue_log first when you have it: CDRs cannot
@@ -124,10 +155,166 @@ fn facts(events: Vec<ImportedEvent>) -> anyhow::Result<Vec<Fact>> {
         .collect()
 }
 
+/// What the ledger did with an import's events.
+#[derive(Debug, Serialize)]
+struct LedgerSummary {
+    appended: u64,
+    already_recorded: u64,
+    unchanged: u64,
+    refused: Vec<String>,
+}
+
+/// The summary of one import, as `--format json` prints it.
+#[derive(Debug, Serialize)]
+struct ImportSummary {
+    /// Rows (lines or records) read, blank lines and the header excluded.
+    rows_read: u64,
+    /// Rows per disposition; the counts add up to `rows_read`.
+    dispositions: BTreeMap<&'static str, u64>,
+    /// Distinct calls among the imported events.
+    calls: u64,
+    /// Calls without an outcome when the input ended (offered, unresolved).
+    unresolved_calls: u64,
+    /// Events the importer produced.
+    events: u64,
+    ledger: LedgerSummary,
+    notes: Vec<String>,
+}
+
+/// What one importer produced, ready to record and summarise.
+struct Parsed {
+    common: ImportCommon,
+    source_tag: &'static str,
+    events: Vec<ImportedEvent>,
+    accounting: Accounting,
+    unresolved_calls: u64,
+    notes: Vec<String>,
+}
+
+/// Writes the per-row list: `file:line`, disposition and detail, tab-separated.
+fn write_report_file(path: &Path, accounting: &Accounting) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    writeln!(out, "place\tdisposition\tdetail")?;
+    for row in &accounting.rows {
+        // Tabs and line breaks in a detail would break the one-row-per-line layout.
+        let detail: String = row
+            .detail
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        writeln!(
+            out,
+            "{}:{}\t{}\t{}",
+            row.source.file,
+            row.source.line,
+            row.disposition.name(),
+            detail
+        )?;
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
-    let (common, source_tag, facts, mut notes) = match args.format {
+    let parsed = match args.format {
         ImportFormat::Ndjson(append) => return crate::commands::append(target, append).await,
-        ImportFormat::QueueLog { common, mut files } => {
+        other => parse(target, other).await?,
+    };
+    let Parsed {
+        common,
+        source_tag,
+        events,
+        accounting,
+        unresolved_calls,
+        mut notes,
+    } = parsed;
+    if let Some(path) = &common.report_file {
+        write_report_file(path, &accounting)?;
+    }
+    let calls = u64::try_from(cdr_csv::call_ids_of(&events).len()).unwrap_or(u64::MAX);
+    let event_count = u64::try_from(events.len()).unwrap_or(u64::MAX);
+    let facts = facts(events)?;
+    let store = target.open().await?;
+    let metadata = Metadata {
+        source: Some(source_tag.to_owned()),
+        actor: Some("opsledger-import".to_owned()),
+        correlation_id: None,
+        causation_id: None,
+    };
+    let progress = indicatif::ProgressBar::new(0);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("  importing {bar:40} {pos}/{len} events")
+            .expect("a valid template"),
+    );
+    let done = record::record(&store, facts, &metadata, common.skip_invalid, &progress).await?;
+    if unresolved_calls > 0 {
+        notes.push(format!(
+            "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved"
+        ));
+    }
+    let summary = ImportSummary {
+        rows_read: accounting.rows_read(),
+        dispositions: accounting
+            .counts()
+            .into_iter()
+            .map(|(d, n)| (d.name(), n))
+            .collect(),
+        calls,
+        unresolved_calls,
+        events: event_count,
+        ledger: LedgerSummary {
+            appended: done.appended,
+            already_recorded: done.already_recorded,
+            unchanged: done.unchanged,
+            refused: done.refused,
+        },
+        notes,
+    };
+    match common.format {
+        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        SummaryFormat::Text => print_summary(&summary, &accounting),
+    }
+    Ok(())
+}
+
+fn print_summary(summary: &ImportSummary, accounting: &Accounting) {
+    let ledger = &summary.ledger;
+    println!(
+        "imported {} events ({} already recorded, {} unchanged, {} refused)",
+        ledger.appended,
+        ledger.already_recorded,
+        ledger.unchanged,
+        ledger.refused.len()
+    );
+    println!(
+        "  {} rows read: {} calls, {} events",
+        summary.rows_read, summary.calls, summary.events
+    );
+    let counts = accounting.counts();
+    for disposition in Disposition::ALL {
+        let count = counts.get(&disposition).copied().unwrap_or(0);
+        println!("    {:<32} {count:>8}", disposition.name());
+    }
+    for note in &summary.notes {
+        println!("  {note}");
+    }
+    for refused in &ledger.refused {
+        println!("  refused: {refused}");
+    }
+}
+
+/// Reads the files of one import and runs its importer.
+async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> {
+    Ok(match format {
+        ImportFormat::Ndjson(_) => anyhow::bail!("NDJSON envelopes are appended, not parsed"),
+        ImportFormat::QueueLog {
+            common,
+            zone,
+            mut files,
+        } => {
             anyhow::ensure!(!files.is_empty(), "name at least one queue_log file");
             rotation_order(&mut files);
             let contents: Vec<(String, Vec<u8>)> = files
@@ -142,7 +329,7 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                 client_id: client_id(&common.client)?,
                 malformed: malformed(common.skip_invalid),
             };
-            let parsed = queue_log::import(&sources, &options)
+            let parsed = queue_log::import_in_zone(&sources, &options, zone)
                 .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
             let mut notes = vec![format!(
                 "{} lines read, {} NUL bytes stripped, {} calls cut off at the end of the input, {} lines skipped",
@@ -157,7 +344,14 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|s| format!("skipped: {}", s.error)),
             );
-            (common, "asterisk-queue-log", facts(parsed.events)?, notes)
+            Parsed {
+                common,
+                source_tag: "asterisk-queue-log",
+                events: parsed.events,
+                accounting: parsed.accounting,
+                unresolved_calls: u64::try_from(parsed.incomplete_calls.len()).unwrap_or(u64::MAX),
+                notes,
+            }
         }
         ImportFormat::Cdr { common, zone, file } => {
             let bytes = read(&file)?;
@@ -194,7 +388,14 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|s| format!("skipped: {}", s.error)),
             );
-            (common, cdr_csv::SOURCE_TAG, facts(parsed.events)?, notes)
+            Parsed {
+                common,
+                source_tag: cdr_csv::SOURCE_TAG,
+                events: parsed.events,
+                accounting: parsed.accounting,
+                unresolved_calls: 0,
+                notes,
+            }
         }
         ImportFormat::Csv {
             common,
@@ -236,34 +437,16 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|s| format!("skipped: {}", s.error)),
             );
-            (common, "csv-mapping", facts(parsed.events)?, notes)
+            Parsed {
+                common,
+                source_tag: "csv-mapping",
+                events: parsed.events,
+                accounting: parsed.accounting,
+                unresolved_calls: 0,
+                notes,
+            }
         }
-    };
-    let store = target.open().await?;
-    let metadata = Metadata {
-        source: Some(source_tag.to_owned()),
-        actor: Some("opsledger-import".to_owned()),
-        correlation_id: None,
-        causation_id: None,
-    };
-    let progress = indicatif::ProgressBar::new(0);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("  importing {bar:40} {pos}/{len} events")
-            .expect("a valid template"),
-    );
-    let done = record::record(&store, facts, &metadata, common.skip_invalid, &progress).await?;
-    println!(
-        "imported {} events ({} already recorded, {} unchanged, {} refused)",
-        done.appended,
-        done.already_recorded,
-        done.unchanged,
-        done.refused.len()
-    );
-    notes.extend(done.refused.iter().map(|r| format!("refused: {r}")));
-    for note in notes {
-        println!("  {note}");
-    }
-    Ok(())
+    })
 }
 
 fn client_id(raw: &str) -> anyhow::Result<ClientId> {
