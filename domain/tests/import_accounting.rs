@@ -651,6 +651,16 @@ fn a_realtime_dump_missing_a_column_names_it() {
         ),
         "{err:?}"
     );
+    // Skipping still never fails: every row is listed as invalid, by its own line.
+    let out = queue_log_of(&[("dump.csv", dump.as_bytes())], MalformedLines::Skip);
+    let rows: Vec<(u64, Disposition)> = out
+        .accounting
+        .rows
+        .iter()
+        .map(|r| (r.source.line, r.disposition))
+        .collect();
+    assert_eq!(rows, [(2, Disposition::SkippedInvalid)]);
+    assert!(out.events.is_empty());
 }
 
 /// A generated queue_log line: a few call ids and every kind of event, some of it garbage.

@@ -480,6 +480,7 @@ mod realtime {
     }
 
     /// Where the fields are in a row.
+    #[derive(Clone)]
     struct Layout {
         time: usize,
         callid: usize,
@@ -489,6 +490,7 @@ mod realtime {
         data: Data,
     }
 
+    #[derive(Clone)]
     enum Data {
         /// `data1` … `data5`, each possibly absent.
         Columns(Vec<Option<usize>>),
@@ -620,7 +622,9 @@ mod realtime {
             .flexible(true)
             .from_reader(bytes);
         let mut record = csv::ByteRecord::new();
-        let mut layout: Option<Layout> = None;
+        // `None` until the header is read; then the layout, or (when skipping) why the header
+        // gives none, which every row then shares.
+        let mut layout: Option<Result<Layout, QueueLogError>> = None;
         loop {
             let before = lines.line_at(reader.position().byte());
             let line_of = |position: Option<&csv::Position>| LineRef {
@@ -640,10 +644,22 @@ mod realtime {
                             .iter()
                             .map(|c| header_name(&String::from_utf8_lossy(c)))
                             .collect();
-                        layout = Some(super::realtime::layout(&names, &line)?);
+                        let found = super::realtime::layout(&names, &line);
+                        if policy == MalformedLines::Fail {
+                            found.clone()?;
+                        }
+                        layout = Some(found);
                         continue;
                     };
-                    let parsed = fields(&record, layout, zone, &line);
+                    let parsed = match layout {
+                        Ok(layout) => fields(&record, layout, zone, &line),
+                        Err(header) => Err(malformed(
+                            &line,
+                            "header",
+                            "cannot be read because the header is unusable",
+                            &header.to_string(),
+                        )),
+                    };
                     importer.take(parsed, line, policy, out)?;
                 }
                 Err(e) => {
