@@ -586,6 +586,35 @@ fn anonymous_bank_calls_sharing_a_call_id_are_kept_and_conflicts_are_named() {
     let again = import_json(dir.path(), &args);
     assert_eq!(again["ledger"]["appended"], 0, "{again}");
 
+    // The same file edited afterwards: call AA0101/500 now answered two seconds earlier. Its
+    // events keep their ids, so the store alone would keep the first version without a word;
+    // the import refuses it naming the line, or counts it as a conflicting repeat.
+    let mut edited = rows.clone();
+    edited[0] = bank_row("AA0101", "500", "9:00:09", "AGENT", ["9:00:07", "9:03:00"]);
+    edited[2] = edited[0].clone();
+    std::fs::write(&file, format!("{BANK_HEADER}{}", edited.concat())).unwrap();
+    let before = head_position(dir.path());
+    let mut refused_args = vec!["import"];
+    refused_args.extend_from_slice(&args);
+    let out = run(dir.path(), &refused_args);
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bank.txt:2") && stderr.contains("conflicts with the ledger"),
+        "{stderr}"
+    );
+    assert_eq!(head_position(dir.path()), before);
+    let mut skipping_args = args.to_vec();
+    skipping_args.push("--skip-invalid");
+    let summary = import_json(dir.path(), &skipping_args);
+    assert_eq!(disposition_sum(&summary), 5, "{summary}");
+    assert_eq!(
+        summary["dispositions"]["conflicting_repeat"], 1,
+        "{summary}"
+    );
+    assert_eq!(summary["ledger"]["appended"], 0, "{summary}");
+    assert_eq!(head_position(dir.path()), before);
+
     // The same identity with another outcome is refused, naming both lines.
     let conflicting = dir.path().join("conflict.txt");
     std::fs::write(
