@@ -81,6 +81,10 @@ pub enum ImportFormat {
         /// epoch seconds.
         #[arg(long, default_value = "UTC")]
         zone: chrono_tz::Tz,
+        /// The column layout of a vendor's dump whose parameters sit in columns of their own:
+        /// `pbxware`, or a JSON layout file (see docs/imports.md).
+        #[arg(long)]
+        layout: Option<String>,
         files: Vec<PathBuf>,
     },
     /// Asterisk CDR CSV (`Master.csv`). Import queue_log first when you have it: CDRs cannot
@@ -407,8 +411,21 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
         ImportFormat::QueueLog {
             common,
             zone,
+            layout,
             mut files,
         } => {
+            let layout = match layout.as_deref() {
+                None => None,
+                Some("pbxware") => Some(queue_log::pbxware_layout()),
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading layout {path}"))?;
+                    Some(
+                        queue_log::parse_dump_layout(&text)
+                            .map_err(|e| anyhow::Error::new(input_error(format!("{path}: {e}"))))?,
+                    )
+                }
+            };
             anyhow::ensure!(!files.is_empty(), "name at least one queue_log file");
             rotation_order(&mut files);
             let contents: Vec<(String, Vec<u8>)> = files
@@ -423,7 +440,8 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                 client_id: client_id(&common.client)?,
                 malformed: malformed(common.skip_invalid),
             };
-            let parsed = queue_log::import_in_zone(&sources, &options, zone)
+            let dump = queue_log::DumpOptions { zone, layout };
+            let parsed = queue_log::import_with(&sources, &options, &dump)
                 .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
             let mut notes = vec![format!(
                 "{} lines read, {} NUL bytes stripped, {} calls cut off at the end of the input, {} lines skipped",

@@ -30,7 +30,8 @@
 //! table (CSV or TSV with a header naming `time`, `callid`, `queuename`, `agent`, `event`,
 //! `data1` … `data5` or one `data` column; `time` in epoch seconds or as a timestamp), read
 //! by [`import_in_zone`]. The columns are found by their header names; both layouts give the
-//! same events for the same lines.
+//! same events for the same lines. A vendor's dump that moves parameters into columns of its
+//! own is read with a [`DumpLayout`] ([`import_with`]; PBXware's is shipped, [`pbxware_layout`]).
 //!
 //! Accounting: every non-blank line gets one [`Disposition`] in
 //! [`QueueLogImport::accounting`], named by its physical line: imported; unresolved at end
@@ -285,6 +286,66 @@ impl Fields {
     }
 }
 
+/// How a vendor's dump of the queue_log table lays out its columns, when it is not the
+/// realtime table's own `time, callid, queuename, agent, event, data1..data5`: the header
+/// names of the five fields, and per event type the columns that give its parameters
+/// `data1`, `data2` … in the order the pipe format has them (`""` for a parameter the dump
+/// does not keep). Vendors move some parameters into columns of their own (PBXware keeps the
+/// wait in `htime` and the talk time in `ttime`, `FORMATS.md` §3); the layout puts them back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DumpLayout {
+    /// What the layout is for.
+    pub name: String,
+    /// Notes on the layout (where each parameter comes from, what is assumed).
+    #[serde(default)]
+    pub description: String,
+    /// The column of the instant (epoch seconds or timestamp text).
+    pub time: String,
+    /// The column of the Asterisk call id.
+    pub callid: String,
+    /// The column of the queue name.
+    pub queuename: String,
+    /// The column of the agent.
+    pub agent: String,
+    /// The column of the event type.
+    pub event: String,
+    /// Per event type, the columns of its `data1`, `data2` …; the key `*` for every other
+    /// event type.
+    pub data: BTreeMap<String, Vec<String>>,
+}
+
+/// The layout of a PBXware queue_log table export (`FORMATS.md` §3), shipped with the crate.
+const PBXWARE_JSON: &str = include_str!("mappings/pbxware_queue_log.json");
+
+/// Why a dump layout cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LayoutError {
+    /// The layout file is not a valid layout.
+    #[error("layout file: {0}")]
+    Json(String),
+}
+
+/// Reads a JSON dump layout.
+pub fn parse_dump_layout(json: &str) -> Result<DumpLayout, LayoutError> {
+    serde_json::from_str(json).map_err(|e| LayoutError::Json(e.to_string()))
+}
+
+/// The layout of PBXware's queue_log table export.
+pub fn pbxware_layout() -> DumpLayout {
+    // The file is part of the crate and a test parses it, so it cannot fail at run time.
+    parse_dump_layout(PBXWARE_JSON).expect("the shipped pbxware_queue_log.json is valid")
+}
+
+/// How realtime dumps are read.
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    /// The zone of timestamp text in a dump's time column (epoch seconds need none).
+    pub zone: Tz,
+    /// The dump's layout; the realtime table's own when `None`.
+    pub layout: Option<DumpLayout>,
+}
+
 /// Translates queue_log files (oldest first) into domain call events for one client. Realtime
 /// dumps whose `time` column holds timestamp text are read as UTC; see [`import_in_zone`].
 pub fn import(
@@ -309,6 +370,16 @@ pub fn import_in_zone(
     options: &QueueLogOptions,
     zone: Tz,
 ) -> Result<QueueLogImport, QueueLogError> {
+    import_with(sources, options, &DumpOptions { zone, layout: None })
+}
+
+/// As [`import_in_zone`], reading dumps with the given layout: a source is a dump when its
+/// first line names the layout's `callid` and `event` columns.
+pub fn import_with(
+    sources: &[QueueLogSource<'_>],
+    options: &QueueLogOptions,
+    dump: &DumpOptions,
+) -> Result<QueueLogImport, QueueLogError> {
     let mut out = QueueLogImport::default();
     let mut importer = Importer {
         client_id: &options.client_id,
@@ -323,12 +394,12 @@ pub fn import_in_zone(
             .saturating_add(u64::try_from(nuls).unwrap_or(u64::MAX));
         // NUL bytes are never line breaks, so stripping them keeps every line's number.
         let cleaned: Vec<u8> = source.bytes.iter().copied().filter(|b| *b != 0).collect();
-        match realtime::detect(&cleaned) {
+        match realtime::detect(&cleaned, dump.layout.as_ref()) {
             Some(delimiter) => realtime::read(
                 source.name,
                 &cleaned,
                 delimiter,
-                zone,
+                dump,
                 options.malformed,
                 &mut importer,
                 &mut out,
@@ -444,9 +515,11 @@ fn parse_fields(text: &str, line: &LineRef) -> Result<Fields, QueueLogError> {
 
 /// Reading dumps of the Asterisk realtime `queue_log` table.
 mod realtime {
+    use std::collections::BTreeMap;
+
     use super::{
-        checked_epoch, data_fields, malformed, Fields, Importer, LineRef, MalformedLines,
-        QueueLogError, QueueLogImport,
+        checked_epoch, data_fields, malformed, DumpLayout, DumpOptions, Fields, Importer, LineRef,
+        MalformedLines, QueueLogError, QueueLogImport,
     };
     use chrono::NaiveDateTime;
     use chrono_tz::Tz;
@@ -457,7 +530,7 @@ mod realtime {
     /// The delimiter of a realtime dump, or `None` for the pipe layout: the first non-blank
     /// line is a header naming `callid` and `event` when split on its most frequent of tab,
     /// comma and semicolon.
-    pub(super) fn detect(bytes: &[u8]) -> Option<u8> {
+    pub(super) fn detect(bytes: &[u8], layout: Option<&DumpLayout>) -> Option<u8> {
         let first = bytes
             .split(|b| *b == b'\n')
             .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()))?;
@@ -466,8 +539,11 @@ mod realtime {
             .into_iter()
             .max_by_key(|d| first.iter().filter(|b| *b == d).count())?;
         let names: Vec<String> = text.split(char::from(delimiter)).map(header_name).collect();
-        (names.iter().any(|n| n == "callid") && names.iter().any(|n| n == "event"))
-            .then_some(delimiter)
+        let (callid, event) = match layout {
+            Some(l) => (l.callid.to_ascii_lowercase(), l.event.to_ascii_lowercase()),
+            None => ("callid".to_owned(), "event".to_owned()),
+        };
+        (names.contains(&callid) && names.contains(&event)).then_some(delimiter)
     }
 
     /// A header cell as a lower-case name, without quotes and byte-order mark.
@@ -496,6 +572,43 @@ mod realtime {
         Columns(Vec<Option<usize>>),
         /// One `data` column holding the parameters separated by `|`.
         Piped(usize),
+        /// Per event type (`*` for the rest), the columns of `data1`, `data2` …
+        PerEvent(BTreeMap<String, Vec<Option<usize>>>),
+    }
+
+    /// Resolves a vendor layout against the header.
+    fn vendor_layout(
+        spec: &DumpLayout,
+        names: &[String],
+        header: &LineRef,
+    ) -> Result<Layout, QueueLogError> {
+        let find = |field: &'static str, name: &str| {
+            let lower = name.trim().to_ascii_lowercase();
+            names
+                .iter()
+                .position(|n| *n == lower)
+                .ok_or_else(|| malformed(header, field, "is not a column of the header", name))
+        };
+        let mut per_event = BTreeMap::new();
+        for (event, columns) in &spec.data {
+            let mut resolved = Vec::with_capacity(columns.len());
+            for column in columns {
+                resolved.push(if column.trim().is_empty() {
+                    None
+                } else {
+                    Some(find("data", column)?)
+                });
+            }
+            per_event.insert(event.clone(), resolved);
+        }
+        Ok(Layout {
+            time: find("time", &spec.time)?,
+            callid: find("callid", &spec.callid)?,
+            queue: find("queuename", &spec.queuename)?,
+            agent: find("agent", &spec.agent)?,
+            event: find("event", &spec.event)?,
+            data: Data::PerEvent(per_event),
+        })
     }
 
     fn layout(names: &[String], header: &LineRef) -> Result<Layout, QueueLogError> {
@@ -593,6 +706,20 @@ mod realtime {
                 let text = cell(*index, "data")?;
                 data_fields(text.split('|'))
             }
+            Data::PerEvent(by_event) => {
+                let columns = by_event
+                    .get(&event)
+                    .or_else(|| by_event.get("*"))
+                    .map_or(&[][..], Vec::as_slice);
+                let mut texts = Vec::with_capacity(columns.len());
+                for column in columns {
+                    texts.push(match column {
+                        Some(index) => cell(*index, "data")?,
+                        None => String::new(),
+                    });
+                }
+                data_fields(texts.iter().map(String::as_str))
+            }
         };
         Ok(Fields {
             timestamp: timestamp(&time_text, zone, line)?,
@@ -610,7 +737,7 @@ mod realtime {
         name: &str,
         bytes: &[u8],
         delimiter: u8,
-        zone: Tz,
+        dump: &DumpOptions,
         policy: MalformedLines,
         importer: &mut Importer<'_>,
         out: &mut QueueLogImport,
@@ -644,7 +771,10 @@ mod realtime {
                             .iter()
                             .map(|c| header_name(&String::from_utf8_lossy(c)))
                             .collect();
-                        let found = super::realtime::layout(&names, &line);
+                        let found = match &dump.layout {
+                            Some(spec) => vendor_layout(spec, &names, &line),
+                            None => super::realtime::layout(&names, &line),
+                        };
                         if policy == MalformedLines::Fail {
                             found.clone()?;
                         }
@@ -652,7 +782,7 @@ mod realtime {
                         continue;
                     };
                     let parsed = match layout {
-                        Ok(layout) => fields(&record, layout, zone, &line),
+                        Ok(layout) => fields(&record, layout, dump.zone, &line),
                         Err(header) => Err(malformed(
                             &line,
                             "header",
