@@ -239,9 +239,6 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
     let store = target.open().await?;
     let mut accounting = accounting;
     let events = against_ledger(&store, events, &mut accounting, common.skip_invalid).await?;
-    if let Some(path) = &common.report_file {
-        write_report_file(path, &accounting)?;
-    }
     let calls = u64::try_from(cdr_csv::call_ids_of(&events).len()).unwrap_or(u64::MAX);
     let event_count = u64::try_from(events.len()).unwrap_or(u64::MAX);
     let facts = facts(events)?;
@@ -257,6 +254,10 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
             .expect("a valid template"),
     );
     let done = record::record(&store, facts, &metadata, common.skip_invalid, &progress).await?;
+    mark_refused(&mut accounting, &done.refused);
+    if let Some(path) = &common.report_file {
+        write_report_file(path, &accounting)?;
+    }
     if unresolved_calls > 0 {
         notes.push(format!(
             "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved"
@@ -285,6 +286,27 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
         SummaryFormat::Text => print_summary(&summary, &accounting),
     }
     Ok(())
+}
+
+/// Marks the rows whose facts the ledger refused (with `--skip-invalid`), so that the table and
+/// the per-row list show them. Refusals name their row as `file:line: refused: why`.
+fn mark_refused(accounting: &mut Accounting, refused: &[String]) {
+    let mut by_place: BTreeMap<&str, &str> = BTreeMap::new();
+    for r in refused {
+        if let Some((place, why)) = r.split_once(": refused: ") {
+            by_place.entry(place).or_insert(why);
+        }
+    }
+    if by_place.is_empty() {
+        return;
+    }
+    for row in &mut accounting.rows {
+        let place = format!("{}:{}", row.source.file, row.source.line);
+        if let Some(why) = by_place.get(place.as_str()) {
+            row.disposition = Disposition::RefusedByLedger;
+            row.detail = format!("refused: {why}");
+        }
+    }
 }
 
 /// How the ledger's record of a call disagrees with an imported event of the same id, if it

@@ -515,6 +515,30 @@ fn every_import_accounts_for_every_row_and_the_report_file_names_each_line() {
         "{again}"
     );
 
+    // Facts the ledger refuses (no client "nobody") are counted and listed by row.
+    let mut nobody = vec![
+        "queue-log",
+        "--client",
+        "nobody",
+        "--skip-invalid",
+        "--report-file",
+        report.to_str().unwrap(),
+    ];
+    let files: Vec<String> = QUEUE_LOGS
+        .iter()
+        .map(|f| data(f).display().to_string())
+        .collect();
+    nobody.extend(files.iter().map(String::as_str));
+    let refused = import_json(dir.path(), &nobody);
+    assert_eq!(disposition_sum(&refused), 923, "{refused}");
+    assert_eq!(
+        refused["dispositions"]["refused_by_ledger"], 69,
+        "{refused}"
+    );
+    assert_eq!(refused["ledger"]["appended"], 0);
+    let listed = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(listed.matches("\trefused_by_ledger\t").count(), 69);
+
     // The CDRs: every record accounted for, the queue calls superseded by the queue log.
     let master = data("Master.csv");
     let cdr = import_json(

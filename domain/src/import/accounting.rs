@@ -53,11 +53,15 @@ pub enum Disposition {
     ConflictingRepeat,
     /// Malformed, skipped on request.
     SkippedInvalid,
+    /// Translated, but the ledger refused a fact of it (a rule of the domain, named in the
+    /// detail), skipped on request. Importers never give this; the command that records
+    /// their events does.
+    RefusedByLedger,
 }
 
 impl Disposition {
     /// Every disposition, in the order a table lists them.
-    pub const ALL: [Disposition; 13] = [
+    pub const ALL: [Disposition; 14] = [
         Disposition::Imported,
         Disposition::Clamped,
         Disposition::AnsweredWithoutServiceStart,
@@ -71,6 +75,7 @@ impl Disposition {
         Disposition::ExactRepeat,
         Disposition::ConflictingRepeat,
         Disposition::SkippedInvalid,
+        Disposition::RefusedByLedger,
     ];
 
     /// The snake_case name used in tables, JSON and per-row reports.
@@ -89,6 +94,7 @@ impl Disposition {
             Disposition::ExactRepeat => "exact_repeat",
             Disposition::ConflictingRepeat => "conflicting_repeat",
             Disposition::SkippedInvalid => "skipped_invalid",
+            Disposition::RefusedByLedger => "refused_by_ledger",
         }
     }
 

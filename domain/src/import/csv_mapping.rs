@@ -417,7 +417,7 @@ pub struct SkippedRow {
 /// A row that never reached the queue and so is not an offered call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotQueued {
-    /// The ACD's call id.
+    /// The row's call identity (its identity cells, escaped and joined with `:`).
     pub call_id: String,
     /// Its outcome value.
     pub outcome: String,

@@ -810,13 +810,12 @@ mod realtime {
 const DATA_FIELDS: [&str; 5] = ["data1", "data2", "data3", "data4", "data5"];
 
 /// Events of a queue call that change none of the facts the ledger records for it.
-const CALL_INFO_EVENTS: [&str; 6] = [
+const CALL_INFO_EVENTS: [&str; 5] = [
     "DID",
     "RINGNOANSWER",
     "RINGCANCELED",
     "SYSCOMPAT",
     "AGENTDUMP",
-    "ENTERQUEUE_DETAILS",
 ];
 
 fn data_secs(fields: &Fields, index: usize, line: &LineRef) -> Result<i64, QueueLogError> {
