@@ -1359,6 +1359,16 @@ mod tests {
             209|2.2|500|SIP/1001|CONNECT|7|x|1\n";
         let out = run(text, MalformedLines::Fail).unwrap();
         assert_eq!(out.orphan_lines.len(), 1);
+        let dispositions: Vec<Disposition> =
+            out.accounting.rows.iter().map(|r| r.disposition).collect();
+        assert_eq!(
+            dispositions,
+            [
+                Disposition::CutOffAtStart,
+                Disposition::UnresolvedAtEnd,
+                Disposition::UnresolvedAtEnd
+            ]
+        );
         assert_eq!(out.duration_mismatches.len(), 1);
         assert_eq!(out.duration_mismatches[0].logged_secs, 7);
         assert_eq!(out.duration_mismatches[0].timestamps_secs, 9);
