@@ -232,12 +232,11 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
         common,
         source_tag,
         events,
-        accounting,
+        mut accounting,
         unresolved_calls,
         mut notes,
     } = parsed;
     let store = target.open().await?;
-    let mut accounting = accounting;
     let events = against_ledger(&store, events, &mut accounting, common.skip_invalid).await?;
     let calls = u64::try_from(cdr_csv::call_ids_of(&events).len()).unwrap_or(u64::MAX);
     let event_count = u64::try_from(events.len()).unwrap_or(u64::MAX);
@@ -260,7 +259,7 @@ pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
     }
     if unresolved_calls > 0 {
         notes.push(format!(
-            "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved"
+            "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved, and the SLA report's service level still counts them as offered (docs/imports.md)"
         ));
     }
     let summary = ImportSummary {
