@@ -6,41 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use opsledger_store::{
-    EventFilter, ExpectedVersion, Metadata, NewEvent, PositionRange, StoreError, StreamAppend,
-    StreamId, TimeRange, VerifyReport,
-};
-use serde::Deserialize;
+use opsledger_app::events::EventPages;
+use opsledger_app::store::{EventFilter, PositionRange, StreamId, TimeRange, VerifyReport};
+use opsledger_app::{AppError, Target};
 use uuid::Uuid;
 
-use crate::ledger::Target;
 use crate::render::Format;
-use crate::ChainBroken;
-
-/// Input that was refused, with where it came from.
-#[derive(Debug)]
-pub struct InputError {
-    pub file: String,
-    pub line: usize,
-    pub detail: String,
-}
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Parser errors name their own file and line; the rest are placed here.
-        match (self.file.is_empty(), self.line) {
-            (true, _) => write!(f, "{}; nothing was appended", self.detail),
-            (false, 0) => write!(f, "{}: {}; nothing was appended", self.file, self.detail),
-            (false, line) => write!(
-                f,
-                "{}:{}: {}; nothing was appended",
-                self.file, line, self.detail
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InputError {}
 
 pub async fn init(target: &Target) -> anyhow::Result<()> {
     target.create().await?;
@@ -59,48 +30,6 @@ pub struct AppendArgs {
     allow_foreign_types: bool,
 }
 
-/// One NDJSON line of `opsledger append`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InputLine {
-    stream_id: String,
-    #[serde(default)]
-    expected_version: Option<InputExpected>,
-    event_id: Uuid,
-    event_type: String,
-    schema_version: u32,
-    #[serde(default)]
-    client_id: Option<String>,
-    occurred_at: DateTime<Utc>,
-    data: serde_json::Value,
-    #[serde(default)]
-    metadata: Metadata,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum InputExpected {
-    Exact(u64),
-    Named(String),
-}
-
-fn expected_from(input: Option<InputExpected>) -> Result<ExpectedVersion, String> {
-    Ok(match input {
-        None => ExpectedVersion::Any,
-        Some(InputExpected::Exact(v)) => ExpectedVersion::Exact(v),
-        Some(InputExpected::Named(name)) => match name.as_str() {
-            "any" => ExpectedVersion::Any,
-            "no_stream" => ExpectedVersion::NoStream,
-            "stream_exists" => ExpectedVersion::StreamExists,
-            other => {
-                return Err(format!(
-                "expected_version: {other:?} is not a version number, \"any\", \"no_stream\" or \"stream_exists\""
-            ))
-            }
-        },
-    })
-}
-
 pub async fn append(target: &Target, args: AppendArgs) -> anyhow::Result<()> {
     let (name, reader): (String, Box<dyn BufRead>) = match &args.file {
         None => ("<stdin>".into(), Box::new(std::io::stdin().lock())),
@@ -112,104 +41,14 @@ pub async fn append(target: &Target, args: AppendArgs) -> anyhow::Result<()> {
             )),
         ),
     };
-    // Events are grouped by stream in first-seen order; `lines[i]` is the input line of the
-    // i-th event of the batch, so a refusal by the store can name the line.
-    let mut batch: Vec<StreamAppend> = Vec::new();
-    let mut lines_of: Vec<Vec<usize>> = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let number = i + 1;
-        let input_error = |detail: String| InputError {
-            file: name.clone(),
-            line: number,
-            detail,
-        };
-        let bytes = line.with_context(|| format!("reading {name}"))?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| input_error(format!("not UTF-8 text ({e})")))?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let parsed: InputLine =
-            serde_json::from_str(text).map_err(|e| input_error(e.to_string()))?;
-        let stream = StreamId::parse(&parsed.stream_id)
-            .map_err(|e| input_error(format!("stream_id: {e}")))?;
-        let expected = expected_from(parsed.expected_version).map_err(input_error)?;
-        if !args.allow_foreign_types
-            && opsledger_domain::codec::current_schema_version(&parsed.event_type).is_none()
-        {
-            return Err(input_error(format!(
-                "event_type: {:?} is not an event type opsledger knows (pass --allow-foreign-types to record facts from other systems)",
-                parsed.event_type
-            ))
-            .into());
-        }
-        crate::envelopes::check_known_payload(
-            &parsed.event_type,
-            parsed.schema_version,
-            &parsed.data,
-        )
-        .map_err(|e| input_error(format!("data: {e}")))?;
-        let event = NewEvent {
-            event_id: parsed.event_id,
-            event_type: parsed.event_type,
-            schema_version: parsed.schema_version,
-            client_id: parsed.client_id,
-            occurred_at: parsed.occurred_at,
-            data: parsed.data,
-            metadata: parsed.metadata,
-        };
-        match batch.iter().position(|s| s.stream_id == stream) {
-            Some(k) => {
-                batch[k].events.push(event);
-                lines_of[k].push(number);
-            }
-            None => {
-                batch.push(StreamAppend {
-                    stream_id: stream,
-                    expected_version: expected,
-                    events: vec![event],
-                });
-                lines_of.push(vec![number]);
-            }
-        }
-    }
-    if batch.is_empty() {
-        return Err(InputError {
-            file: name,
-            line: 0,
-            detail: "no events in the input".into(),
-        }
-        .into());
-    }
-    let lines: Vec<usize> = lines_of.into_iter().flatten().collect();
+    let batch = opsledger_app::append::read_envelopes(&name, reader, args.allow_foreign_types)?;
     let store = target.open().await?;
-    match store.append_batch(batch).await {
-        Ok(outcomes) => {
-            let recorded: usize = outcomes
-                .iter()
-                .filter(|o| !o.idempotent_replay)
-                .map(|o| o.positions.len())
-                .sum();
-            let total: usize = outcomes.iter().map(|o| o.positions.len()).sum();
-            println!(
-                "appended {recorded} events to {} streams ({} already recorded)",
-                outcomes.len(),
-                total - recorded
-            );
-            Ok(())
-        }
-        Err(StoreError::InvalidEvent {
-            index,
-            event_id,
-            problem,
-        }) => Err(InputError {
-            file: name,
-            line: lines.get(index).copied().unwrap_or(0),
-            detail: format!("event {event_id}: {problem}"),
-        }
-        .into()),
-        Err(e) => Err(anyhow::Error::new(e).context(format!("appending {name}"))),
-    }
+    let appended = opsledger_app::append::append(&store, batch).await?;
+    println!(
+        "appended {} events to {} streams ({} already recorded)",
+        appended.recorded, appended.streams, appended.already_recorded
+    );
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -252,15 +91,17 @@ pub struct EventsArgs {
     format: Format,
 }
 
-/// Events fetched per page while printing.
-const EVENTS_PAGE: usize = 1000;
-
 pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
     let filter = EventFilter {
         categories: args.categories,
         event_types: args.event_types,
         client_id: args.client,
-        stream_id: args.stream.as_deref().map(StreamId::parse).transpose()?,
+        stream_id: args
+            .stream
+            .as_deref()
+            .map(StreamId::parse)
+            .transpose()
+            .map_err(AppError::from)?,
         correlation_id: args.correlation,
         occurred: TimeRange {
             from: args.occurred_from,
@@ -273,17 +114,10 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
     };
     let store = target.open().await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut next = args.from_position;
-    let mut left = args.limit;
+    let mut pages = EventPages::new(store, filter, args.from_position, args.limit);
     // JSON lines stream page by page (for pipes); a table or CSV is laid out once at the end.
     let mut collected = Vec::new();
-    while left > 0 {
-        let page = store
-            .read_filtered(&filter, next, left.min(EVENTS_PAGE))
-            .await?;
-        let Some(last) = page.last() else { break };
-        next = last.global_position + 1;
-        left -= page.len();
+    while let Some(page) = pages.next_page().await? {
         if args.format == Format::Json {
             for e in &page {
                 serde_json::to_writer(&mut out, e)?;
@@ -332,7 +166,7 @@ const EVENT_COLUMNS: [&str; 9] = [
     "data",
 ];
 
-fn event_row(e: &opsledger_store::RecordedEvent) -> [String; 9] {
+fn event_row(e: &opsledger_app::store::RecordedEvent) -> [String; 9] {
     [
         e.global_position.to_string(),
         e.stream_id.to_string(),
@@ -348,7 +182,7 @@ fn event_row(e: &opsledger_store::RecordedEvent) -> [String; 9] {
 
 pub async fn head(target: &Target) -> anyhow::Result<()> {
     let store = target.open().await?;
-    match store.head().await? {
+    match store.head().await.map_err(AppError::from)? {
         None => println!("empty ledger"),
         Some(h) => println!(
             "position {} hash {} recorded_at {}",
@@ -371,6 +205,14 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Do not re-derive the read model's rows from the log (checked by default when the
+    /// whole log is verified).
+    #[arg(long)]
+    skip_read_models: bool,
+    /// Recompute this JSON report (from `report … --format json`) from the log up to the
+    /// position it states, and say identical or name the first figure that differs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to", "bundle"])]
+    report: Option<PathBuf>,
     /// Verify this evidence bundle offline instead of a ledger; no ledger is opened.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to"])]
     bundle: Option<PathBuf>,
@@ -379,22 +221,64 @@ pub struct VerifyArgs {
         long,
         value_name = "POSITION:HASH",
         requires = "bundle",
-        value_parser = crate::export::parse_noted_head
+        value_parser = opsledger_app::export::parse_noted_head
     )]
-    noted_head: Option<crate::export::NotedHead>,
+    noted_head: Option<opsledger_app::export::NotedHead>,
+}
+
+async fn verify_report(
+    store: &std::sync::Arc<dyn opsledger_app::store::EventStore>,
+    path: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    use opsledger_app::report::ReportCheck;
+    let check = opsledger_app::report::verify_report(store, path).await?;
+    let message = match &check {
+        ReportCheck::Identical { position } => format!(
+            "identical: every figure of {} is what the log gives up to position {}",
+            path.display(),
+            position.map_or_else(|| "(empty)".to_owned(), |p| p.to_string())
+        ),
+        ReportCheck::Differs {
+            pointer,
+            in_file,
+            from_log,
+        } => format!("DIFFERS at {pointer}: the report says {in_file}, the log gives {from_log}"),
+        ReportCheck::OtherLedger { position } => format!(
+            "NOT THIS LEDGER: the report's head hash is not the hash at position {position}"
+        ),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"report": path.display().to_string(),
+                "identical": matches!(check, ReportCheck::Identical { .. }),
+                "message": message})
+        );
+    } else {
+        println!("{message}");
+    }
+    match check {
+        ReportCheck::Identical { .. } => Ok(()),
+        _ => Err(AppError::NotDerived { finding: message }.into()),
+    }
 }
 
 pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.bundle {
-        return crate::export::verify_bundle(path, args.noted_head, args.json);
+        return crate::cmd::export::verify_bundle(path, args.noted_head, args.json);
     }
     let store = target.open().await?;
+    if let Some(path) = &args.report {
+        return verify_report(&store, path, args.json).await;
+    }
     let report = store
         .verify(PositionRange {
             from: args.from,
             to: args.to,
         })
-        .await?;
+        .await
+        .map_err(AppError::from)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -408,9 +292,44 @@ pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
             } => println!("BROKEN at position {position}: {reason}"),
         }
     }
-    if report.is_intact() {
-        Ok(())
-    } else {
-        Err(ChainBroken.into())
+    if let VerifyReport::Broken {
+        position, reason, ..
+    } = report
+    {
+        return Err(AppError::ChainBroken {
+            position: Some(position),
+            reason: reason.to_string(),
+        }
+        .into());
     }
+    // The read model is derived data: once the log it comes from is proven intact, every
+    // stored row is derived again and compared, so an edited row cannot pass for the log's.
+    if args.from == 0 && args.to.is_none() && !args.skip_read_models {
+        let check = opsledger_app::project::check_read_model(&store).await?;
+        match (&check.first_mismatch, args.json) {
+            (None, false) => println!(
+                "read model: {} rows re-derived from the log, identical (checkpoint {})",
+                check.rows, check.next_position
+            ),
+            (Some(m), false) => println!("READ MODEL DIFFERS: {m}; `opsledger replay` rebuilds it"),
+            (found, true) => println!(
+                "{}",
+                serde_json::json!({
+                    "read_model": {
+                        "rows": check.rows,
+                        "next_position": check.next_position,
+                        "identical": found.is_none(),
+                        "first_mismatch": found.as_ref().map(ToString::to_string),
+                    }
+                })
+            ),
+        }
+        if let Some(m) = check.first_mismatch {
+            return Err(AppError::NotDerived {
+                finding: m.to_string(),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }

@@ -412,7 +412,7 @@ pub fn write_sla_with_model(
         report.qa_coverage.answered,
         pct(report.qa_coverage.reviewed_basis_points)
     );
-    body.push_str("<h2>Definitions</h2><p>A call is offered when it enters the queue; its wait runs from then to agent pickup, voicemail routing or abandonment. A call answered after exactly the target meets R-ANS-1; R-ANS-2 is breached only by a wait longer than the maximum. Figures under normal operating conditions leave out calls whose wait overlaps an excused window.</p>");
+    body.push_str("<h2>Definitions</h2><p>A call is offered when it enters the queue; its wait runs from then to agent pickup, voicemail routing or abandonment. A call answered after exactly the target meets R-ANS-1; R-ANS-2 is breached only by a wait longer than the maximum. Figures under normal operating conditions leave out calls whose wait overlaps an excused window whose cause concerns answer times (force majeure, an unnotified volume change); missing client credentials do not. An excused window excuses a performance that had to happen inside it, or extends a deadline falling inside it by the time the clock stood still in it, and only for rules its cause concerns. R-QA-1 counts answered calls reviewed by the month's QA summary deadline.</p>");
     write!(
         out,
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>SLA report {} {}</title><style>{}</style></head><body>{body}</body></html>",

@@ -1,31 +1,21 @@
 //! The `opsledger` command line: argument parsing, wiring, and the one place errors become
 //! exit codes.
 
-mod bench;
+mod cmd;
 mod commands;
-mod crypto;
-mod demo;
-mod demo_data;
-mod envelopes;
-mod export;
 mod html;
-mod import;
-mod ledger;
-mod load;
-mod project;
-mod publish;
-mod record;
+mod progress;
 mod render;
-mod report;
-mod retention;
-#[cfg(test)]
-mod shredding_tests;
-mod timeline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use opsledger_app::store::StoreError;
+use opsledger_app::{Actor, AppError, Target};
+use opsledger_tools::ToolError;
+
+use crate::cmd::{bench, demo, export, import, load, publish, record, report, retention, timeline};
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
 #[derive(Debug, Parser)]
@@ -108,51 +98,108 @@ mod exit {
     pub const NO_PERMISSION: u8 = 77;
 }
 
-/// The chain walk found a break; the report was already printed.
-#[derive(Debug)]
-pub struct ChainBroken;
-
-impl std::fmt::Display for ChainBroken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the hash chain is broken")
-    }
-}
-
-impl std::error::Error for ChainBroken {}
-
+/// The exit status of a failure: the first application or store error in its chain decides.
 fn exit_code(error: &anyhow::Error) -> u8 {
-    use opsledger_store::StoreError;
-    if error.downcast_ref::<ChainBroken>().is_some() {
-        return exit::CHAIN_BROKEN;
-    }
     for cause in error.chain() {
+        if let Some(tool) = cause.downcast_ref::<ToolError>() {
+            return tool_exit(tool);
+        }
+        if let Some(app) = cause.downcast_ref::<AppError>() {
+            return app_exit(app);
+        }
         if let Some(store) = cause.downcast_ref::<StoreError>() {
-            return match store {
-                StoreError::WrongExpectedVersion { .. } => exit::CONFLICT,
-                StoreError::InvalidStreamId { .. }
-                | StoreError::InvalidEvent { .. }
-                | StoreError::EmptyAppend
-                | StoreError::AppendTooLarge { .. }
-                | StoreError::DuplicateEventId { .. } => exit::DATA_ERROR,
-                StoreError::ConnectionLost { .. }
-                | StoreError::Unavailable(_)
-                | StoreError::File { .. }
-                | StoreError::SchemaFromTheFuture { .. } => exit::UNAVAILABLE,
-                StoreError::PermissionDenied { .. } | StoreError::ReadOnly => exit::NO_PERMISSION,
-                _ => exit::FAILURE,
-            };
-        }
-        if cause.downcast_ref::<commands::InputError>().is_some() {
-            return exit::DATA_ERROR;
-        }
-        if cause.downcast_ref::<ledger::NoLedger>().is_some() {
-            return exit::UNAVAILABLE;
-        }
-        if cause.downcast_ref::<export::UnreadableBundle>().is_some() {
-            return exit::DATA_ERROR;
+            return store_exit(store);
         }
     }
     exit::FAILURE
+}
+
+/// Every application error's exit status. Exhaustive on purpose: a new kind of failure must
+/// be given its status here.
+fn app_exit(error: &AppError) -> u8 {
+    match error {
+        AppError::ChainBroken { .. } | AppError::NotDerived { .. } => exit::CHAIN_BROKEN,
+        AppError::Store(store) | AppError::StoreWhile { source: store, .. } => store_exit(store),
+        AppError::Input { .. } | AppError::Refused { .. } | AppError::UnreadableBundle { .. } => {
+            exit::DATA_ERROR
+        }
+        AppError::NoLedger { .. } => exit::UNAVAILABLE,
+        AppError::KeyDestroyedDeletionNotRecorded { source, .. } => app_exit(source),
+        // A bundle that could not be built because the store failed has the store's status.
+        AppError::Bundle(bundle) => {
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(bundle);
+            while let Some(e) = cause {
+                if let Some(store) = e.downcast_ref::<StoreError>() {
+                    return store_exit(store);
+                }
+                cause = e.source();
+            }
+            exit::FAILURE
+        }
+        AppError::Io { .. }
+        | AppError::InvalidRequest { .. }
+        | AppError::InvalidClient { .. }
+        | AppError::Crypto { .. }
+        | AppError::NotJson { .. }
+        | AppError::Decode { .. }
+        | AppError::Apply { .. }
+        | AppError::Fact(_)
+        | AppError::Report(_)
+        | AppError::Json(_)
+        | AppError::Internal(_) => exit::FAILURE,
+    }
+}
+
+/// The tools' errors' exit statuses: what the application layer or the store beneath them
+/// says, otherwise a plain failure. Exhaustive, as [`app_exit`].
+fn tool_exit(error: &ToolError) -> u8 {
+    match error {
+        ToolError::App(app) => app_exit(app),
+        ToolError::Store(store) => store_exit(store),
+        ToolError::Postgres(_)
+        | ToolError::Demo(_)
+        | ToolError::Io { .. }
+        | ToolError::Invalid(_)
+        | ToolError::CheckFailed(_)
+        | ToolError::Panicked { .. }
+        | ToolError::Apply(_)
+        | ToolError::Report(_)
+        | ToolError::Id(_)
+        | ToolError::Histogram(_) => exit::FAILURE,
+    }
+}
+
+/// The store's errors' exit statuses (the store's enum grows with its backends; what is not
+/// named here is a plain failure).
+fn store_exit(store: &StoreError) -> u8 {
+    match store {
+        StoreError::WrongExpectedVersion { .. } => exit::CONFLICT,
+        StoreError::InvalidStreamId { .. }
+        | StoreError::InvalidEvent { .. }
+        | StoreError::EmptyAppend
+        | StoreError::AppendTooLarge { .. }
+        | StoreError::DuplicateEventId { .. } => exit::DATA_ERROR,
+        StoreError::ConnectionLost { .. }
+        | StoreError::Unavailable(_)
+        | StoreError::File { .. }
+        | StoreError::SchemaFromTheFuture { .. } => exit::UNAVAILABLE,
+        StoreError::PermissionDenied { .. } | StoreError::ReadOnly => exit::NO_PERMISSION,
+        _ => exit::FAILURE,
+    }
+}
+
+/// Whether the failure's finding was already printed (a broken chain is reported on standard
+/// output, as the result of the check, not as an error).
+fn already_reported(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<AppError>(),
+        Some(AppError::ChainBroken { .. } | AppError::NotDerived { .. })
+    )
+}
+
+/// The person running the command, recorded as the actor of what it appends.
+pub fn actor() -> Actor {
+    std::env::var("USER").map_or_else(|_| Actor::unknown(), Actor::named)
 }
 
 /// A reader that stopped reading (`opsledger events | head`) is not a failure.
@@ -180,7 +227,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.downcast_ref::<ChainBroken>().is_none() {
+            if !already_reported(&e) {
                 eprintln!("opsledger: {e:#}");
             }
             ExitCode::from(exit_code(&e))
@@ -189,7 +236,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let target = ledger::Target::from_args(&cli.ledger, cli.database_url.as_deref(), cli.read_only);
+    let target = Target::choose(&cli.ledger, cli.database_url.as_deref(), cli.read_only);
     match cli.command {
         Command::Init => commands::init(&target).await,
         Command::Append(args) => commands::append(&target, args).await,
@@ -207,5 +254,84 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,
         Command::Load(args) => load::run(&target, args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opsledger_app::store::ExpectedVersion;
+    use opsledger_app::Origin;
+    use opsledger_domain::error::DomainError;
+
+    use super::*;
+
+    fn code(error: impl Into<anyhow::Error>) -> u8 {
+        exit_code(&error.into())
+    }
+
+    #[test]
+    fn application_errors_keep_the_documented_exit_statuses() {
+        let refused = AppError::refused(
+            Origin::default(),
+            DomainError::UnknownClient {
+                client_id: "x".into(),
+            },
+        );
+        assert_eq!(code(refused), exit::DATA_ERROR);
+        assert_eq!(
+            code(AppError::input(Origin::default(), Some("data"), "bad")),
+            exit::DATA_ERROR
+        );
+        assert_eq!(
+            code(AppError::NoLedger {
+                path: "missing.ledger".into()
+            }),
+            exit::UNAVAILABLE
+        );
+        assert_eq!(
+            code(AppError::ChainBroken {
+                position: Some(3),
+                reason: "hash mismatch".into()
+            }),
+            exit::CHAIN_BROKEN
+        );
+        let conflict = StoreError::WrongExpectedVersion {
+            stream_id: "client-a".into(),
+            expected: ExpectedVersion::NoStream,
+            actual: "0".into(),
+        };
+        assert_eq!(
+            code(AppError::store_while("appending", conflict)),
+            exit::CONFLICT
+        );
+        assert_eq!(
+            code(AppError::Store(StoreError::ReadOnly)),
+            exit::NO_PERMISSION
+        );
+        assert_eq!(code(AppError::Internal("a bug".into())), exit::FAILURE);
+    }
+
+    #[test]
+    fn wrapped_errors_take_the_status_of_what_they_wrap() {
+        let unrecorded = AppError::KeyDestroyedDeletionNotRecorded {
+            client_id: "a".into(),
+            source: Box::new(AppError::Store(StoreError::Unavailable("down".into()))),
+        };
+        assert_eq!(code(unrecorded), exit::UNAVAILABLE);
+        let tool = ToolError::App(AppError::input(Origin::default(), None, "bad"));
+        assert_eq!(code(tool), exit::DATA_ERROR);
+        assert_eq!(
+            code(ToolError::Store(StoreError::ReadOnly)),
+            exit::NO_PERMISSION
+        );
+        let with_context =
+            anyhow::Error::new(AppError::NoLedger { path: "x".into() }).context("while reporting");
+        assert_eq!(exit_code(&with_context), exit::UNAVAILABLE);
+        assert!(already_reported(&anyhow::Error::new(
+            AppError::ChainBroken {
+                position: None,
+                reason: "r".into()
+            }
+        )));
     }
 }

@@ -223,6 +223,13 @@ impl ServiceAgreement {
         self.escalation_chain.iter().find(|c| c.tier == tier)
     }
 
+    /// Whether a call is urgent for R-ESC-1 (the catalog's urgency reading): a call whose
+    /// recorded nature is on the client's list of urgent natures is urgent; the agent's
+    /// classification may add urgency, never remove it.
+    pub fn call_is_urgent(&self, nature: &str, classified_urgent: bool) -> bool {
+        classified_urgent || self.is_urgent_nature(nature)
+    }
+
     /// Whether a call nature is urgent under this agreement (case-insensitive exact match).
     pub fn is_urgent_nature(&self, nature: &str) -> bool {
         self.urgent_call_natures

@@ -153,6 +153,49 @@ impl BusinessCalendar {
         self.start_of_local_day(date.succ_opt().expect("dates this far out are not used"))
     }
 
+    /// The same local wall-clock time `days` local calendar days after `at` (the catalog's
+    /// "takes effect N days after X"): daylight-saving changes never move it by an hour. A local
+    /// time that does not exist on the target day (a spring-forward gap) becomes the first time
+    /// after the gap.
+    pub fn add_local_days(
+        &self,
+        at: DateTime<Utc>,
+        days: u64,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        let local = at.with_timezone(&self.time_zone).naive_local();
+        let moved = local
+            .checked_add_days(chrono::Days::new(days))
+            .ok_or(CalendarError::OutOfRange(days))?;
+        Ok(self.to_utc(moved))
+    }
+
+    /// The same local wall-clock time `days` local calendar days before `at`.
+    pub fn sub_local_days(
+        &self,
+        at: DateTime<Utc>,
+        days: u64,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        let local = at.with_timezone(&self.time_zone).naive_local();
+        let moved = local
+            .checked_sub_days(chrono::Days::new(days))
+            .ok_or(CalendarError::OutOfRange(days))?;
+        Ok(self.to_utc(moved))
+    }
+
+    /// The end of the `days`-th local calendar day after `at`'s local date (the catalog's
+    /// "within N days of X").
+    pub fn end_of_nth_local_day_after(
+        &self,
+        at: DateTime<Utc>,
+        days: u64,
+    ) -> Result<DateTime<Utc>, CalendarError> {
+        let date = self
+            .local_date(at)
+            .checked_add_days(chrono::Days::new(days))
+            .ok_or(CalendarError::OutOfRange(days))?;
+        Ok(self.end_of_local_day(date))
+    }
+
     /// Whether a local date is a business day.
     pub fn is_business_day(&self, date: NaiveDate) -> bool {
         self.business_days.contains(&date.weekday()) && !self.holidays.contains(&date)

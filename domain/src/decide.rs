@@ -19,6 +19,7 @@ use crate::money::{Currency, Money};
 use crate::rules::{RuleId, RuleValue};
 use crate::rules_in_force::value_at;
 use crate::state::{CallState, ClientState, CredentialStatus, InvoiceState, LedgerState};
+use crate::suspension::{suspension_permitted, CitedInvoice};
 
 /// Decides a command against the state: the events to append, or why not.
 pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>, DomainError> {
@@ -556,8 +557,17 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                 return duplicate(*existing == e, format!("sop-{}", e.amendment_id));
             }
             if e.material {
-                let notice_days = sop_days(RuleId::Amd1, state.sop_amendments.as_slice(), e.at)?;
-                let earliest = e.at + notice_days;
+                // The agency-wide floor, from the one place R-AMD-1's period is read; each
+                // client's own (longer) notice is applied by the rules in force.
+                let earliest = crate::rules_in_force::sop_amendment_floor(
+                    &crate::events::SopAmendmentPublished {
+                        effective_at: e.at,
+                        ..e.clone()
+                    },
+                    &state.sop_amendments,
+                );
+                let notice_days =
+                    crate::rules_in_force::amendment_notice_days(None, &state.sop_amendments, e.at);
                 if e.effective_at < earliest {
                     return Err(DomainError::rule_refused(
                         RuleId::Amd1,
@@ -565,7 +575,7 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                             "material SOP amendment {} takes effect at {}, earlier than {} days after notice ({})",
                             e.amendment_id,
                             e.effective_at,
-                            notice_days.num_days(),
+                            notice_days,
                             earliest
                         ),
                     ));
@@ -627,14 +637,15 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                 }
                 DeletionScope::CallRecordsBefore { before } => {
                     let rules = client_rules(state, client);
-                    let keep = days_of(RuleId::Ret1, &value_at(RuleId::Ret1, &rules, e.at))?;
-                    let latest_allowed = e.at - keep;
+                    let keep = day_count(RuleId::Ret1, &value_at(RuleId::Ret1, &rules, e.at))?;
+                    let calendar = &client.agreement_or_first(e.at).calendar;
+                    let latest_allowed = calendar.sub_local_days(e.at, keep)?;
                     if *before > latest_allowed {
                         return Err(DomainError::rule_refused(
                             RuleId::Ret1,
                             format!(
                                 "call records must be kept {} days; records up to {} may not be deleted at {}",
-                                keep.num_days(),
+                                keep,
                                 before,
                                 e.at
                             ),
@@ -738,21 +749,27 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                     "it is already suspended",
                 ));
             }
-            match client.default_notices.get(&e.notice_id) {
-                Some(notice) if notice.at <= e.at => Ok(vec![e.into()]),
-                Some(notice) => Err(DomainError::rule_refused(
+            // R-BIL-3: the one definition the verdict and the billing status use too.
+            let notice = client.default_notices.get(&e.notice_id);
+            let cited: Vec<CitedInvoice> = notice
+                .map(|n| {
+                    n.invoice_ids
+                        .iter()
+                        .filter_map(|id| state.invoices.get(id))
+                        .map(|inv| CitedInvoice {
+                            invoice_id: inv.issued.invoice_id.clone(),
+                            due_date: inv.issued.due_date,
+                            settled_at: inv.settled_at(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let calendar = &client.agreement_or_first(e.at).calendar;
+            match suspension_permitted(notice.map(|n| n.at), &cited, calendar, e.at) {
+                Ok(()) => Ok(vec![e.into()]),
+                Err(refusal) => Err(DomainError::rule_refused(
                     RuleId::Bil3,
-                    format!(
-                        "the payment default notice {} is dated {}, after the suspension at {}",
-                        e.notice_id, notice.at, e.at
-                    ),
-                )),
-                None => Err(DomainError::rule_refused(
-                    RuleId::Bil3,
-                    format!(
-                        "no written notice of payment default {} precedes the suspension",
-                        e.notice_id
-                    ),
+                    refusal.describe(e.at),
                 )),
             }
         }
@@ -781,14 +798,16 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                 return duplicate(same, format!("client-{}", e.client_id));
             }
             let rules = client_rules(state, client);
-            let notice = days_of(RuleId::Bil4, &value_at(RuleId::Bil4, &rules, e.at))?;
-            if e.effective_at < e.at + notice {
+            let value = value_at(RuleId::Bil4, &rules, e.at);
+            let notice = day_count(RuleId::Bil4, &value)?;
+            let calendar = &client.agreement_or_first(e.at).calendar;
+            if e.effective_at < days_after(RuleId::Bil4, &value, calendar, e.at)? {
                 return Err(DomainError::rule_refused(
                     RuleId::Bil4,
                     format!(
                         "the price change takes effect at {}, less than {} days after the written notice at {}",
                         e.effective_at,
-                        notice.num_days(),
+                        notice,
                         e.at
                     ),
                 ));
@@ -994,15 +1013,17 @@ fn give_termination_notice(
         });
     }
     let rules = client_rules(state, client);
-    let notice = days_of(RuleId::Trm1, &value_at(RuleId::Trm1, &rules, c.at))?;
-    let earliest = c.at + notice;
+    let value = value_at(RuleId::Trm1, &rules, c.at);
+    let notice = day_count(RuleId::Trm1, &value)?;
+    let calendar = &client.agreement_or_first(c.at).calendar;
+    let earliest = days_after(RuleId::Trm1, &value, calendar, c.at)?;
     let effective_at = match c.effective_at {
         Some(e) if e < earliest => {
             return Err(DomainError::rule_refused(
                 RuleId::Trm1,
                 format!(
                     "termination would take effect at {e}, before the {} days notice period ends at {earliest}",
-                    notice.num_days()
+                    notice
                 ),
             ))
         }
@@ -1319,6 +1340,29 @@ fn valid_month(month: u32) -> Result<(), DomainError> {
     }
 }
 
+/// A rule value's number of days; any other shape is a configuration error.
+fn day_count(rule: RuleId, value: &RuleValue) -> Result<u64, DomainError> {
+    match value {
+        RuleValue::Days(d) => Ok(*d),
+        other => Err(DomainError::Invalid(format!(
+            "{rule} is configured as {other:?}; a number of days is needed"
+        ))),
+    }
+}
+
+/// The instant a rule counted in days falls after `at`, in the client's local calendar days:
+/// the same definition the verdicts use (`deadlines::rule_due_at`).
+fn days_after(
+    rule: RuleId,
+    value: &RuleValue,
+    calendar: &crate::calendar::BusinessCalendar,
+    at: DateTime<Utc>,
+) -> Result<DateTime<Utc>, DomainError> {
+    day_count(rule, value)?;
+    crate::deadlines::rule_due_at(rule, value, calendar, at)?
+        .ok_or_else(|| DomainError::Invalid(format!("{rule} value {value:?} has no deadline")))
+}
+
 /// A rule value in calendar days, as a duration; any other shape is a configuration error.
 fn days_of(rule: RuleId, value: &RuleValue) -> Result<Duration, DomainError> {
     match value {
@@ -1334,12 +1378,4 @@ fn days_of(rule: RuleId, value: &RuleValue) -> Result<Duration, DomainError> {
             "{rule} is configured as {other:?}; a number of days is needed"
         ))),
     }
-}
-
-fn sop_days(
-    rule: RuleId,
-    sop: &[crate::events::SopAmendmentPublished],
-    at: DateTime<Utc>,
-) -> Result<Duration, DomainError> {
-    days_of(rule, &crate::rules_in_force::sop_value_at(rule, sop, at))
 }

@@ -10,12 +10,14 @@ pub mod deadlines;
 pub mod decide;
 pub mod error;
 pub mod events;
+pub mod excuses;
 pub mod ids;
 pub mod import;
 pub mod money;
 pub mod rules;
 pub mod rules_in_force;
 pub mod state;
+pub mod suspension;
 
 pub use codec::{decode, encode, personal_fields};
 pub use decide::decide;

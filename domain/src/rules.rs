@@ -17,6 +17,9 @@ pub const SOP_ANSWER_TARGET_SECS: u64 = 8;
 pub const SOP_MAX_QUEUE_SECS: u64 = 45;
 /// SOP urgent escalation window [11.3] (R-ESC-1).
 pub const SOP_URGENT_ESCALATION_MINS: u64 = 3;
+/// What "immediately" allows [11.3] (R-ESC-2, the catalog's Readings): a next-tier attempt
+/// within this many seconds of the unreachable mark is immediate.
+pub const SOP_IMMEDIATE_TOLERANCE_SECS: u64 = 60;
 /// SOP share of calls reviewed per month, in basis points [11.4] (R-QA-1): 10 %.
 pub const SOP_REVIEW_SHARE_BASIS_POINTS: u64 = 1_000;
 /// SOP window to address a quality issue with the agent [11.4] (R-QA-2).
@@ -266,7 +269,9 @@ pub enum RuleValue {
     Minutes(u64),
     /// Elapsed hours after the clock starts.
     Hours(u64),
-    /// Elapsed calendar days (24 h each) after the clock starts.
+    /// Client-local calendar days after the clock starts: the same local wall-clock time that
+    /// many days later, or for rules worded "within N days" the end of the N-th local day
+    /// (`deadlines::rule_due_at`). Never 24-hour blocks: daylight saving moves no deadline.
     Days(u64),
     /// Elapsed years (anniversary in UTC) after the clock starts.
     Years(u64),
@@ -281,7 +286,9 @@ pub enum RuleValue {
     NthBusinessDayOfNextMonth(u64),
     /// Before the end of the calendar quarter the clock started in.
     WithinCalendarQuarter,
-    /// At once: the meeting event must not be later than the clock start.
+    /// At once: the meeting event must come within [`SOP_IMMEDIATE_TOLERANCE_SECS`] of the
+    /// clock start (the catalog's stated tolerance for "immediately"; an agreement that wants
+    /// another sets a number of seconds or minutes instead).
     Immediate,
     /// By the end of the business day the clock started on (the next one if after hours).
     SameBusinessDay,

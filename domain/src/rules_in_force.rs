@@ -47,31 +47,98 @@ pub fn agreement_at(
         .map(|v| &v.agreement)
 }
 
-/// The instant an SOP amendment takes effect: its stated effective instant, but a material
-/// change never earlier than R-AMD-1's notice period after it was published and notified.
-pub fn sop_amendment_takes_effect_at(amendment: &SopAmendmentPublished) -> DateTime<Utc> {
-    if amendment.material {
-        let earliest = amendment.at + Duration::days(notice_days_i64());
-        amendment.effective_at.max(earliest)
-    } else {
-        amendment.effective_at
+/// R-AMD-1's notice period in days, the one place `decide` and the rules in force read it from
+/// (the catalog's Readings): the agreement in force for the client at the notice, when it sets
+/// one; else the SOP's own value, as changed by SOP amendments of R-AMD-1 itself in effect at
+/// the notice (from their stated instant: a change of the notice period cannot wait for its own
+/// notice); else the default. `agreement` is `None` for the agency-wide SOP floor.
+pub fn amendment_notice_days(
+    agreement: Option<&ServiceAgreement>,
+    sop_amendments: &[SopAmendmentPublished],
+    at: DateTime<Utc>,
+) -> u64 {
+    if let Some(RuleValue::Days(n)) = agreement.and_then(|a| a.rule_override(RuleId::Amd1)) {
+        return n;
     }
+    let mut best: Option<(DateTime<Utc>, u64)> = None;
+    for amendment in sop_amendments.iter().filter(|a| a.effective_at <= at) {
+        let change = amendment
+            .changes
+            .iter()
+            .rev()
+            .find(|c| c.rule == RuleId::Amd1);
+        if let Some(RuleValue::Days(n)) = change.map(|c| &c.value) {
+            if best.map_or(true, |(when, _)| amendment.effective_at >= when) {
+                best = Some((amendment.effective_at, *n));
+            }
+        }
+    }
+    best.map_or(SOP_AMENDMENT_NOTICE_DAYS, |(_, n)| n)
 }
 
-fn notice_days_i64() -> i64 {
-    i64::try_from(SOP_AMENDMENT_NOTICE_DAYS).expect("a small constant")
+/// The instant an SOP amendment takes effect for everyone: its stated effective instant, but a
+/// material change never earlier than the SOP's own R-AMD-1 notice after it was published. This
+/// is the agency-wide floor `decide` holds a publication to; each client's own instant is
+/// [`sop_amendment_takes_effect_for`].
+pub fn sop_amendment_takes_effect_at(amendment: &SopAmendmentPublished) -> DateTime<Utc> {
+    takes_effect(amendment, None, &[])
+}
+
+/// As [`sop_amendment_takes_effect_at`], with the SOP's own R-AMD-1 period as changed by the
+/// amendments already published (`decide` holds a new publication to this floor).
+pub fn sop_amendment_floor(
+    amendment: &SopAmendmentPublished,
+    sop_amendments: &[SopAmendmentPublished],
+) -> DateTime<Utc> {
+    takes_effect(amendment, None, sop_amendments)
+}
+
+/// The instant an SOP amendment takes effect for one client: a material change never earlier
+/// than that client's R-AMD-1 notice period ([`amendment_notice_days`]) after it was published
+/// and notified, counted in the client's local calendar days.
+pub fn sop_amendment_takes_effect_for(
+    amendment: &SopAmendmentPublished,
+    rules: &ClientRules<'_>,
+) -> DateTime<Utc> {
+    // A client not yet onboarded when notified is held to its first agreement's terms.
+    let agreement = rules
+        .agreement_at(amendment.at)
+        .or_else(|| rules.agreements.first().map(|v| &v.agreement));
+    takes_effect(amendment, agreement, rules.sop_amendments)
+}
+
+fn takes_effect(
+    amendment: &SopAmendmentPublished,
+    agreement: Option<&ServiceAgreement>,
+    sop_amendments: &[SopAmendmentPublished],
+) -> DateTime<Utc> {
+    if !amendment.material {
+        return amendment.effective_at;
+    }
+    let days = amendment_notice_days(agreement, sop_amendments, amendment.at);
+    let earliest = match agreement {
+        Some(a) => a.calendar.add_local_days(amendment.at, days).ok(),
+        // The agency itself has no calendar: its floor counts days in UTC.
+        None => i64::try_from(days)
+            .ok()
+            .and_then(Duration::try_days)
+            .and_then(|d| amendment.at.checked_add_signed(d)),
+    };
+    earliest.map_or(amendment.effective_at, |e| amendment.effective_at.max(e))
 }
 
 /// The SOP's own value of a rule at an instant: the default as changed by the SOP amendments in
-/// effect then (the one taking effect last wins; ties go to the later published).
-pub fn sop_value_at(
+/// effect then (the one taking effect last wins; ties go to the later published), each taking
+/// effect at the instant `effect` gives it.
+fn sop_value_with(
     rule: RuleId,
     sop_amendments: &[SopAmendmentPublished],
     at: DateTime<Utc>,
+    effect: impl Fn(&SopAmendmentPublished) -> DateTime<Utc>,
 ) -> RuleValue {
     let mut best: Option<(DateTime<Utc>, &RuleValue)> = None;
     for amendment in sop_amendments {
-        let effective = sop_amendment_takes_effect_at(amendment);
+        let effective = effect(amendment);
         if effective > at {
             continue;
         }
@@ -82,6 +149,15 @@ pub fn sop_value_at(
         }
     }
     best.map_or_else(|| sop_default(rule), |(_, v)| v.clone())
+}
+
+/// The SOP's own value of a rule at an instant, agency-wide (amendments from the SOP floor).
+pub fn sop_value_at(
+    rule: RuleId,
+    sop_amendments: &[SopAmendmentPublished],
+    at: DateTime<Utc>,
+) -> RuleValue {
+    sop_value_with(rule, sop_amendments, at, sop_amendment_takes_effect_at)
 }
 
 /// Which value of rule `rule` applied to the client at instant `at`.
@@ -98,7 +174,10 @@ pub fn value_at(rule: RuleId, rules: &ClientRules<'_>, at: DateTime<Utc>) -> Rul
     {
         return value;
     }
-    sop_value_at(lookup, rules.sop_amendments, at)
+    // Each SOP amendment applies to this client from its own R-AMD-1 notice on.
+    sop_value_with(lookup, rules.sop_amendments, at, |a| {
+        sop_amendment_takes_effect_for(a, rules)
+    })
 }
 
 #[cfg(test)]

@@ -225,6 +225,26 @@ impl InvoiceState {
         (on - self.issued.due_date).num_days()
     }
 
+    /// When payments and credits, in recorded order, first reached the total (R-BIL-3).
+    pub fn settled_at(&self) -> Option<DateTime<Utc>> {
+        let mut settlements: Vec<(DateTime<Utc>, i64)> = self
+            .payments
+            .iter()
+            .map(|p| (p.at, p.amount.amount_minor))
+            .chain(
+                self.credit_notes
+                    .iter()
+                    .map(|c| (c.at, c.amount.amount_minor)),
+            )
+            .collect();
+        settlements.sort_by_key(|(at, _)| *at);
+        let mut paid: i64 = 0;
+        settlements.into_iter().find_map(|(at, amount)| {
+            paid = paid.saturating_add(amount);
+            (paid >= self.issued.total.amount_minor).then_some(at)
+        })
+    }
+
     /// Whether anything is owed.
     pub fn is_open(&self) -> bool {
         self.outstanding().map_or(true, |m| m.is_positive())

@@ -7,7 +7,8 @@ use opsledger_domain::agreement::{Coverage, RuleOverride, Tier};
 use opsledger_domain::command::{
     Command, DocumentCall, GiveTerminationNotice, TerminateImmediately,
 };
-use opsledger_domain::deadlines::due_at;
+use opsledger_domain::deadlines::{due_at, rule_due_at};
+use opsledger_domain::events::PaymentReceived;
 use opsledger_domain::events::{
     AccountIssueIdentified, AgreementAmended, BreachKind, CallClassified, CallOutcome,
     CallSelectedForReview, ClientDataDeleted, ClientReviewRequested, ConductBreachIdentified,
@@ -18,6 +19,7 @@ use opsledger_domain::events::{
     ReviewCompleted, ReviewFindings, ServiceSuspended, SopAmendmentPublished,
     TerminationTookEffect, Urgency,
 };
+use opsledger_domain::ids::PaymentId;
 use opsledger_domain::ids::{
     AccountIssueId, AgreementAmendmentId, BreachId, DeletionId, DigestId, EscalationId, InvoiceId,
     LegalHoldId, NoticeId, QualityIssueId, ReviewId, SopAmendmentId,
@@ -945,4 +947,99 @@ fn every_catalog_rule_has_a_scenario_in_this_file() {
         let prefix = format!("fn {}_", rule.as_str().to_lowercase().replace('-', "_"));
         assert!(source.contains(&prefix), "no scenario test for {rule}");
     }
+}
+
+// ---------------------------------------------------------------- local calendar days
+
+#[test]
+fn days_are_local_calendar_days_so_daylight_saving_never_moves_a_deadline_by_an_hour() {
+    // Notice at midnight New York on 1 March (EST); 30 days later is midnight on 31 March
+    // (EDT), 04:00 UTC, not 05:00 UTC.
+    let mut g = given([onboarded(Tier::Essential)]);
+    let give = |effective: &str| {
+        Command::GiveTerminationNotice(GiveTerminationNotice {
+            client_id: client(),
+            notice_id: NoticeId::new("t1").unwrap(),
+            at: t("2024-03-01T05:00:00Z"),
+            by: Party::Client,
+            effective_at: Some(t(effective)),
+        })
+    };
+    g.refused_by(RuleId::Trm1, give("2024-03-31T03:59:59Z"));
+    g.ok(give("2024-03-31T04:00:00Z"));
+    // "Within 30 days" of a termination runs to the end of the 30th local day after it.
+    let calendar = g.calendar("2024-10-15T16:00:00Z");
+    assert_eq!(
+        rule_due_at(
+            RuleId::Ret2,
+            &RuleValue::Days(30),
+            &calendar,
+            t("2024-10-15T16:00:00Z")
+        )
+        .unwrap(),
+        Some(t("2024-11-15T05:00:00Z"))
+    );
+    // "At least 90 days" from a call, across the autumn change: same local time.
+    assert_eq!(
+        due_at(&RuleValue::Days(90), &calendar, t("2024-09-01T16:00:00Z")).unwrap(),
+        Some(t("2024-11-30T17:00:00Z"))
+    );
+}
+
+#[test]
+fn r_bil_3_the_notice_must_be_strictly_earlier_and_the_invoice_unpaid_past_due_at_suspension() {
+    let mut g = given([
+        onboarded(Tier::Essential),
+        invoice(
+            "inv-1",
+            "2024-03-01T12:00:00Z",
+            d(2024, 3, 1),
+            d(2024, 3, 15),
+            100_000,
+        ),
+    ]);
+    g.ok(default_notice(&["inv-1"], "2024-03-20T12:00:00Z"));
+    // At the very instant of the notice: not after it.
+    g.refused_by(RuleId::Bil3, suspend("2024-03-20T12:00:00Z"));
+    // Paid in full after the notice: nothing is unpaid past due any more.
+    g.ok(Command::ReceivePayment(PaymentReceived {
+        client_id: client(),
+        invoice_id: InvoiceId::new("inv-1").unwrap(),
+        payment_id: PaymentId::new("pay-1").unwrap(),
+        at: t("2024-03-22T12:00:00Z"),
+        amount: Money::new(100_000, Currency::USD),
+        excess_as_credit: false,
+    }));
+    g.refused_by(RuleId::Bil3, suspend("2024-03-25T12:00:00Z"));
+}
+
+#[test]
+fn r_amd_1_notice_is_per_client_from_the_value_in_force_for_that_client() {
+    // This client's agreement sets 30 days' notice of material SOP changes: a change published
+    // 1 March stated to apply from 15 March applies to it only 30 local days after the notice.
+    let mut thirty = agreement(Tier::Essential);
+    thirty.rule_overrides.push(RuleOverride {
+        rule: RuleId::Amd1,
+        value: RuleValue::Days(30),
+    });
+    let mut g = given([onboarded_with(client(), thirty)]);
+    g.ok(sop_amendment(
+        "s1",
+        true,
+        "2024-03-01T17:00:00Z",
+        "2024-03-15T17:00:00Z",
+    ));
+    assert_eq!(
+        g.value(RuleId::Ans1, "2024-03-20T00:00:00Z"),
+        RuleValue::Seconds(8)
+    );
+    // 30 local days after noon EST on 1 March is noon EDT on 31 March.
+    assert_eq!(
+        g.value(RuleId::Ans1, "2024-03-31T15:59:59Z"),
+        RuleValue::Seconds(8)
+    );
+    assert_eq!(
+        g.value(RuleId::Ans1, "2024-03-31T16:00:00Z"),
+        RuleValue::Seconds(10)
+    );
 }

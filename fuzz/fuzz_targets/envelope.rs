@@ -6,11 +6,14 @@
 //! canonicalised, `canonical(parse(canonical(x))) == canonical(x)`, and the `data` of every
 //! prepared event is itself canonical. A hash is computed over canonical text, so a value
 //! whose canonical text changes when read back would make a stored event unverifiable.
+//!
+//! Each line also goes through `canonical::parse_strict`, the store's parser for raw append
+//! input: what it accepts, serde_json reads to the same value, and it canonicalises.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use opsledger_store::canonical::to_canonical_string;
+use opsledger_store::canonical::{parse_strict, to_canonical_string};
 use opsledger_store::envelope::{
     prepare_batch, ExpectedVersion, NewEvent, StreamAppend, StreamId, MAX_EVENT_DATA_BYTES,
     MAX_EVENT_DATA_DEPTH,
@@ -28,6 +31,16 @@ fn assert_fixed_point(canonical: &str) {
 fuzz_target!(|data: &[u8]| {
     let mut batch: Vec<StreamAppend> = Vec::new();
     for (index, line) in data.split(|b| *b == b'\n').enumerate() {
+        if let Ok(text) = std::str::from_utf8(line) {
+            if let Ok(strict) = parse_strict(text) {
+                let loose: serde_json::Value =
+                    serde_json::from_str(text).expect("strict JSON is JSON");
+                assert_eq!(strict, loose, "strict and serde_json parsing disagree");
+                if let Ok(canonical) = to_canonical_string(&strict, MAX_EVENT_DATA_DEPTH) {
+                    assert_fixed_point(&canonical);
+                }
+            }
+        }
         let Ok(value) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
         };

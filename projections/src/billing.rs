@@ -5,10 +5,11 @@
 //! - `terminated`: the termination took effect at or before the evaluation instant;
 //! - `termination-eligible`: an invoice is unpaid more than R-TRM-2's days past its due date;
 //! - `suspended`: service is suspended and not resumed;
-//! - `suspension-eligible`: a payment default notice citing a still-open invoice was sent on an
-//!   earlier client-local day (R-BIL-3: the notice must precede the suspension; "precede" is
-//!   counted in whole days, so a suspension the same day as its notice is not offered);
-//! - `default-noticed`: such a notice was sent today;
+//! - `suspension-eligible`: a suspension at the evaluation instant would be permitted under
+//!   R-BIL-3's one definition (`domain::suspension`, which `decide` and the verdict use too): a
+//!   default notice strictly before it cites an invoice still unpaid past its due date;
+//! - `default-noticed`: a notice citing a still-open invoice was sent, but a suspension is not
+//!   permitted yet (at the notice's own instant, or before the invoice is past due);
 //! - `overdue`: an invoice is open past its due date;
 //! - `current`: nothing open past due.
 //!
@@ -20,9 +21,11 @@ use opsledger_domain::ids::{ClientId, InvoiceId, NoticeId};
 use opsledger_domain::money::{Currency, Money};
 use opsledger_domain::rules::{RuleId, RuleValue};
 use opsledger_domain::rules_in_force::value_at;
+use opsledger_domain::suspension::suspension_permitted;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ClientRecord, InvoiceRecord, ReadModel};
+use crate::obligations::cited_invoices;
 use crate::position::{AsOf, EventRef};
 use crate::report::{resolve_client, ReportError};
 
@@ -34,9 +37,9 @@ pub enum BillingStatus {
     Current,
     /// An invoice is open past its due date.
     Overdue,
-    /// A default notice citing an open invoice went out today.
+    /// A default notice citing an open invoice went out; a suspension is not permitted yet.
     DefaultNoticed,
-    /// A default notice citing an open invoice went out on an earlier day (R-BIL-3).
+    /// A suspension would be permitted now (R-BIL-3).
     SuspensionEligible,
     /// Service is suspended.
     Suspended,
@@ -254,20 +257,32 @@ pub fn report(
         RuleValue::Days(days) => max_days_past_due > days,
         _ => false,
     };
-    let noticed_before_today = default_notices
+    let noticed = default_notices.iter().any(|n| n.cites_open_invoice);
+    // R-BIL-3's one definition (`domain::suspension`): eligible when a suspension at the
+    // evaluation instant would be permitted, exactly as `decide` and the verdict judge it.
+    let suspension_eligible = client
+        .default_notices
         .iter()
-        .filter(|n| n.cites_open_invoice)
-        .map(|n| agreement.calendar.local_date(n.sent_at))
-        .min();
+        .filter(|n| seen(&n.event))
+        .any(|n| {
+            let cited = cited_invoices(model, n, &as_of);
+            suspension_permitted(
+                Some(n.event.occurred_at),
+                &cited,
+                &agreement.calendar,
+                evaluated_at,
+            )
+            .is_ok()
+        });
     let status = if client.terminated.is_some_and(|t| seen(&t)) {
         BillingStatus::Terminated
     } else if termination_eligible {
         BillingStatus::TerminationEligible
     } else if suspended {
         BillingStatus::Suspended
-    } else if noticed_before_today.is_some_and(|d| d < on) {
+    } else if suspension_eligible {
         BillingStatus::SuspensionEligible
-    } else if noticed_before_today.is_some() {
+    } else if noticed {
         BillingStatus::DefaultNoticed
     } else if max_days_past_due > 0 {
         BillingStatus::Overdue

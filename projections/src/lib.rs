@@ -6,6 +6,7 @@
 //! and, where verdicts depend on it, the instant to judge pending obligations at.
 
 pub mod billing;
+pub mod facts;
 pub mod model;
 pub mod obligations;
 pub mod position;
@@ -15,6 +16,7 @@ pub mod set;
 pub mod sla;
 pub mod verdict;
 
+pub use facts::{ClientFold, Fact, FactError, FACTS_VERSION};
 pub use position::{AsOf, EventRef, Period, PositionedEvent, YearMonth};
 pub use report::ReportError;
 pub use set::{Applied, ApplyError, PersistError, Projections, STATE_VERSION};

@@ -29,7 +29,7 @@ use opsledger_domain::ids::{
 };
 use opsledger_domain::money::Money;
 use opsledger_domain::rules::{RuleId, RuleValue};
-use opsledger_domain::rules_in_force::{agreement_at, sop_amendment_takes_effect_at, value_at};
+use opsledger_domain::rules_in_force::{agreement_at, sop_amendment_takes_effect_for, value_at};
 use serde::{Deserialize, Serialize};
 
 use crate::position::{EventRef, PositionedEvent, YearMonth};
@@ -297,7 +297,8 @@ impl ClientRecord {
 pub struct Classification {
     /// The event.
     pub event: EventRef,
-    /// Urgent under the client's definitions.
+    /// Urgent for R-ESC-1: the nature is on the urgent list of the agreement in force at the
+    /// classification, or the agent flagged it urgent.
     pub urgent: bool,
     /// What the call resulted in.
     pub outcome: CallOutcome,
@@ -392,8 +393,12 @@ pub struct EscalationRecord {
     pub attempts: Vec<TierEvent>,
     /// Unreachable marks in log order (R-ESC-2 clock starts).
     pub unreachable: Vec<TierEvent>,
-    /// First digest covering it (R-ESC-3).
+    /// First digest listing it (R-ESC-3).
     pub digest: Option<EventRef>,
+    /// First digest listing it whose period also holds the instant it was raised: the one that
+    /// meets R-ESC-3 (the catalog's Readings).
+    #[serde(default)]
+    pub digest_covering: Option<EventRef>,
 }
 row!(EscalationRecord, EscalationId, escalation_id);
 
@@ -748,9 +753,16 @@ impl ReadModel {
             }
             E::CallClassified(e) => {
                 if let Some(c) = self.calls.get_mut(&e.call_id) {
+                    // R-ESC-1: urgency is the agreement's (in force at the classification) or
+                    // the agent's flag, which may add urgency but never remove it.
+                    let urgent = self.clients.get(c.client).map_or(e.urgent, |client| {
+                        client
+                            .agreement_or_first(e.at)
+                            .call_is_urgent(&e.nature, e.urgent)
+                    });
                     let class = Classification {
                         event: r,
-                        urgent: e.urgent,
+                        urgent,
                         outcome: e.outcome,
                     };
                     c.first_classification.get_or_insert(class);
@@ -798,6 +810,7 @@ impl ReadModel {
                     attempts: Vec::new(),
                     unreachable: Vec::new(),
                     digest: None,
+                    digest_covering: None,
                 }) {
                     if let Some(c) = self.clients.get_slot_mut(client) {
                         c.escalations.push(slot);
@@ -832,6 +845,10 @@ impl ReadModel {
                 for id in &e.escalation_ids {
                     if let Some(esc) = self.escalations.get_mut(id) {
                         set_first(&mut esc.digest, r);
+                        let raised = esc.opened.occurred_at;
+                        if e.period_start <= raised && raised <= e.period_end {
+                            set_first(&mut esc.digest_covering, r);
+                        }
                     }
                 }
             }
@@ -1202,10 +1219,19 @@ impl RulesView {
         sop_amendments: Vec<SopAmendmentPublished>,
         first_agreement: ServiceAgreement,
     ) -> Self {
+        // Each SOP amendment takes effect for this client after its own R-AMD-1 notice.
+        let client_rules = opsledger_domain::rules_in_force::ClientRules {
+            agreements: &agreements,
+            sop_amendments: &sop_amendments,
+        };
         let mut boundaries: Vec<DateTime<Utc>> = agreements
             .iter()
             .map(|a| a.effective_at)
-            .chain(sop_amendments.iter().map(sop_amendment_takes_effect_at))
+            .chain(
+                sop_amendments
+                    .iter()
+                    .map(|a| sop_amendment_takes_effect_for(a, &client_rules)),
+            )
             .collect();
         boundaries.sort();
         boundaries.dedup();
@@ -1259,6 +1285,16 @@ impl RulesView {
             .position(|r| *r == rule)
             .expect("every rule id is in the catalog");
         &self.values[segment][index]
+    }
+
+    /// The instants strictly inside `(from, to)` where some rule value may change (an agreement
+    /// version or an SOP amendment taking effect), in time order.
+    pub fn changes_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        self.boundaries
+            .iter()
+            .copied()
+            .filter(|b| from < *b && *b < to)
+            .collect()
     }
 
     /// The agreement in force at an instant, or the onboarding agreement before any.

@@ -23,35 +23,44 @@
 //!   fields is missed by the number of fields missing.
 //! - R-ESC-1 applies to completed calls classified urgent; met by the first contact attempt of
 //!   an urgent escalation opened for the call.
-//! - R-ESC-3 is judged per non-urgent escalation: the digest covering it is due one agreed
-//!   interval after it was opened (a digest at each interval's end always meets that).
-//! - R-QA-1 counts the month's answered calls with a completed review, judged at month end.
+//! - R-ESC-2 is met by an attempt to a lower tier within the value in force ("immediate": 60 s);
+//!   when the unreachable tier is the last of the chain in force, the verdict is chain exhausted.
+//! - R-ESC-3 is judged per non-urgent escalation: the digest is due when the agreed interval it
+//!   was raised in closes (within 60 s), and is met by a digest whose period holds the item.
+//! - R-QA-1 counts the month's answered calls reviewed by the month's QA summary deadline,
+//!   judged at that deadline and never changed by later reviews.
 //! - R-COV-1 reports each interval where fewer distinct agents than required were on duty.
 //! - R-RET-2's deadline is the later of R-RET-2's days after termination and R-RET-1's minimum
-//!   for the client's last call; an active legal hold keeps it pending, naming the hold.
+//!   for the client's last call, extended by the time legal holds were active after the
+//!   termination (`domain::deadlines::extended_by_holds`); an active legal hold keeps it pending
+//!   (held), naming the hold, with no due instant until it is released.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use opsledger_domain::deadlines::due_at;
+use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::{
     DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
+use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::{
     AccountIssueId, AgentId, BreachId, CallId, ClientId, EscalationId, InvoiceId, LegalHoldId,
     QualityIssueId, ReviewId, SopAmendmentId,
 };
 use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
-use opsledger_domain::rules_in_force::sop_amendment_takes_effect_at;
+use opsledger_domain::rules_in_force::sop_amendment_takes_effect_for;
+use opsledger_domain::suspension::{suspension_permitted, CitedInvoice};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClientRecord, InvoiceRecord, ReadModel, RulesView};
+use crate::model::{
+    ClientRecord, DefaultNoticeRecord, EscalationRecord, InvoiceRecord, ReadModel, RulesView,
+};
 use crate::position::{AsOf, EventRef, Period, YearMonth};
 use crate::report::{month_period, months_in, quarter, quarter_start, resolve_client, ReportError};
 use crate::sla::basis_points;
 use crate::verdict::{
-    judge_deadline, judge_due, no_deadline_verdict, overlapping, secs_late, windows_seen,
-    ExcusedWindow, Shortfall, Tally, Unit, Verdict,
+    judge_deadline, judge_due, no_deadline_verdict, secs_late, stamp, windows_seen, ExcusedWindow,
+    Shortfall, Tally, Unit, Verdict,
 };
 
 /// What an obligation is about.
@@ -363,7 +372,7 @@ impl Ctx<'_> {
             judged.due_at,
             judged.verdict,
             evidence,
-            None,
+            judged.note.as_deref(),
         );
     }
 
@@ -622,20 +631,24 @@ fn answer_rule<S: MakeSubject>(
                     None,
                 ),
                 Some(due) => {
-                    let window_ids = overlapping(&ctx.windows, start.occurred_at, due);
-                    if window_ids.is_empty() {
-                        (
-                            Verdict::Missed {
-                                by: Shortfall {
-                                    amount: secs_late(due, left.occurred_at),
-                                    unit: Unit::Seconds,
-                                },
-                                met_at: None,
-                            },
-                            Some("left the queue without pickup after the limit"),
-                        )
-                    } else {
-                        (Verdict::Excused { window_ids }, None)
+                    // Judged as a performance that came when the caller left, so the windows
+                    // bear on it as on any other; leaving is not a meeting event, though.
+                    let judged = judge_due(
+                        rule,
+                        due,
+                        start.occurred_at,
+                        Some(left.occurred_at),
+                        &ctx.windows,
+                        ctx.evaluated_at,
+                    );
+                    match judged.verdict {
+                        Verdict::Missed { by, .. } => (
+                            Verdict::Missed { by, met_at: None },
+                            Some(judged.note.unwrap_or_else(|| {
+                                "left the queue without pickup after the limit".to_owned()
+                            })),
+                        ),
+                        other => (other, judged.note),
                     }
                 }
                 None => (
@@ -653,7 +666,7 @@ fn answer_rule<S: MakeSubject>(
                 due,
                 verdict,
                 &[start, left],
-                note,
+                note.as_deref(),
             );
         }
         (met_by, _) => ctx.deadline(rule, subject(), start, met_by),
@@ -681,29 +694,133 @@ fn escalations(ctx: &mut Ctx<'_>) {
                 .filter(|a| ctx.as_of.sees(&a.event))
                 .find(|a| a.tier > mark.tier && a.event.occurred_at >= mark.event.occurred_at)
                 .map(|a| a.event);
-            ctx.deadline(
-                RuleId::Esc2,
-                Subject::Escalation {
-                    escalation_id: esc.escalation_id.clone(),
-                    tier: Some(mark.tier),
-                },
-                mark.event,
-                next,
-            );
+            let subject = Subject::Escalation {
+                escalation_id: esc.escalation_id.clone(),
+                tier: Some(mark.tier),
+            };
+            // With no tier below the unreachable one in the chain in force, nobody is left to
+            // attempt: the chain is exhausted, its own verdict, never a miss growing forever.
+            let at = mark.event.occurred_at;
+            let exhausted = next.is_none()
+                && !ctx
+                    .rules
+                    .agreement_at(at)
+                    .escalation_chain
+                    .iter()
+                    .any(|c| c.tier > mark.tier);
+            if exhausted {
+                ctx.push(
+                    RuleId::Esc2,
+                    subject,
+                    Some(at),
+                    ctx.value(RuleId::Esc2, at),
+                    None,
+                    Verdict::ChainExhausted {
+                        last_tier: mark.tier,
+                    },
+                    &[mark.event],
+                    None,
+                );
+                continue;
+            }
+            ctx.deadline(RuleId::Esc2, subject, mark.event, next);
         }
-        // R-ESC-3: a non-urgent item reaches the client in a digest within one interval.
+        // R-ESC-3: a non-urgent item reaches the client in the digest due at the end of the
+        // interval it was raised in.
         if esc.urgency == Urgency::NonUrgent && ctx.in_period(&esc.opened) {
-            ctx.deadline(
-                RuleId::Esc3,
-                Subject::Escalation {
-                    escalation_id: esc.escalation_id.clone(),
-                    tier: None,
-                },
-                esc.opened,
-                ctx.seen(esc.digest),
-            );
+            digest_interval(ctx, esc);
         }
     }
+}
+
+/// R-ESC-3 for one non-urgent item (the catalog's Readings): intervals of the agreed length
+/// are anchored at the onboarding, or at the effective instant of the agreement version in force
+/// when that version set another interval; the clock starts when the interval the item was
+/// raised in closes, and the digest is due then, within the same tolerance as "immediately"
+/// (`RuleValue::Immediate`, 60 s), since compiling it takes a moment. It is met by a digest that
+/// lists the item under a period holding the instant it was raised.
+fn digest_interval(ctx: &mut Ctx<'_>, esc: &EscalationRecord) {
+    let subject = Subject::Escalation {
+        escalation_id: esc.escalation_id.clone(),
+        tier: None,
+    };
+    let raised = esc.opened.occurred_at;
+    let value = ctx.value(RuleId::Esc3, raised);
+    let RuleValue::Minutes(mins) = value else {
+        // Unconfigured, not applicable or another shape: judged as before, by the value.
+        ctx.deadline(
+            RuleId::Esc3,
+            subject,
+            esc.opened,
+            ctx.seen(esc.digest_covering),
+        );
+        return;
+    };
+    let onboarded = ctx.client.onboarded.occurred_at;
+    let first_value = ctx.value(RuleId::Esc3, onboarded);
+    let anchor = if first_value == value {
+        onboarded
+    } else {
+        ctx.rules
+            .agreements
+            .iter()
+            .rev()
+            .find(|v| v.effective_at <= raised)
+            .map_or(onboarded, |v| v.effective_at)
+    };
+    let interval = i64::try_from(mins)
+        .ok()
+        .filter(|m| *m > 0)
+        .and_then(Duration::try_minutes);
+    let (Some(interval), true) = (interval, anchor <= raised) else {
+        ctx.deadline(
+            RuleId::Esc3,
+            subject,
+            esc.opened,
+            ctx.seen(esc.digest_covering),
+        );
+        return;
+    };
+    let elapsed_ms = (raised - anchor).num_milliseconds();
+    let closes = elapsed_ms
+        .checked_div(interval.num_milliseconds())
+        .and_then(|k| k.checked_add(1))
+        .and_then(|k| interval.checked_mul(i32::try_from(k).ok()?))
+        .and_then(|d| anchor.checked_add_signed(d));
+    let Some(closes) = closes else {
+        ctx.deadline(
+            RuleId::Esc3,
+            subject,
+            esc.opened,
+            ctx.seen(esc.digest_covering),
+        );
+        return;
+    };
+    let calendar = &ctx.rules.agreement_at(raised).calendar;
+    let met = ctx.seen(esc.digest_covering);
+    let judged = judge_deadline(
+        RuleId::Esc3,
+        &RuleValue::Immediate,
+        calendar,
+        closes,
+        met.map(|m| m.occurred_at),
+        &ctx.windows,
+        ctx.evaluated_at,
+    );
+    let evidence = [Some(esc.opened), met];
+    ctx.record(
+        RuleId::Esc3,
+        subject,
+        Some(closes),
+        value,
+        judged.due_at,
+        judged.verdict,
+        &evidence,
+        Some(judged.note.unwrap_or_else(|| {
+            format!("the interval it was raised in closed at {}", stamp(closes))
+        }))
+        .as_deref(),
+    );
 }
 
 fn finding_verdict(rule: RuleId, finding: Finding, at: DateTime<Utc>) -> Verdict {
@@ -885,7 +1002,7 @@ fn months(ctx: &mut Ctx<'_>) {
                 judged.due_at,
                 judged.verdict,
                 met.as_slice(),
-                None,
+                judged.note.as_deref(),
             );
         }
     }
@@ -933,10 +1050,14 @@ fn month_rule(
         judged.due_at,
         judged.verdict,
         met.as_slice(),
-        None,
+        judged.note.as_deref(),
     );
 }
 
+/// R-QA-1 (the catalog's Readings): the month's answered calls reviewed by the deadline of that
+/// month's QA summary (R-REP-1's, with which R-QA-4 is delivered; R-REP-2's where R-REP-1 does
+/// not apply) count. The verdict is fixed at that deadline: reviews completed later never change
+/// it. The base is answered calls, since a call never answered cannot be reviewed.
 fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
     let value = ctx.value(RuleId::Qa1, bounds.to);
     let required = match value {
@@ -959,6 +1080,13 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
             return;
         }
     };
+    let calendar = &ctx.rules.agreement_at(bounds.from).calendar;
+    let summary_due = [RuleId::Rep1, RuleId::Rep2].into_iter().find_map(|rule| {
+        let v = ctx.value(rule, bounds.from);
+        due_at(&v, calendar, bounds.from).ok().flatten()
+    });
+    // Without a report deadline (neither report rule applies) the month end is the moment.
+    let judged_at = summary_due.unwrap_or(bounds.to);
     let mut answered: u64 = 0;
     let mut reviewed: u64 = 0;
     let mut evidence = Vec::new();
@@ -973,20 +1101,23 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
         };
         if ctx.as_of.sees(&call.connected) && ctx.as_of.sees_opt(call.answered.as_ref()) {
             answered += 1;
-            if let Some(r) = ctx.seen(call.reviewed) {
+            if let Some(r) = ctx
+                .seen(call.reviewed)
+                .filter(|r| r.occurred_at <= judged_at)
+            {
                 reviewed += 1;
                 evidence.push(r);
             }
         }
     }
     let achieved = basis_points(reviewed, answered);
-    let verdict = if ctx.evaluated_at < bounds.to {
+    let verdict = if ctx.evaluated_at < judged_at {
         Verdict::Pending {
-            due_at: Some(bounds.to),
+            due_at: Some(judged_at),
             held_by: Vec::new(),
         }
     } else if reviewed.saturating_mul(BASIS_POINTS_PER_WHOLE) >= required.saturating_mul(answered) {
-        Verdict::Met { met_at: bounds.to }
+        Verdict::Met { met_at: judged_at }
     } else {
         Verdict::Missed {
             by: Shortfall {
@@ -1001,15 +1132,22 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
         Subject::Month { month },
         Some(bounds.to),
         value,
-        Some(bounds.to),
+        Some(judged_at),
         verdict,
         &evidence,
-        Some(format!("{reviewed} of {answered} answered calls reviewed").as_str()),
+        Some(
+            format!(
+                "{reviewed} of {answered} answered calls reviewed by the QA summary deadline; unanswered calls cannot be reviewed and are not in the base"
+            )
+            .as_str(),
+        ),
     );
 }
 
+/// R-COV-1 with the value in force at each instant (the catalog's Readings): the period is cut
+/// wherever an agreement version or SOP amendment takes effect, and each part is judged with its
+/// own value, so coverage amended to 24/7 mid-month is judged from the amendment on.
 fn coverage(ctx: &mut Ctx<'_>) {
-    let model = ctx.model;
     let client = ctx.client;
     let from = ctx.period.from.max(client.onboarded.occurred_at);
     let mut to = ctx.period.to.min(ctx.evaluated_at);
@@ -1019,25 +1157,51 @@ fn coverage(ctx: &mut Ctx<'_>) {
     if from >= to {
         return;
     }
-    let value = ctx.value(RuleId::Cov1, from);
-    let required = match value {
-        RuleValue::Agents(n) => n,
-        _ => {
-            if let Some(verdict) = no_deadline_verdict(RuleId::Cov1, &value) {
-                ctx.push(
-                    RuleId::Cov1,
-                    Subject::Client,
-                    Some(from),
-                    value,
-                    None,
-                    verdict,
-                    &[],
-                    None,
-                );
+    let mut cuts = vec![from];
+    cuts.extend(ctx.rules.changes_between(from, to));
+    cuts.push(to);
+    let mut not_applicable: Option<(RuleValue, Verdict)> = None;
+    let mut judged_any = false;
+    for part in cuts.windows(2) {
+        let (part_from, part_to) = (part[0], part[1]);
+        let value = ctx.value(RuleId::Cov1, part_from);
+        match value {
+            RuleValue::Agents(required) => {
+                judged_any = true;
+                coverage_part(ctx, part_from, part_to, required, value);
             }
-            return;
+            other => {
+                if let Some(verdict) = no_deadline_verdict(RuleId::Cov1, &other) {
+                    not_applicable.get_or_insert((other, verdict));
+                }
+            }
         }
-    };
+    }
+    // A period with no part under a number of agents has one line saying why.
+    if let (false, Some((value, verdict))) = (judged_any, not_applicable) {
+        ctx.push(
+            RuleId::Cov1,
+            Subject::Client,
+            Some(from),
+            value,
+            None,
+            verdict,
+            &[],
+            None,
+        );
+    }
+}
+
+/// R-COV-1 over `[from, to)`, where `required` agents are in force throughout.
+fn coverage_part(
+    ctx: &mut Ctx<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    required: u64,
+    value: RuleValue,
+) {
+    let model = ctx.model;
+    let client = ctx.client;
     // Sweep the shift boundaries in time order, counting distinct agents on duty.
     let mut boundaries: Vec<(DateTime<Utc>, i8, &AgentId)> = Vec::new();
     for slot in &client.shifts {
@@ -1107,34 +1271,77 @@ fn coverage(ctx: &mut Ctx<'_>) {
         );
         return;
     }
+    // Redundant coverage is a performance due at every instant, so a window excuses exactly the
+    // part of a gap it holds (reading (a)); the rest of the gap is missed.
     for (gap_from, gap_to, agents) in gaps {
-        let window_ids = overlapping(&ctx.windows, gap_from, gap_to);
-        let verdict = if window_ids.is_empty() {
-            Verdict::Missed {
-                by: Shortfall {
-                    amount: secs_late(gap_from, gap_to),
-                    unit: Unit::Seconds,
+        for (part_from, part_to, window) in
+            split_by_windows(RuleId::Cov1, gap_from, gap_to, &ctx.windows)
+        {
+            let verdict = match window {
+                None => Verdict::Missed {
+                    by: Shortfall {
+                        amount: secs_late(part_from, part_to),
+                        unit: Unit::Seconds,
+                    },
+                    met_at: None,
                 },
-                met_at: None,
-            }
-        } else {
-            Verdict::Excused { window_ids }
-        };
-        ctx.push(
-            RuleId::Cov1,
-            Subject::Coverage {
-                from: gap_from,
-                to: gap_to,
-                agents_on_duty: agents,
-            },
-            Some(gap_from),
-            value.clone(),
-            None,
-            verdict,
-            &[],
-            None,
-        );
+                Some(w) => Verdict::Excused {
+                    window_ids: vec![w.window_id.clone()],
+                    reading: Some(format!(
+                        "excused: {} held this part of the gap",
+                        w.describe()
+                    )),
+                },
+            };
+            ctx.push(
+                RuleId::Cov1,
+                Subject::Coverage {
+                    from: part_from,
+                    to: part_to,
+                    agents_on_duty: agents,
+                },
+                Some(part_from),
+                value.clone(),
+                None,
+                verdict,
+                &[],
+                None,
+            );
+        }
     }
+}
+
+/// The parts of `[from, to)` held by a window whose cause concerns `rule` (with that window)
+/// and the parts held by none, in time order; empty parts are left out.
+fn split_by_windows(
+    rule: RuleId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    windows: &[ExcusedWindow],
+) -> Vec<(DateTime<Utc>, DateTime<Utc>, Option<ExcusedWindow>)> {
+    let mut relevant: Vec<&ExcusedWindow> = windows
+        .iter()
+        .filter(|w| cause_concerns(w.cause, rule) && w.from < to && w.to.map_or(true, |e| e > from))
+        .collect();
+    relevant.sort_by_key(|w| w.from);
+    let mut parts = Vec::new();
+    let mut cursor = from;
+    for w in relevant {
+        let start = w.from.max(cursor);
+        let end = w.to.map_or(to, |e| e.min(to));
+        if start >= end {
+            continue;
+        }
+        if start > cursor {
+            parts.push((cursor, start, None));
+        }
+        parts.push((start, end, Some(w.clone())));
+        cursor = end;
+    }
+    if cursor < to {
+        parts.push((cursor, to, None));
+    }
+    parts
 }
 
 /// When the invoice was settled (payments and credits reaching the total), as a basis sees it.
@@ -1200,14 +1407,16 @@ fn billing(ctx: &mut Ctx<'_>) {
                 None,
             );
         }
-        // R-BIL-2: paid in full within the agreed days of the invoice date (end of that local day).
+        // R-BIL-2: paid in full by the end of the invoice's printed due date (client-local), the
+        // date the invoice itself carries (the catalog's Readings); the domain refuses a printed
+        // date earlier than the agreed terms allow and prints the terms' date when none is given.
         let value = ctx.value(RuleId::Bil2, at);
         let settled = settled_by(inv, ctx.as_of);
-        let clock = calendar.end_of_local_day(inv.invoice_date);
-        let judged = judge_deadline(
+        let clock = calendar.start_of_local_day(inv.invoice_date);
+        let due = calendar.end_of_local_day(inv.due_date);
+        let judged = judge_due(
             RuleId::Bil2,
-            &value,
-            calendar,
+            due,
             clock,
             settled.map(|s| s.occurred_at),
             &[],
@@ -1223,7 +1432,7 @@ fn billing(ctx: &mut Ctx<'_>) {
             judged.due_at,
             judged.verdict,
             &evidence,
-            None,
+            Some("due by the end of the invoice's printed due date, client-local"),
         );
         // R-BIL-5: the invoice is in the agreed currency.
         let value = ctx.value(RuleId::Bil5, at);
@@ -1251,7 +1460,8 @@ fn billing(ctx: &mut Ctx<'_>) {
             None,
         );
     }
-    // R-BIL-3: a suspension relies on a default notice recorded before it.
+    // R-BIL-3: the one definition (`domain::suspension`): a notice strictly before the
+    // suspension, citing an invoice still unpaid past its due date at the suspension.
     let suspensions: Vec<_> = client
         .suspensions
         .iter()
@@ -1263,23 +1473,31 @@ fn billing(ctx: &mut Ctx<'_>) {
             .client
             .default_notices
             .iter()
-            .find(|n| n.notice_id == s.notice_id && ctx.as_of.sees(&n.event))
-            .map(|n| n.event);
+            .find(|n| n.notice_id == s.notice_id && ctx.as_of.sees(&n.event));
         let at = s.event.occurred_at;
-        let verdict = match notice {
-            Some(n) if n.occurred_at < at => Verdict::Met {
-                met_at: n.occurred_at,
-            },
-            _ => Verdict::Missed {
-                by: Shortfall {
-                    amount: 1,
-                    unit: Unit::Findings,
+        let cited = notice.map_or_else(Vec::new, |n| cited_invoices(model, n, ctx.as_of));
+        let calendar = &ctx.rules.agreement_at(at).calendar;
+        let notice_at = notice.map(|n| n.event.occurred_at);
+        let (verdict, note) = match suspension_permitted(notice_at, &cited, calendar, at) {
+            Ok(()) => (
+                Verdict::Met {
+                    met_at: notice_at.unwrap_or(at),
                 },
-                met_at: None,
-            },
+                None,
+            ),
+            Err(refusal) => (
+                Verdict::Missed {
+                    by: Shortfall {
+                        amount: 1,
+                        unit: Unit::Findings,
+                    },
+                    met_at: None,
+                },
+                Some(refusal.describe(at)),
+            ),
         };
         let mut evidence = vec![s.event];
-        evidence.extend(notice);
+        evidence.extend(notice.map(|n| n.event));
         ctx.push(
             RuleId::Bil3,
             Subject::Suspension,
@@ -1288,7 +1506,7 @@ fn billing(ctx: &mut Ctx<'_>) {
             Some(at),
             verdict,
             &evidence,
-            None,
+            note.as_deref(),
         );
     }
     // R-BIL-4: a price change takes effect no earlier than the notice period after the notice.
@@ -1307,6 +1525,25 @@ fn billing(ctx: &mut Ctx<'_>) {
             c.effective_at,
         );
     }
+}
+
+/// The invoices a default notice cites, as R-BIL-3 reads them, as a basis sees them.
+pub(crate) fn cited_invoices(
+    model: &ReadModel,
+    notice: &DefaultNoticeRecord,
+    as_of: &AsOf,
+) -> Vec<CitedInvoice> {
+    notice
+        .invoice_ids
+        .iter()
+        .filter_map(|id| model.invoices.by_key(id))
+        .filter(|inv| as_of.sees(&inv.issued))
+        .map(|inv| CitedInvoice {
+            invoice_id: inv.invoice_id.clone(),
+            due_date: inv.due_date,
+            settled_at: settled_by(inv, as_of).map(|s| s.occurred_at),
+        })
+        .collect()
 }
 
 /// A rule requiring `effective_at` to be at least the rule's period after a notice.
@@ -1438,11 +1675,12 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
             (None, _) => Verdict::NotApplicable {
                 reason: "no call records were covered".to_owned(),
             },
-            (Some(newest), RuleValue::Days(days)) => {
-                let keep_until = i64::try_from(*days)
+            (Some(newest), RuleValue::Days(_)) => {
+                // Kept at least the days in force, counted in local calendar days.
+                let calendar = &ctx.rules.agreement_at(newest).calendar;
+                let keep_until = rule_due_at(RuleId::Ret1, &value, calendar, newest)
                     .ok()
-                    .and_then(Duration::try_days)
-                    .and_then(|d| newest.checked_add_signed(d));
+                    .flatten();
                 match keep_until {
                     Some(k) if at >= k => Verdict::Met { met_at: at },
                     Some(k) => Verdict::Missed {
@@ -1496,24 +1734,41 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
         due_at(&v, calendar, c).ok().flatten()
     });
     let holds = active_holds(ctx.model, ctx.client, ctx.as_of, ctx.evaluated_at);
-    let (due, verdict) = match due_at(&value, calendar, t) {
+    // Holds count up to the deletion, if it happened: one placed after it held nothing.
+    let holds_until = deleted.map_or(ctx.evaluated_at, |d| d.occurred_at);
+    let hold_times = hold_intervals(ctx.model, ctx.client, ctx.as_of, holds_until);
+    let (due, verdict) = match rule_due_at(RuleId::Ret2, &value, calendar, t) {
         Ok(Some(due)) => {
             let due = ret1_until.map_or(due, |r| r.max(due));
+            // The time a legal hold was active is added to the deadline; while one is active
+            // deletion is refused and the deadline is not known yet.
+            let extended = extended_by_holds(calendar, t, due, &hold_times);
             let verdict = if deleted.is_none() && !holds.is_empty() {
                 Verdict::Pending {
-                    due_at: Some(due),
+                    due_at: extended,
                     held_by: holds.iter().map(|h| h.to_string()).collect(),
                 }
-            } else {
+            } else if let Some(due) = extended {
                 judge_due(
+                    RuleId::Ret2,
                     due,
                     t,
                     deleted.map(|d| d.occurred_at),
                     &[],
                     ctx.evaluated_at,
                 )
+                .verdict
+            } else {
+                // The data was deleted while a hold was active (the domain refuses this).
+                Verdict::Missed {
+                    by: Shortfall {
+                        amount: 1,
+                        unit: Unit::Findings,
+                    },
+                    met_at: deleted.map(|d| d.occurred_at),
+                }
             };
-            (Some(due), verdict)
+            (extended, verdict)
         }
         _ => (
             None,
@@ -1598,6 +1853,29 @@ fn last_call_at(ctx: &Ctx<'_>) -> Option<DateTime<Utc>> {
         .map(|c| c.connected.occurred_at)
 }
 
+/// Every legal hold of the client as `(placed, released)` intervals, as a basis sees them at an
+/// instant (a release not yet seen, or later than `at`, leaves the hold open).
+pub(crate) fn hold_intervals(
+    model: &ReadModel,
+    client: &ClientRecord,
+    as_of: &AsOf,
+    at: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    client
+        .legal_holds
+        .iter()
+        .filter_map(|s| model.legal_holds.get(*s))
+        .filter(|h| as_of.sees(&h.placed) && h.placed.occurred_at <= at)
+        .map(|h| {
+            let released = h
+                .released
+                .filter(|r| as_of.sees(r) && r.occurred_at <= at)
+                .map(|r| r.occurred_at);
+            (h.placed.occurred_at, released)
+        })
+        .collect()
+}
+
 /// Legal holds placed and not released, as a basis sees them at an instant.
 pub(crate) fn active_holds(
     model: &ReadModel,
@@ -1647,7 +1925,9 @@ fn sop_amendments(ctx: &mut Ctx<'_>) {
             );
             continue;
         }
-        let applied_from = sop_amendment_takes_effect_at(a);
+        // R-AMD-1 per client: the notice period in force for this client (agreement, then
+        // SOP, then default), counted in its local calendar days.
+        let applied_from = sop_amendment_takes_effect_for(a, &ctx.rules.client_rules());
         let note = (applied_from != a.effective_at).then(|| {
             format!("stated effective {} is inside the notice period; rules in force apply it from {applied_from}", a.effective_at)
         });

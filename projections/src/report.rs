@@ -48,6 +48,18 @@ pub(crate) fn resolve_client<'m>(
     Ok(client)
 }
 
+/// The instants of a client-local month for a client the basis knows.
+pub(crate) fn client_month_period(
+    model: &ReadModel,
+    checkpoint: u64,
+    client_id: &ClientId,
+    month: YearMonth,
+    as_of: &AsOf,
+) -> Result<Period, ReportError> {
+    let client = resolve_client(model, checkpoint, client_id, as_of)?;
+    Ok(month_period(&model.rules_view(client, as_of), month))
+}
+
 /// The instants of a client-local month, in the time zone of the agreement in force at its start.
 pub(crate) fn month_period(rules: &RulesView, month: YearMonth) -> Period {
     let first = month.first_day();

@@ -3,8 +3,9 @@
 //! For every call record: its earliest permitted deletion is R-RET-1's minimum after the call
 //! (value in force when the call connected). While the client is active there is no deletion
 //! deadline. Once its termination has taken effect, the deadline is the later of that minimum and
-//! R-RET-2's days after the termination (value in force at termination). An active legal hold
-//! suspends deletion until released. A record is deleted when a deletion covering it is seen
+//! R-RET-2's days after the termination (value in force at termination), extended by the time
+//! legal holds were active after the termination; while one is active deletion is suspended and
+//! the deadline is unknown (`None`). A record is deleted when a deletion covering it is seen
 //! (all client data, or call records connected before an instant), and overdue when the
 //! evaluation instant is past its deadline, it is not deleted and no hold is active.
 //!
@@ -12,7 +13,7 @@
 //! call's minimum (or the termination, if later), deadline as above.
 
 use chrono::{DateTime, Utc};
-use opsledger_domain::deadlines::due_at;
+use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::DeletionScope;
 use opsledger_domain::ids::{CallId, ClientId, LegalHoldId};
 use opsledger_domain::rules::{RuleId, RuleValue};
@@ -20,7 +21,7 @@ use opsledger_domain::rules_in_force::value_at;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ReadModel, RulesView};
-use crate::obligations::active_holds;
+use crate::obligations::{active_holds, hold_intervals};
 use crate::position::{AsOf, EventRef, Period};
 use crate::report::{resolve_client, ReportError};
 
@@ -117,7 +118,13 @@ pub fn report(
         .terminated
         .filter(|t| as_of.sees(t) && t.occurred_at <= evaluated_at)
         .map(|t| t.occurred_at);
-    let ret2_deadline = terminated_at.and_then(|t| after(&rules, RuleId::Ret2, t).1);
+    // R-RET-2 runs to the end of the 30th local day (`rule_due_at`, as the verdict reads it).
+    let ret2_deadline = terminated_at.and_then(|t| {
+        let value = value_at(RuleId::Ret2, &rules.client_rules(), t);
+        rule_due_at(RuleId::Ret2, &value, &rules.agreement_at(t).calendar, t)
+            .ok()
+            .flatten()
+    });
     let confidentiality_until = terminated_at.and_then(|t| after(&rules, RuleId::Ret3, t).1);
     let holds = active_holds(model, client, &as_of, evaluated_at);
     let deletions: Vec<_> = client
@@ -130,8 +137,14 @@ pub fn report(
         .find(|d| d.scope == DeletionScope::AllClientData)
         .map(|d| d.event);
 
+    let hold_times = hold_intervals(model, client, &as_of, evaluated_at);
     let window = |earliest: Option<DateTime<Utc>>, deleted: Option<EventRef>| {
-        let deadline = ret2_deadline.map(|d| earliest.map_or(d, |e| e.max(d)));
+        // The same definition as R-RET-2's verdict: the later of the two, extended by the time
+        // legal holds were active after the termination; unknown while one is active.
+        let deadline = ret2_deadline.zip(terminated_at).and_then(|(d, t)| {
+            let calendar = &rules.agreement_at(t).calendar;
+            extended_by_holds(calendar, t, earliest.map_or(d, |e| e.max(d)), &hold_times)
+        });
         let mut held_by: Vec<RetentionHold> = Vec::new();
         if let Some(until) = earliest.filter(|e| evaluated_at < *e) {
             held_by.push(RetentionHold::MinimumRetention { until });

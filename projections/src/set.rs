@@ -96,6 +96,19 @@ impl Projections {
         }
     }
 
+    /// The reports' view of one client: a read model folded from that client's events (and the
+    /// agency-wide ones) only, reflecting the log up to `next_position` (exclusive). Reports
+    /// through it cover that client alone; asking about another client finds it unknown.
+    pub fn for_client(fold: crate::facts::ClientFold, next_position: u64) -> Self {
+        let last_recorded_at = None;
+        Self {
+            state_version: STATE_VERSION,
+            checkpoint: next_position,
+            last_recorded_at,
+            model: fold.into_model(),
+        }
+    }
+
     /// Rebuilds from position 0.
     pub fn rebuild<'a>(
         events: impl IntoIterator<Item = &'a PositionedEvent>,
@@ -230,6 +243,16 @@ impl Projections {
             as_of,
             evaluated_at,
         )
+    }
+
+    /// The instants of a client-local month, as the monthly reports bound it.
+    pub fn month_period(
+        &self,
+        client_id: &ClientId,
+        month: YearMonth,
+        as_of: AsOf,
+    ) -> Result<Period, ReportError> {
+        crate::report::client_month_period(&self.model, self.checkpoint, client_id, month, &as_of)
     }
 
     /// Every obligation of a client in a period with its verdict (see [`crate::obligations`]).

@@ -29,8 +29,9 @@
 //! - **Longest wait**: the longest wait of any resolved call (answered, voicemail, abandoned).
 //! - **Talk time**: completion minus pickup, over answered calls whose completion is known.
 //! - **Normal operating conditions**: the same figures over the calls whose wait does not
-//!   overlap any excused window of the client (`[connected, end of wait]`, a point for an
-//!   unresolved call); the windows are listed. Clocked rules' tallies give `excused` apart from
+//!   overlap an excused window of the client whose cause concerns answer times (force
+//!   majeure, unnotified volume change; `[connected, end of wait]`, a point for an unresolved
+//!   call); every window is listed. Clocked rules' tallies give `excused` apart from
 //!   `missed`: the raw view counts both as missed.
 
 use std::collections::BTreeMap;
@@ -38,6 +39,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use opsledger_domain::deadlines::due_at;
 use opsledger_domain::events::AbandonReason;
+use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::ClientId;
 use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
 use serde::{Deserialize, Serialize};
@@ -330,7 +332,11 @@ pub fn monthly_report(
         let target = answer_due(&rules, RuleId::Ans1, connected);
         let max = answer_due(&rules, RuleId::Ans2, connected);
         let end = seen.wait_end.unwrap_or(connected);
-        let excused = windows.iter().any(|w| w.overlaps(connected, end));
+        // Only windows whose cause concerns answer times take a call out of normal conditions:
+        // missing credentials, for one, do not slow answering.
+        let excused = windows
+            .iter()
+            .any(|w| cause_concerns(w.cause, RuleId::Ans1) && w.overlaps(connected, end));
         let add = |acc: &mut FiguresAccumulator| {
             acc.raw.add(&seen, connected, target, max);
             if excused {

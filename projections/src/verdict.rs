@@ -2,15 +2,28 @@
 //!
 //! A clocked rule is judged by [`judge_deadline`]: the rule value in force at the clock start
 //! (from `domain::rules_in_force::value_at`) is turned into a due instant by
-//! `domain::deadlines::due_at`; the meeting event at or before the due instant is met; a later
-//! one, or none by the evaluation instant, is missed, unless the interval from clock start to
-//! due instant overlaps an excused window of the client, in which case it is excused. A met
+//! `domain::deadlines::rule_due_at`; the meeting event at or before the due instant is met; a later
+//! one, or none by the evaluation instant, is missed unless an excused window excuses it. A met
 //! obligation stays met even inside a window.
+//!
+//! Excused windows excuse narrowly (the catalog's Readings), and only windows whose cause
+//! concerns the rule (`domain::excuses::cause_concerns`) count:
+//! - (a) a window holding the whole performance interval, clock start to due instant (closed),
+//!   excuses it outright;
+//! - (b) a window holding the due instant extends the deadline by the part of the window after
+//!   the clock started: the clock stands still while the window is open, so the new due instant
+//!   is the window's end plus the time that was left when it opened. A meeting event by the
+//!   extended deadline is excused (it would be late without the window); a later one, or none
+//!   by the evaluation instant, is missed by the time past the extended deadline. While a window
+//!   holding the due instant is still open the extended deadline is not known yet: pending.
+//! - A window that merely overlaps the interval, without holding its end, excuses nothing: the
+//!   agency had time outside it to perform.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use opsledger_domain::calendar::BusinessCalendar;
-use opsledger_domain::deadlines::due_at;
+use opsledger_domain::deadlines::rule_due_at;
 use opsledger_domain::events::ExcuseCause;
+use opsledger_domain::excuses::{cause_concerns, cause_label};
 use opsledger_domain::ids::ExcusedWindowId;
 use opsledger_domain::rules::{RuleId, RuleValue};
 use serde::{Deserialize, Serialize};
@@ -64,10 +77,20 @@ pub enum Verdict {
         /// Legal holds suspending it (R-RET-2).
         held_by: Vec<String>,
     },
-    /// It would be missed, but its clock ran in an excused window.
+    /// It would be missed, but an excused window whose cause concerns the rule excused it.
     Excused {
-        /// The windows overlapping the interval from clock start to due instant.
+        /// The windows that excused it.
         window_ids: Vec<ExcusedWindowId>,
+        /// Which reading applied: the window's cause and times, and whether it held the whole
+        /// performance or extended the deadline (and to when).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reading: Option<String>,
+    },
+    /// R-ESC-2: the last tier of the escalation chain was unreachable, so there was no next
+    /// contact to attempt; neither met nor missed.
+    ChainExhausted {
+        /// The last tier of the chain, the one marked unreachable.
+        last_tier: u32,
     },
     /// The rule does not apply here (tier, coverage, or the facts of the case).
     NotApplicable {
@@ -103,6 +126,13 @@ pub struct Tally {
     pub unconfigured: u64,
     /// Not computable from events.
     pub not_computable: u64,
+    /// R-ESC-2 chains exhausted (left out of the serialized form when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chain_exhausted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Tally {
@@ -116,6 +146,7 @@ impl Tally {
             Verdict::NotApplicable { .. } => &mut self.not_applicable,
             Verdict::Unconfigured { .. } => &mut self.unconfigured,
             Verdict::NotComputable { .. } => &mut self.not_computable,
+            Verdict::ChainExhausted { .. } => &mut self.chain_exhausted,
         };
         *slot = slot.saturating_add(1);
     }
@@ -170,19 +201,6 @@ pub fn windows_seen(model: &ReadModel, client: &ClientRecord, as_of: &AsOf) -> V
         .collect()
 }
 
-/// The ids of windows overlapping `[from, to]`.
-pub fn overlapping(
-    windows: &[ExcusedWindow],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Vec<ExcusedWindowId> {
-    windows
-        .iter()
-        .filter(|w| w.overlaps(from, to))
-        .map(|w| w.window_id.clone())
-        .collect()
-}
-
 /// Whole seconds from `a` to `b`, rounded up; 0 when `b` is not after `a`.
 pub fn secs_late(a: DateTime<Utc>, b: DateTime<Utc>) -> u64 {
     let ms = (b - a).num_milliseconds();
@@ -205,16 +223,103 @@ pub fn no_deadline_verdict(rule: RuleId, value: &RuleValue) -> Option<Verdict> {
     }
 }
 
-/// A judged deadline: the due instant (if any) and the verdict.
+/// An instant as reports print it: RFC 3339 in UTC, whole seconds.
+pub fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl ExcusedWindow {
+    /// "force_majeure 2024-03-01T15:00:00Z–2024-03-01T16:00:00Z" (an open window ends in "…").
+    pub fn describe(&self) -> String {
+        let to = self.to.map_or_else(|| "…".to_owned(), stamp);
+        format!("{} {}–{}", cause_label(self.cause), stamp(self.from), to)
+    }
+
+    /// Whether the window holds an instant; both ends included, since a deadline at the very
+    /// instant a window closes left no time outside it either.
+    fn holds(&self, at: DateTime<Utc>) -> bool {
+        self.from <= at && self.to.map_or(true, |end| at <= end)
+    }
+}
+
+/// How the excused windows bear on one obligation (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Excusal {
+    /// No window concerning the rule holds the due instant.
+    None,
+    /// Reading (a): a window held the whole performance interval.
+    Whole(ExcusedWindow),
+    /// Reading (b): windows held the due instant and extended it; `due` is `None` while the
+    /// last of them is still open.
+    Extended {
+        /// The extending windows, in the order they applied.
+        windows: Vec<ExcusedWindow>,
+        /// The extended due instant.
+        due: Option<DateTime<Utc>>,
+    },
+}
+
+/// How the windows of causes concerning `rule` bear on a performance due at `due` whose clock
+/// started at `clock_start`.
+pub fn excusal(
+    rule: RuleId,
+    clock_start: DateTime<Utc>,
+    due: DateTime<Utc>,
+    windows: &[ExcusedWindow],
+) -> Excusal {
+    let relevant: Vec<&ExcusedWindow> = windows
+        .iter()
+        .filter(|w| cause_concerns(w.cause, rule))
+        .collect();
+    if let Some(w) = relevant
+        .iter()
+        .find(|w| w.holds(clock_start) && w.holds(due))
+    {
+        return Excusal::Whole((*w).clone());
+    }
+    let mut extended = due;
+    let mut used: Vec<ExcusedWindow> = Vec::new();
+    // Each window extends at most once, so this ends after at most `relevant.len()` rounds.
+    while let Some(w) = relevant
+        .iter()
+        .find(|w| w.holds(extended) && !used.iter().any(|u| u.window_id == w.window_id))
+    {
+        used.push((*w).clone());
+        let Some(end) = w.to else {
+            return Excusal::Extended {
+                windows: used,
+                due: None,
+            };
+        };
+        let stood_still = end - w.from.max(clock_start);
+        extended = extended.checked_add_signed(stood_still).unwrap_or(extended);
+    }
+    if used.is_empty() {
+        Excusal::None
+    } else {
+        Excusal::Extended {
+            windows: used,
+            due: Some(extended),
+        }
+    }
+}
+
+/// A judged deadline: the due instant (if any), the verdict, and a note saying which reading
+/// of an excused window applied when one did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judged {
     /// Due instant.
     pub due_at: Option<DateTime<Utc>>,
     /// Verdict.
     pub verdict: Verdict,
+    /// Which reading applied, when a window bore on the verdict.
+    pub note: Option<String>,
 }
 
 /// Judges a clocked rule (see the module docs).
+// The judgement needs the rule (for its windows' causes), its value, the calendar, the clock
+// start, the meeting, the windows and the evaluation instant: all of them, every time.
+#[allow(clippy::too_many_arguments)]
 pub fn judge_deadline(
     rule: RuleId,
     value: &RuleValue,
@@ -228,9 +333,10 @@ pub fn judge_deadline(
         return Judged {
             due_at: None,
             verdict,
+            note: None,
         };
     }
-    let due = match due_at(value, calendar, clock_start) {
+    let due = match rule_due_at(rule, value, calendar, clock_start) {
         Ok(Some(due)) => due,
         Ok(None) => {
             return Judged {
@@ -238,6 +344,7 @@ pub fn judge_deadline(
                 verdict: Verdict::NotComputable {
                     reason: format!("{rule} value {value:?} has no deadline"),
                 },
+                note: None,
             }
         }
         Err(e) => {
@@ -246,43 +353,154 @@ pub fn judge_deadline(
                 verdict: Verdict::NotComputable {
                     reason: format!("{rule}: {e}"),
                 },
+                note: None,
             }
         }
     };
-    Judged {
-        due_at: Some(due),
-        verdict: judge_due(due, clock_start, meeting, windows, evaluated_at),
-    }
+    judge_due(rule, due, clock_start, meeting, windows, evaluated_at)
 }
 
 /// Judges a known due instant (see the module docs).
 pub fn judge_due(
+    rule: RuleId,
     due: DateTime<Utc>,
     clock_start: DateTime<Utc>,
     meeting: Option<DateTime<Utc>>,
     windows: &[ExcusedWindow],
     evaluated_at: DateTime<Utc>,
-) -> Verdict {
-    let late_until = match meeting {
-        Some(m) if m <= due => return Verdict::Met { met_at: m },
-        Some(m) => m,
-        None if evaluated_at <= due => {
-            return Verdict::Pending {
-                due_at: Some(due),
-                held_by: Vec::new(),
-            }
-        }
-        None => evaluated_at,
+) -> Judged {
+    let judged = |verdict: Verdict, note: Option<String>| Judged {
+        due_at: Some(due),
+        verdict,
+        note,
     };
-    let window_ids = overlapping(windows, clock_start, due);
-    if !window_ids.is_empty() {
-        return Verdict::Excused { window_ids };
+    if let Some(m) = meeting.filter(|m| *m <= due) {
+        return judged(Verdict::Met { met_at: m }, None);
     }
-    Verdict::Missed {
+    let pending = |due_at: Option<DateTime<Utc>>| Verdict::Pending {
+        due_at,
+        held_by: Vec::new(),
+    };
+    if meeting.is_none() && evaluated_at <= due {
+        return judged(pending(Some(due)), None);
+    }
+    let missed = |from: DateTime<Utc>| Verdict::Missed {
         by: Shortfall {
-            amount: secs_late(due, late_until),
+            amount: secs_late(from, meeting.unwrap_or(evaluated_at)),
             unit: Unit::Seconds,
         },
         met_at: meeting,
+    };
+    match excusal(rule, clock_start, due, windows) {
+        Excusal::None => judged(missed(due), None),
+        Excusal::Whole(w) => {
+            let reading = format!(
+                "excused: {} held the whole performance, {}–{}",
+                w.describe(),
+                stamp(clock_start),
+                stamp(due)
+            );
+            judged(
+                Verdict::Excused {
+                    window_ids: vec![w.window_id.clone()],
+                    reading: Some(reading),
+                },
+                None,
+            )
+        }
+        Excusal::Extended { windows, due: ext } => {
+            let described: Vec<String> = windows.iter().map(ExcusedWindow::describe).collect();
+            let ext_text = ext.map_or_else(
+                || "until the window closes".to_owned(),
+                |e| format!("to {}", stamp(e)),
+            );
+            let reading = format!(
+                "{} held the deadline {}; the clock stood still in it, extending the deadline {ext_text}",
+                described.join(", "),
+                stamp(due)
+            );
+            let in_time = match (ext, meeting) {
+                (None, _) => true,
+                (Some(e), Some(m)) => m <= e,
+                (Some(e), None) => evaluated_at <= e,
+            };
+            if !in_time {
+                return judged(
+                    missed(ext.unwrap_or(due)),
+                    Some(format!("not excused beyond the extension: {reading}")),
+                );
+            }
+            if meeting.is_none() {
+                return judged(pending(ext), Some(reading));
+            }
+            judged(
+                Verdict::Excused {
+                    window_ids: windows.iter().map(|w| w.window_id.clone()).collect(),
+                    reading: Some(format!("excused: {reading}")),
+                },
+                None,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn open_window(from: &str) -> ExcusedWindow {
+        ExcusedWindow {
+            window_id: ExcusedWindowId::new("w").unwrap(),
+            cause: ExcuseCause::ForceMajeure,
+            from: at(from),
+            to: None,
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn a_deadline_inside_a_window_still_open_is_pending_until_it_closes() {
+        // Due 10:00, a window opened at 09:30 and still open at 11:00: not yet missed.
+        let windows = [open_window("2024-10-08T09:30:00Z")];
+        let start = at("2024-10-08T09:00:00Z");
+        let due = at("2024-10-08T10:00:00Z");
+        let unmet = judge_due(
+            RuleId::Doc2,
+            due,
+            start,
+            None,
+            &windows,
+            at("2024-10-08T11:00:00Z"),
+        );
+        assert_eq!(
+            unmet.verdict,
+            Verdict::Pending {
+                due_at: None,
+                held_by: vec![]
+            }
+        );
+        // Delivered late while it is open: excused, naming the open window.
+        let late = at("2024-10-08T10:30:00Z");
+        let met = judge_due(RuleId::Doc2, due, start, Some(late), &windows, late);
+        assert!(matches!(
+            met.verdict,
+            Verdict::Excused { reading: Some(ref r), .. } if r.contains("…")
+        ));
+        // Without a window the same delivery is missed by 30 minutes.
+        let missed = judge_due(RuleId::Doc2, due, start, Some(late), &[], late);
+        assert_eq!(
+            missed.verdict,
+            Verdict::Missed {
+                by: Shortfall {
+                    amount: 1_800,
+                    unit: Unit::Seconds
+                },
+                met_at: Some(late)
+            }
+        );
     }
 }

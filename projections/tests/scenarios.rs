@@ -450,6 +450,13 @@ fn call_obligations_have_the_expected_verdicts() {
         find(o, RuleId::Doc2, "c1").verdict,
         Verdict::Met { .. }
     ));
+    // c2's nature ("burst pipe") is on the agreement's urgent list, so it is urgent although
+    // the agent did not flag it. Nobody escalated it within 3 minutes of 14:12, but the late
+    // force-majeure window (14:05–14:20) held that whole performance.
+    assert!(matches!(
+        &find(o, RuleId::Esc1, "c2").verdict,
+        Verdict::Excused { window_ids, .. } if window_ids == &vec![ExcusedWindowId::new("fm-late").unwrap()]
+    ));
     // c2's wait is inside the late window, which the head basis sees.
     assert!(matches!(
         find(o, RuleId::Ans1, "c2").verdict,
@@ -465,18 +472,20 @@ fn call_obligations_have_the_expected_verdicts() {
             met_at: None
         }
     );
-    // R-DOC-2 is due 60 min after completion at 14:12, and never met; but both windows
-    // overlap the interval from 14:12 to 15:12, so it is excused, naming them.
-    assert_eq!(
-        find(o, RuleId::Doc2, "c2").verdict,
-        Verdict::Excused {
-            window_ids: vec![
-                ExcusedWindowId::new("fm-1").unwrap(),
-                ExcusedWindowId::new("fm-late").unwrap()
-            ]
-        }
-    );
-    // As of what was recorded on 2 March (before fm-late), fm-1 alone still excuses it.
+    // R-DOC-2 is due 60 min after completion at 14:12, and never met. fm-1 (15:00–16:00) holds
+    // that deadline, so the clock stood still for its hour: due 16:12, still never met, so it
+    // is missed by the time from 16:12 to the evaluation instant. fm-late (14:05–14:20) only
+    // overlaps the interval and excuses nothing.
+    let doc2_missed = Verdict::Missed {
+        by: late(200_880),
+        met_at: None,
+    };
+    assert_eq!(find(o, RuleId::Doc2, "c2").verdict, doc2_missed);
+    assert!(find(o, RuleId::Doc2, "c2")
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains("2024-03-01T16:12:00Z")));
+    // As of what was recorded on 2 March (before fm-late), the same.
     let known = p
         .obligation_report(
             &acme(),
@@ -487,9 +496,7 @@ fn call_obligations_have_the_expected_verdicts() {
         .unwrap();
     assert_eq!(
         find(&known.obligations, RuleId::Doc2, "c2").verdict,
-        Verdict::Excused {
-            window_ids: vec![ExcusedWindowId::new("fm-1").unwrap()]
-        }
+        doc2_missed
     );
     assert!(matches!(
         find(o, RuleId::Ans2, "c3").verdict,
@@ -633,12 +640,14 @@ fn billing_state_status_and_liability_cap() {
     let at = |s: &str| p.billing_report(&acme(), AsOf::Head, t(s)).unwrap();
     assert_eq!(at("2024-03-05T00:00:00Z").status, BillingStatus::Current);
     assert_eq!(at("2024-03-15T12:00:00Z").status, BillingStatus::Overdue);
+    // The notice went out at 10:00 on 20 March; at that very instant a suspension would not
+    // follow it (R-BIL-3: strictly earlier), from the next instant on it would.
     assert_eq!(
-        at("2024-03-20T12:00:00Z").status,
+        at("2024-03-20T10:00:00Z").status,
         BillingStatus::DefaultNoticed
     );
     assert_eq!(
-        at("2024-03-21T12:00:00Z").status,
+        at("2024-03-20T12:00:00Z").status,
         BillingStatus::SuspensionEligible
     );
     let april = at("2024-04-15T12:00:00Z");
@@ -673,25 +682,28 @@ fn retention_windows_holds_and_overdue_deletions() {
         .held_by
         .iter()
         .any(|h| matches!(h, RetentionHold::LegalHold { .. })));
-    // On 15 July, released: the deadline (31 May: 30 days after termination, later than the
-    // calls' 90 days of 30 May) has passed and nothing was deleted.
+    // On 15 July, released: the deadline (the end of 30 May in New York: 30 local days after
+    // the termination on the evening of 30 April, later than the calls' 90 days of 30 May;
+    // extended by the hold's 31 days, 10 May to 10 June, to the end of 30 June) has passed and
+    // nothing was deleted.
     let overdue = p
         .retention_report(&acme(), AsOf::Head, t("2024-07-15T00:00:00Z"), june)
         .unwrap();
     assert!(overdue.records.iter().all(|r| r.overdue));
     assert_eq!(
         overdue.records[0].deletion_deadline,
-        Some(t("2024-05-31T00:00:00Z"))
+        Some(t("2024-07-01T04:00:00Z"))
     );
     assert_eq!(
         overdue.records[1].earliest_deletion,
-        Some(t("2024-05-30T14:00:00Z"))
+        // 90 local days after 09:00 EST on 1 March is 09:00 EDT on 30 May.
+        Some(t("2024-05-30T13:00:00Z"))
     );
     assert_eq!(
         overdue.confidentiality_until,
         Some(t("2027-05-01T00:00:00Z"))
     );
-    // Nothing falls due in June: every deadline is 31 May.
+    // Nothing falls due in June: every deadline is the end of 30 June (New York), in July UTC.
     assert!(overdue.deletions_due.is_empty());
     insta::assert_json_snapshot!("retention_2024_07_15", overdue);
     let r = p
@@ -710,7 +722,7 @@ fn retention_windows_holds_and_overdue_deletions() {
         .iter()
         .find(|o| o.rule == RuleId::Ret2)
         .unwrap();
-    assert_eq!(ret2.due_at, Some(t("2024-05-31T00:00:00Z")));
+    assert_eq!(ret2.due_at, Some(t("2024-07-01T04:00:00Z")));
     assert!(matches!(ret2.verdict, Verdict::Missed { .. }));
     let _ = Duration::zero();
 }

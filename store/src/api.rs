@@ -9,6 +9,7 @@ use crate::envelope::{
     AppendOutcome, ExpectedVersion, Head, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
 use crate::error::Result;
+use crate::facts::{FactCheckpoint, FactQuery, FactRow};
 use crate::hash::VerifyReport;
 use crate::keys::DataKey;
 use crate::subscription::Subscription;
@@ -142,6 +143,29 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
         snapshot: ProjectionSnapshot,
     ) -> Result<()>;
 
+    /// The read model's checkpoint, or `None` when no row was ever written.
+    async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>>;
+
+    /// Writes a page of read-model rows, derived from the log positions `[page_start,
+    /// checkpoint.next_position)`, and moves the checkpoint to `checkpoint.next_position` in one
+    /// transaction. A row whose position is already stored is kept as it is (the rows are a
+    /// function of the event, so it is the same row), and the checkpoint never moves back, so
+    /// two projectors catching up at once both succeed. `FactCheckpointConflict` when the
+    /// stored checkpoint has another version or is behind `page_start` (rows would be missing).
+    async fn write_facts(
+        &self,
+        page_start: u64,
+        checkpoint: FactCheckpoint,
+        rows: Vec<FactRow>,
+    ) -> Result<()>;
+
+    /// Deletes every read-model row and sets the checkpoint to position 0 of `version`, in one
+    /// transaction: the start of a rebuild.
+    async fn reset_facts(&self, version: u32) -> Result<()>;
+
+    /// Up to `max_count` read-model rows matching `query`, in position order.
+    async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>>;
+
     /// The data key of `client_id`. With `create`, a client without a key gets a fresh random
     /// one; creation is race-free (insert-if-absent, then read), so concurrent callers all get
     /// the same key. A destroyed key stays destroyed: `create` never replaces it.
@@ -183,6 +207,7 @@ pub fn validate_projection_name(name: &str) -> Result<()> {
 /// Checks a published read model: client id and name are fixed identifiers, the body is
 /// bounded.
 pub fn validate_read_model(model: &ClientReadModel) -> Result<()> {
+    checked_position("read model checkpoint", model.next_position)?;
     let name_ok = !model.name.is_empty()
         && model.name.len() <= MAX_PROJECTION_NAME_BYTES
         && model.name.chars().all(|c| {
@@ -201,4 +226,19 @@ pub fn validate_read_model(model: &ClientReadModel) -> Result<()> {
                 .collect(),
         })
     }
+}
+
+/// Largest position, version or checkpoint the ledger stores: both backends keep them in
+/// signed 64-bit columns.
+pub const MAX_POSITION: u64 = 0x7fff_ffff_ffff_ffff;
+
+/// Converts a caller-supplied position, version or checkpoint to the databases' integer type,
+/// refusing one past [`MAX_POSITION`] with a typed error naming `what`, instead of panicking
+/// or silently saturating.
+pub fn checked_position(what: &'static str, value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| crate::error::StoreError::OutOfRange {
+        what,
+        value,
+        limit: MAX_POSITION,
+    })
 }

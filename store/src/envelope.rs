@@ -24,6 +24,8 @@ pub const MAX_EVENT_DATA_BYTES: usize = 256 * 1024;
 pub const MAX_EVENT_DATA_DEPTH: usize = 32;
 /// Most events accepted in one append call (all streams of a batch together).
 pub const MAX_EVENTS_PER_APPEND: usize = 100_000;
+/// Largest schema version accepted: PostgreSQL keeps it in an `integer` column.
+pub const MAX_SCHEMA_VERSION: u32 = 0x7fff_ffff;
 /// Earliest and latest year an `occurred_at` may name; outside them a time is a typo.
 pub const MIN_YEAR: i32 = 1970;
 pub const MAX_YEAR: i32 = 9999;
@@ -122,7 +124,10 @@ pub struct NewEvent {
     pub client_id: Option<String>,
     /// When it happened in the world.
     pub occurred_at: DateTime<Utc>,
-    /// A JSON object; the store canonicalises it before hashing and storing.
+    /// A JSON object; the store canonicalises it before hashing and storing. Read from text,
+    /// an object naming a key twice or a number that cannot be kept exactly is refused
+    /// ([`canonical::parse_strict`]'s rules), never silently resolved.
+    #[serde(deserialize_with = "canonical::deserialize_strict")]
     pub data: serde_json::Value,
     #[serde(default)]
     pub metadata: Metadata,
@@ -262,6 +267,14 @@ impl NewEvent {
         validate_event_type(&self.event_type).map_err(invalid)?;
         if self.schema_version == 0 {
             return Err(invalid(InvalidEvent::SchemaVersionZero));
+        }
+        if self.schema_version > MAX_SCHEMA_VERSION {
+            // Refused here, on both backends, so that the PostgreSQL writer never meets a
+            // version its `integer` column cannot hold.
+            return Err(invalid(InvalidEvent::SchemaVersionTooLarge {
+                version: self.schema_version,
+                limit: MAX_SCHEMA_VERSION,
+            }));
         }
         if let Some(client) = &self.client_id {
             if client.is_empty()
@@ -422,6 +435,23 @@ mod tests {
                 ..
             })
         ));
+        for version in [MAX_SCHEMA_VERSION + 1, u32::MAX] {
+            let mut e = event();
+            e.schema_version = version;
+            assert!(
+                matches!(
+                    e.prepare(0),
+                    Err(StoreError::InvalidEvent {
+                        problem: InvalidEvent::SchemaVersionTooLarge { .. },
+                        ..
+                    })
+                ),
+                "{version}"
+            );
+        }
+        let mut e = event();
+        e.schema_version = MAX_SCHEMA_VERSION;
+        assert!(e.prepare(0).is_ok());
         let mut e = event();
         e.occurred_at = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
         assert!(matches!(
@@ -443,6 +473,34 @@ mod tests {
         let mut e = event();
         e.event_type = "bad type".into();
         assert!(e.prepare(0).is_err());
+    }
+
+    #[test]
+    fn an_envelope_read_from_text_refuses_repeated_keys_and_inexact_numbers() {
+        let line = |data: &str| {
+            format!(
+                r#"{{"event_id":"00000000-0000-0000-0000-000000000001","event_type":"x.y","schema_version":1,"client_id":null,"occurred_at":"2026-10-01T09:00:00Z","data":{data}}}"#
+            )
+        };
+        assert!(serde_json::from_str::<NewEvent>(&line(r#"{"a":1}"#)).is_ok());
+        let err = serde_json::from_str::<NewEvent>(&line(r#"{"name":"x","name":"y"}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"name\" appears twice"), "{err}");
+        let err = serde_json::from_str::<NewEvent>(&line(r#"{"n":99999999999999999999999}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("$.n"), "{err}");
+        // A value built in code reaches `prepare`, which refuses the inexact number by path.
+        let mut e = event();
+        e.data = serde_json::from_str(r#"{"n":[99999999999999999999999]}"#).unwrap();
+        assert!(matches!(
+            e.prepare(0),
+            Err(StoreError::InvalidEvent {
+                problem: InvalidEvent::Data(canonical::CanonicalError::InexactNumber { ref path }),
+                ..
+            }) if path == "$.n[0]"
+        ));
     }
 
     #[test]

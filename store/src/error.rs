@@ -16,6 +16,8 @@ pub enum InvalidEvent {
     EventType,
     #[error("schema_version must be 1 or more")]
     SchemaVersionZero,
+    #[error("schema_version {version} is over the largest the ledger stores ({limit})")]
+    SchemaVersionTooLarge { version: u32, limit: u32 },
     #[error("client_id must be 1-128 bytes without control characters")]
     ClientId,
     #[error("occurred_at year {year} is outside 1970..=9999")]
@@ -83,6 +85,16 @@ pub enum StoreError {
         expected: Option<u64>,
         found: Option<u64>,
     },
+    #[error("read-model fact for position {position} is invalid: empty or oversized area, kind, entity, client id or body, or a position past i64")]
+    InvalidFact { position: u64 },
+    #[error("read-model row at position {position} is unreadable ({detail}); rebuild it with `opsledger replay`")]
+    CorruptFact { position: i64, detail: &'static str },
+    #[error("read model: expected checkpoint version {expected_version} at or past position {page_start}, found {found:?}; rebuild it with `opsledger replay`")]
+    FactCheckpointConflict {
+        expected_version: u32,
+        page_start: u64,
+        found: Option<crate::facts::FactCheckpoint>,
+    },
     #[error("invalid projection name {name:?}: 1-100 bytes of a-z, 0-9, '_', '-' or '.'")]
     InvalidProjectionName { name: String },
     #[error(
@@ -119,6 +131,17 @@ pub enum StoreError {
     InvalidLoginRole { name: String, reason: &'static str },
     #[error("role {name} already exists in this PostgreSQL cluster")]
     RoleExists { name: String },
+    #[error("the data key of client {client_id:?} is destroyed and unreadable, but copies of its bytes remain in {detail}; run the destruction again once no other connection reads the ledger, and it finishes the scrub")]
+    ShredIncomplete { client_id: String, detail: String },
+    #[error(
+        "{what} {value} is out of range: the ledger counts positions and versions up to {limit}"
+    )]
+    OutOfRange {
+        /// Which argument: `verify range start`, `projection checkpoint`, ...
+        what: &'static str,
+        value: u64,
+        limit: u64,
+    },
 }
 
 impl StoreError {

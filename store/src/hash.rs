@@ -205,6 +205,12 @@ pub enum ChainBreak {
         expected_last: u64,
         found_last: Option<u64>,
     },
+    /// A row exists past the position the head record names (`None`: the head says the ledger
+    /// is empty). No append put it there: the append path moves the head with every row.
+    RowsPastHead {
+        head_position: Option<u64>,
+        found: u64,
+    },
 }
 
 impl std::fmt::Display for ChainBreak {
@@ -234,6 +240,20 @@ impl std::fmt::Display for ChainBreak {
             } => write!(
                 f,
                 "the head record names position {expected_last} but the log ends at {found_last:?}"
+            ),
+            Self::RowsPastHead {
+                head_position: Some(head),
+                found,
+            } => write!(
+                f,
+                "an event row exists at position {found}, past the head record's last position {head}"
+            ),
+            Self::RowsPastHead {
+                head_position: None,
+                found,
+            } => write!(
+                f,
+                "an event row exists at position {found}, but the head record says the ledger is empty"
             ),
         }
     }
@@ -386,6 +406,38 @@ impl ChainWalker {
             first_position: self.first_position,
             head: last,
         }
+    }
+}
+
+/// Whether a verify of `range` must also look for rows past the head: when it is open-ended
+/// or ends past the head position (`head` is the head record's last position, `None` for an
+/// empty ledger).
+pub fn looks_past_head(range_to: Option<u64>, head: Option<u64>) -> bool {
+    match (range_to, head) {
+        (None, _) | (Some(_), None) => true,
+        (Some(to), Some(head)) => to > head,
+    }
+}
+
+/// Turns an intact report into a break when a row exists past the head: `first_past_head` is
+/// the lowest position found beyond `head` (the head record's last position, `None` for an
+/// empty ledger), read in the same snapshot as the head. A report already broken earlier in
+/// the log is returned as it is, since that break comes first in position order.
+pub fn with_rows_past_head(
+    report: VerifyReport,
+    head: Option<u64>,
+    first_past_head: Option<u64>,
+) -> VerifyReport {
+    match (report, first_past_head) {
+        (VerifyReport::Intact { events, .. }, Some(found)) => VerifyReport::Broken {
+            position: found,
+            reason: ChainBreak::RowsPastHead {
+                head_position: head,
+                found,
+            },
+            events_checked: events,
+        },
+        (report, _) => report,
     }
 }
 

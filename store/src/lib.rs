@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod canonical;
 pub mod envelope;
 pub mod error;
+pub mod facts;
 pub mod hash;
 pub mod keys;
 mod plan;
@@ -23,6 +24,7 @@ pub use envelope::{
     AppendOutcome, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
 pub use error::{InvalidEvent, StoreError};
+pub use facts::{FactCheckpoint, FactQuery, FactRow};
 pub use hash::{ChainBreak, Hash, VerifyReport};
 pub use keys::{DataKey, Key32};
 pub use postgres::PgStore;

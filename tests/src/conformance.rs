@@ -64,6 +64,8 @@ macro_rules! conformance_tests {
             verify_reports_an_intact_chain_and_sub_ranges,
             head_tracks_the_last_event,
             projection_snapshots_compare_and_set,
+            read_model_facts_commit_with_their_checkpoint,
+            read_model_facts_are_read_per_client_and_entity,
             read_models_are_published_per_client,
             data_keys_are_created_once_and_destroyed_for_good,
         );
@@ -1410,6 +1412,207 @@ pub async fn projection_snapshots_compare_and_set(store: Arc<dyn EventStore>) {
             .await,
         Err(StoreError::InvalidProjectionName { .. })
     ));
+}
+
+fn fact(position: u64, client: Option<&str>, entity: &str) -> opsledger_store::FactRow {
+    opsledger_store::FactRow {
+        position,
+        event_id: Uuid::new_v4(),
+        client_id: client.map(str::to_owned),
+        area: "calls".to_owned(),
+        entity: entity.to_owned(),
+        kind: "call.connected".to_owned(),
+        occurred_at: base_time() + chrono::Duration::seconds(i64::try_from(position).unwrap()),
+        recorded_at: base_time(),
+        body: format!("{{\"n\":{position}}}"),
+    }
+}
+
+async fn all_facts(store: &dyn EventStore) -> Vec<opsledger_store::FactRow> {
+    store
+        .read_facts(&opsledger_store::FactQuery::default(), usize::MAX)
+        .await
+        .unwrap()
+}
+
+/// Read-model rows and their checkpoint: a page commits with the checkpoint, a page written
+/// twice adds nothing and leaves the first rows as they were, the checkpoint never moves back,
+/// a page that would leave a hole or carries another version is refused, and a reset empties
+/// the rows and starts the new version at 0.
+pub async fn read_model_facts_commit_with_their_checkpoint(store: Arc<dyn EventStore>) {
+    use opsledger_store::FactCheckpoint;
+    assert_eq!(store.fact_checkpoint().await.unwrap(), None);
+    assert!(all_facts(&*store).await.is_empty());
+    let v1 = |next| FactCheckpoint {
+        next_position: next,
+        version: 1,
+    };
+    let page: Vec<_> = (0..3)
+        .map(|p| fact(p, Some("acme"), "call-acme:1"))
+        .collect();
+    // A first page must start at 0: anything else would leave rows missing.
+    let err = store.write_facts(2, v1(5), vec![]).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::FactCheckpointConflict { .. }),
+        "{err:?}"
+    );
+    store.write_facts(0, v1(3), page.clone()).await.unwrap();
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(v1(3)));
+    assert_eq!(all_facts(&*store).await, page);
+
+    // The same positions again (a crash between writes, a second projector): nothing changes,
+    // not even a row that differs, and the checkpoint does not move back.
+    let mut again = page.clone();
+    again[1].body = "{\"edited\":true}".to_owned();
+    store
+        .write_facts(1, v1(2), again[1..2].to_vec())
+        .await
+        .unwrap();
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(v1(3)));
+    assert_eq!(all_facts(&*store).await, page);
+
+    // A page past the checkpoint would leave a hole; another version must rebuild first.
+    let err = store
+        .write_facts(4, v1(6), vec![fact(4, Some("acme"), "call-acme:2")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::FactCheckpointConflict {
+                page_start: 4,
+                found: Some(FactCheckpoint {
+                    next_position: 3,
+                    version: 1
+                }),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = store
+        .write_facts(
+            3,
+            FactCheckpoint {
+                next_position: 4,
+                version: 2,
+            },
+            vec![fact(3, None, "sop-1")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::FactCheckpointConflict { .. }),
+        "{err:?}"
+    );
+    assert_eq!(all_facts(&*store).await.len(), 3);
+
+    // Concurrent projectors writing the same next page both succeed, with one set of rows.
+    let next: Vec<_> = (3..6)
+        .map(|p| fact(p, Some("bolt"), "call-bolt:1"))
+        .collect();
+    let (a, b) = tokio::join!(
+        store.write_facts(3, v1(6), next.clone()),
+        store.write_facts(3, v1(6), next.clone())
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(all_facts(&*store).await.len(), 6);
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(v1(6)));
+
+    store.reset_facts(2).await.unwrap();
+    assert!(all_facts(&*store).await.is_empty());
+    assert_eq!(
+        store.fact_checkpoint().await.unwrap(),
+        Some(FactCheckpoint {
+            next_position: 0,
+            version: 2
+        })
+    );
+    // Invalid rows are refused before anything is written.
+    let mut bad = fact(0, Some("acme"), "call-acme:1");
+    bad.area = String::new();
+    let err = store
+        .write_facts(
+            0,
+            FactCheckpoint {
+                next_position: 1,
+                version: 2,
+            },
+            vec![bad],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::InvalidFact { position: 0 }),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .fact_checkpoint()
+            .await
+            .unwrap()
+            .unwrap()
+            .next_position,
+        0
+    );
+}
+
+/// A client's read sees its own rows and the agency-wide ones in position order, bounded by
+/// position; an entity read sees that entity's rows only.
+pub async fn read_model_facts_are_read_per_client_and_entity(store: Arc<dyn EventStore>) {
+    use opsledger_store::{FactCheckpoint, FactQuery};
+    let rows = vec![
+        fact(0, Some("acme"), "client-acme"),
+        fact(1, None, "sop-1"),
+        fact(2, Some("bolt"), "client-bolt"),
+        fact(3, Some("acme"), "call-acme:1"),
+        fact(4, Some("bolt"), "call-bolt:1"),
+        fact(5, Some("acme"), "call-acme:1"),
+        fact(6, None, "sop-2"),
+        fact(7, Some("acme"), "call-acme:2"),
+    ];
+    store
+        .write_facts(
+            0,
+            FactCheckpoint {
+                next_position: 8,
+                version: 1,
+            },
+            rows.clone(),
+        )
+        .await
+        .unwrap();
+    let positions = |rows: Vec<opsledger_store::FactRow>| -> Vec<u64> {
+        rows.iter().map(|r| r.position).collect()
+    };
+    let acme = FactQuery {
+        client_id: Some("acme".to_owned()),
+        ..FactQuery::default()
+    };
+    assert_eq!(
+        positions(store.read_facts(&acme, usize::MAX).await.unwrap()),
+        vec![0, 1, 3, 5, 6, 7]
+    );
+    let bounded = FactQuery {
+        from_position: 1,
+        before_position: Some(6),
+        ..acme.clone()
+    };
+    assert_eq!(
+        positions(store.read_facts(&bounded, usize::MAX).await.unwrap()),
+        vec![1, 3, 5]
+    );
+    assert_eq!(
+        positions(store.read_facts(&acme, 3).await.unwrap()),
+        vec![0, 1, 3]
+    );
+    let call = FactQuery {
+        entity: Some("call-acme:1".to_owned()),
+        ..FactQuery::default()
+    };
+    let read = store.read_facts(&call, usize::MAX).await.unwrap();
+    assert_eq!(read, vec![rows[3].clone(), rows[5].clone()]);
 }
 
 /// Data keys: absent until created, created once however many callers race, destroyed for

@@ -16,3 +16,4 @@ async fn fresh_postgres() -> Arc<dyn EventStore> {
 }
 
 opsledger_tests::conformance_tests!(fresh_postgres);
+opsledger_tests::trust_conformance_tests!(fresh_postgres);

@@ -19,6 +19,7 @@ async fn fresh_sqlite() -> (Arc<dyn EventStore>, TempDir) {
 }
 
 opsledger_tests::conformance_tests!(fresh_sqlite);
+opsledger_tests::trust_conformance_tests!(fresh_sqlite);
 
 /// A ledger with `count` events over three streams.
 async fn seeded(count: u64) -> (SqliteStore, TempDir, PathBuf) {
@@ -403,4 +404,166 @@ async fn the_ledger_file_alone_holds_everything_after_close() {
         .await
         .unwrap()
         .is_intact());
+}
+
+/// Copies row `from` of the events table to position `to` (rehashing nothing), the way a
+/// tool with the file open could plant a row the append path never wrote.
+fn plant_copy(conn: &rusqlite::Connection, from: u64, to: u64) {
+    conn.execute(
+        "INSERT INTO events (global_position, event_id, stream_id, category, stream_version, \
+         event_type, schema_version, client_id, occurred_at, recorded_at, correlation_id, \
+         causation_id, actor, source, data, prev_hash, hash) \
+         SELECT ?2, randomblob(16), stream_id || '-planted', category, ?2, event_type, \
+         schema_version, client_id, occurred_at, recorded_at, correlation_id, causation_id, \
+         actor, source, data, hash, hash FROM events WHERE global_position = ?1",
+        (i64::try_from(from).unwrap(), i64::try_from(to).unwrap()),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_past_the_head() {
+    let (store, _dir, path) = seeded(6).await;
+    let conn = raw(&path);
+    // Right after the head and further out: both are named, at the first such position.
+    for planted in [6, 9] {
+        plant_copy(&conn, 5, planted);
+        match store.verify(PositionRange::default()).await.unwrap() {
+            VerifyReport::Broken {
+                position,
+                reason:
+                    ChainBreak::RowsPastHead {
+                        head_position: Some(5),
+                        found,
+                    },
+                ..
+            } => assert_eq!((position, found), (6, 6)),
+            other => panic!("a row at {planted} past the head went unnamed: {other:?}"),
+        }
+    }
+    // A range ending before the head does not look past it, and still verifies.
+    assert!(store
+        .verify(PositionRange {
+            from: 0,
+            to: Some(5)
+        })
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_in_a_ledger_whose_head_says_empty() {
+    let (store, _dir, path) = seeded(1).await;
+    let conn = raw(&path);
+    // A fresh ledger file's head row, with a row planted beside it.
+    conn.execute_batch(
+        "UPDATE ledger_head SET next_position = 0, head_hash = zeroblob(32), \
+         last_recorded_at = NULL",
+    )
+    .unwrap();
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    match store.verify(PositionRange::default()).await.unwrap() {
+        VerifyReport::Broken {
+            position: 0,
+            reason:
+                ChainBreak::RowsPastHead {
+                    head_position: None,
+                    found: 0,
+                },
+            ..
+        } => {}
+        other => panic!("a row in an empty ledger went unnamed: {other:?}"),
+    }
+}
+
+/// Where `needle` occurs in the ledger file, its WAL and its shared-memory index.
+fn copies_in_files(path: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            found.push(file.display().to_string());
+        }
+    }
+    found
+}
+
+/// A ledger with a data key for acme that has reached the main file (checkpointed) and a
+/// later write in the WAL, the way a long-running ledger holds it.
+async fn ledger_with_a_key() -> (SqliteStore, TempDir, PathBuf, [u8; 32]) {
+    let (store, dir, path) = seeded(3).await;
+    let DataKey::Active(key) = store.data_key("acme", true).await.unwrap() else {
+        panic!("a fresh key");
+    };
+    let key = *key.as_bytes();
+    raw(&path)
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    store.data_key("globex", true).await.unwrap();
+    assert!(
+        !copies_in_files(&path, &key).is_empty(),
+        "the key must be in the file before it is destroyed"
+    );
+    (store, dir, path, key)
+}
+
+/// A reader holding a read transaction open on the ledger file, released on `done`.
+fn hold_reader(path: &Path, done: std::sync::mpsc::Receiver<()>) -> std::thread::JoinHandle<()> {
+    let conn = raw(path);
+    conn.execute_batch("BEGIN").unwrap();
+    let _: i64 = conn
+        .query_row("SELECT count(*) FROM data_keys", [], |r| r.get(0))
+        .unwrap();
+    std::thread::spawn(move || {
+        let _ = done.recv();
+        conn.execute_batch("COMMIT").unwrap();
+    })
+}
+
+/// Issue 12, finding 5: with another connection reading, destroying a key left its bytes in
+/// the file. The destroy step now waits (bounded) for readers, then truncates the WAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shredding_waits_for_a_reader_and_leaves_no_copy() {
+    let (store, _dir, path, key) = ledger_with_a_key().await;
+    let (release, done) = std::sync::mpsc::channel();
+    let reader = hold_reader(&path, done);
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        release.send(()).unwrap();
+    });
+    assert!(store.destroy_data_key("acme", "R-RET-2").await.unwrap());
+    releaser.join().unwrap();
+    reader.join().unwrap();
+    assert_eq!(copies_in_files(&path, &key), Vec::<String>::new());
+    assert!(matches!(
+        store.data_key("acme", true).await.unwrap(),
+        DataKey::Destroyed { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shredding_refuses_a_reader_that_stays_and_finishes_on_a_rerun() {
+    let (store, _dir, path, key) = ledger_with_a_key().await;
+    let (release, done) = std::sync::mpsc::channel();
+    let reader = hold_reader(&path, done);
+    let err = store.destroy_data_key("acme", "R-RET-2").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::ShredIncomplete { client_id, .. } if client_id == "acme"),
+        "{err:?}"
+    );
+    // Unreadable at once, even though the bytes are not gone yet.
+    assert!(matches!(
+        store.data_key("acme", false).await.unwrap(),
+        DataKey::Destroyed { .. }
+    ));
+    release.send(()).unwrap();
+    reader.join().unwrap();
+    // The rerun (retention apply again) finds the key destroyed and finishes the scrub.
+    assert!(!store.destroy_data_key("acme", "R-RET-2").await.unwrap());
+    assert_eq!(copies_in_files(&path, &key), Vec::<String>::new());
 }

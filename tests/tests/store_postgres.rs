@@ -333,3 +333,151 @@ async fn a_bulk_retry_through_copy_is_recognised_by_its_unique_violation() {
         .unwrap()
         .is_intact());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_past_the_head() {
+    let (store, url) = seeded(6).await;
+    assert!(
+        pg::server().superuser,
+        "planting rows needs the throwaway (superuser) server"
+    );
+    let client = raw(&url).await;
+    // Triggers off, the way a superuser (or a restored dump) gets rows past the guard: a copy
+    // of the last event right after the head, and one further out.
+    for planted in [6_i64, 9] {
+        client
+            .execute("SET session_replication_role = replica", &[])
+            .await
+            .unwrap();
+        client
+            .execute(
+                "INSERT INTO events SELECT $1, gen_random_uuid(), stream_id || '-planted', \
+                 category, $1, event_type, schema_version, client_id, occurred_at, recorded_at, \
+                 correlation_id, causation_id, actor, source, data, hash, hash \
+                 FROM events WHERE global_position = 5",
+                &[&planted],
+            )
+            .await
+            .unwrap();
+        client
+            .batch_execute("SET session_replication_role = DEFAULT")
+            .await
+            .unwrap();
+        match store.verify(PositionRange::default()).await.unwrap() {
+            VerifyReport::Broken {
+                position,
+                reason:
+                    ChainBreak::RowsPastHead {
+                        head_position: Some(5),
+                        found,
+                    },
+                ..
+            } => assert_eq!((position, found), (6, 6)),
+            other => panic!("a row at {planted} past the head went unnamed: {other:?}"),
+        }
+    }
+    assert!(store
+        .verify(PositionRange {
+            from: 0,
+            to: Some(5)
+        })
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_rows_in_a_ledger_whose_head_says_empty() {
+    let url = pg::server().fresh_database().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    let client = raw(&url).await;
+    client
+        .batch_execute(
+            "SET session_replication_role = replica;
+             INSERT INTO events (global_position, event_id, stream_id, category, stream_version,
+                 event_type, schema_version, occurred_at, recorded_at, data, prev_hash, hash)
+             VALUES (0, gen_random_uuid(), 'call-planted', 'call', 0, 'call.connected', 1,
+                 now(), now(), '{}', '\\x00', '\\x00');
+             SET session_replication_role = DEFAULT;",
+        )
+        .await
+        .unwrap();
+    match store.verify(PositionRange::default()).await.unwrap() {
+        VerifyReport::Broken {
+            position: 0,
+            reason:
+                ChainBreak::RowsPastHead {
+                    head_position: None,
+                    found: 0,
+                },
+            ..
+        } => {}
+        other => panic!("a row in an empty ledger went unnamed: {other:?}"),
+    }
+}
+
+/// Issue 12, finding 5 on PostgreSQL: the destroyed key's old row version stayed in the
+/// table's heap file until a vacuum that never came. Destroying as the owning role now
+/// vacuums `data_keys`; this reads the table's file on disk after a checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroying_a_key_as_the_owner_leaves_no_copy_in_the_table_file() {
+    use opsledger_store::DataKey;
+    let (store, url) = seeded(2).await;
+    assert!(
+        pg::server().superuser,
+        "reading the table file needs the throwaway (superuser) server"
+    );
+    let DataKey::Active(key) = store.data_key("acme", true).await.unwrap() else {
+        panic!("a fresh key");
+    };
+    let key = *key.as_bytes();
+    store.data_key("globex", true).await.unwrap();
+    let client = raw(&url).await;
+    let table_file = || async {
+        client.batch_execute("CHECKPOINT").await.unwrap();
+        let row = client
+            .query_one(
+                "SELECT current_setting('data_directory') || '/' || pg_relation_filepath('data_keys')",
+                &[],
+            )
+            .await
+            .unwrap();
+        let path: String = row.get(0);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+    };
+    let holds_key = |bytes: &[u8]| bytes.windows(key.len()).any(|w| w == key);
+    assert!(
+        holds_key(&table_file().await),
+        "the key must be on disk first"
+    );
+    assert!(store.destroy_data_key("acme", "R-RET-2").await.unwrap());
+    // A vacuum keeps a row version that some open transaction in the cluster might still
+    // see; other tests run beside this one, so a rerun (what `retention apply` does) gets a
+    // few tries, each of which vacuums again.
+    let mut attempts = 1;
+    while holds_key(&table_file().await) {
+        assert!(attempts < 5, "the destroyed key is still in the table file");
+        attempts += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!store.destroy_data_key("acme", "R-RET-2").await.unwrap());
+    }
+    assert!(matches!(
+        store.data_key("globex", false).await.unwrap(),
+        DataKey::Active(_)
+    ));
+    // A writer cannot vacuum; autovacuum is told to take the table after any destruction.
+    let options: Vec<String> = client
+        .query_one(
+            "SELECT reloptions FROM pg_class WHERE oid = 'data_keys'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    for option in [
+        "autovacuum_vacuum_threshold=0",
+        "autovacuum_vacuum_scale_factor=0",
+    ] {
+        assert!(options.iter().any(|o| o == option), "{options:?}");
+    }
+}

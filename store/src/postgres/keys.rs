@@ -48,9 +48,12 @@ pub(crate) async fn create(
     load(conn, client_id).await
 }
 
-/// Overwrites the key with NULL, or records a destroyed row for a client that never had one.
-/// The old row version stays in the table file until vacuum reclaims it, and in WAL archives
-/// and backups until they expire (ADR 0004 says what that means for retention).
+/// Overwrites the key with NULL, or records a destroyed row for a client that never had one,
+/// then, when this role owns `data_keys`, vacuums it so the old row version leaves the
+/// table's heap. A role that does not own it (the writer) cannot vacuum; migration 7 makes
+/// autovacuum take the table after every destruction instead. The old key bytes stay in WAL
+/// segments until they are recycled, and in WAL archives and backups until those expire
+/// (docs/trust.md says what the operator must do about that).
 pub(crate) async fn destroy(
     conn: &Object,
     client_id: &str,
@@ -68,5 +71,22 @@ pub(crate) async fn destroy(
         )
         .await
         .map_err(pg_error)?;
+    let owner: bool = conn
+        .query_one(
+            "SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c \
+             WHERE c.oid = 'data_keys'::regclass",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    if owner {
+        // A plain VACUUM removes the dead row version, but PostgreSQL does not promise to
+        // zero the space it frees; FULL writes the live rows into a new file and drops the old
+        // one. The table holds one small row per client, so the rewrite is quick.
+        conn.batch_execute("VACUUM (FULL) data_keys")
+            .await
+            .map_err(pg_error)?;
+    }
     Ok(changed > 0)
 }

@@ -18,7 +18,8 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// Arbitrary but fixed key for the advisory lock that serializes migrations across processes.
+/// Arbitrary but fixed key for the advisory lock that serializes the migrations of a database
+/// that has no `opsledger_migration_lock` table yet (before migration 8).
 const MIGRATION_LOCK_KEY: i64 = 0x6f70_736c_6467_0001;
 
 /// The NOTIFY channel writers signal once per committed transaction.
@@ -268,6 +269,225 @@ CREATE POLICY client_read_models_client_reader_read ON client_read_models FOR SE
     USING (client_id = (SELECT c.client_id FROM client_readers c WHERE c.role_name = current_user));
 "#,
     },
+    Migration {
+        version: 6,
+        description: "rows continue the log at the head and move it",
+        // The writer role holds INSERT on events, so without this it could plant a row past
+        // the head that verify did not look at and the next append collided with (issue 12).
+        // Every INSERT or COPY into events must now continue the log exactly at the head,
+        // contiguous and linked to the head hash, and moves the head with it, under the head
+        // row lock; no row can exist past the head. What SQL cannot check is the BLAKE3 hash
+        // of a row's contents: verify names a row whose hash does not match.
+        sql: r#"
+CREATE FUNCTION opsledger_events_continue_head() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+    head_next   bigint;
+    head_digest bytea;
+    rows_new    bigint;
+    first_new   bigint;
+    last_new    bigint;
+    unlinked    bigint;
+BEGIN
+    SELECT count(*), min(global_position), max(global_position)
+        INTO rows_new, first_new, last_new FROM opsledger_new_events;
+    IF rows_new = 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT next_position, head_hash INTO head_next, head_digest
+        FROM ledger_head WHERE id = 1 FOR UPDATE;
+    IF first_new <> head_next OR last_new - first_new + 1 <> rows_new THEN
+        RAISE EXCEPTION 'opsledger: events are appended at the head only: % row(s) at positions % to % do not continue the log at position %',
+            rows_new, first_new, last_new, head_next
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT count(*) INTO unlinked FROM (
+        SELECT prev_hash,
+               coalesce(lag(hash) OVER (ORDER BY global_position), head_digest) AS before
+        FROM opsledger_new_events
+    ) AS links WHERE prev_hash IS DISTINCT FROM before;
+    IF unlinked > 0 THEN
+        RAISE EXCEPTION 'opsledger: % row(s) at positions % to % do not link to the hash chain at the head',
+            unlinked, first_new, last_new
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE ledger_head
+        SET next_position = last_new + 1, head_hash = n.hash, last_recorded_at = n.recorded_at
+        FROM opsledger_new_events n
+        WHERE ledger_head.id = 1 AND n.global_position = last_new;
+    RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER events_continue_head AFTER INSERT ON events
+    REFERENCING NEW TABLE AS opsledger_new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION opsledger_events_continue_head();
+REVOKE EXECUTE ON FUNCTION opsledger_events_continue_head() FROM PUBLIC;
+"#,
+    },
+    Migration {
+        version: 7,
+        description: "autovacuum takes data_keys after every destroyed key",
+        // Destroying a key leaves the old row version, key bytes included, in the heap until
+        // a vacuum. Only the owner may vacuum, and the default thresholds (50 rows plus 20%)
+        // would never fire on a table of a few hundred clients; with both at zero, autovacuum
+        // takes the table within its naptime after any destruction, whoever destroyed it.
+        sql: r#"
+ALTER TABLE data_keys SET (autovacuum_vacuum_threshold = 0, autovacuum_vacuum_scale_factor = 0);
+"#,
+    },
+    Migration {
+        version: 8,
+        description: "least privilege: migration lock, CONNECT per login role, no TEMP, large objects or row counts",
+        // Issue 12, finding 6; docs/trust.md says what each line takes away and what
+        // PostgreSQL cannot. Migrations lock `opsledger_migration_lock`, which no role but the
+        // owner may touch (an advisory lock can be held by any role). CONNECT and TEMPORARY on
+        // this database are taken from PUBLIC; each login role is granted CONNECT here when
+        // it is created, and those that exist keep it. Large object creation, the statistics
+        // views and functions that count rows, and pg_class's size columns are taken from
+        // PUBLIC when a superuser migrates (only a superuser may change grants on the system
+        // catalogs); otherwise a NOTICE says so.
+        sql: r#"
+CREATE TABLE opsledger_migration_lock (id smallint PRIMARY KEY CHECK (id = 1));
+REVOKE ALL ON opsledger_migration_lock FROM PUBLIC;
+
+DO $privileges$
+DECLARE
+    login_role name;
+    stat_function regprocedure;
+BEGIN
+    EXECUTE format('REVOKE CONNECT, TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    FOR login_role IN
+        SELECT r.rolname FROM pg_catalog.pg_auth_members m
+            JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+            JOIN pg_catalog.pg_roles r ON r.oid = m.member
+            WHERE g.rolname IN ('opsledger_writer', 'opsledger_auditor') AND r.rolcanlogin
+        UNION
+        SELECT r.rolname FROM client_readers c JOIN pg_catalog.pg_roles r ON r.rolname = c.role_name
+    LOOP
+        EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), login_role);
+    END LOOP;
+
+    IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        RAISE NOTICE 'opsledger: migrated by a role that is not a superuser, so every role may still create large objects and read row counts in statistics; see docs/trust.md';
+        RETURN;
+    END IF;
+    REVOKE EXECUTE ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer),
+        pg_catalog.lo_from_bytea(oid, bytea), pg_catalog.lo_import(text),
+        pg_catalog.lo_import(text, oid) FROM PUBLIC;
+    REVOKE SELECT ON pg_catalog.pg_stat_all_tables, pg_catalog.pg_stat_user_tables,
+        pg_catalog.pg_stat_sys_tables, pg_catalog.pg_stat_xact_all_tables,
+        pg_catalog.pg_stat_xact_user_tables, pg_catalog.pg_stat_xact_sys_tables,
+        pg_catalog.pg_statio_all_tables, pg_catalog.pg_statio_user_tables,
+        pg_catalog.pg_statio_sys_tables, pg_catalog.pg_stat_all_indexes,
+        pg_catalog.pg_stat_user_indexes, pg_catalog.pg_statio_all_indexes,
+        pg_catalog.pg_statio_user_indexes FROM PUBLIC;
+    GRANT SELECT ON pg_catalog.pg_stat_all_tables, pg_catalog.pg_stat_user_tables,
+        pg_catalog.pg_stat_sys_tables, pg_catalog.pg_stat_xact_all_tables,
+        pg_catalog.pg_stat_xact_user_tables, pg_catalog.pg_stat_xact_sys_tables,
+        pg_catalog.pg_statio_all_tables, pg_catalog.pg_statio_user_tables,
+        pg_catalog.pg_statio_sys_tables, pg_catalog.pg_stat_all_indexes,
+        pg_catalog.pg_stat_user_indexes, pg_catalog.pg_statio_all_indexes,
+        pg_catalog.pg_statio_user_indexes TO pg_read_all_stats;
+    FOR stat_function IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+            WHERE p.proname LIKE 'pg\_stat\_get\_%' AND p.pronargs = 1
+              AND p.proargtypes[0] = 'oid'::regtype
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', stat_function);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', stat_function);
+    END LOOP;
+    REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC;
+    EXECUTE (
+        SELECT format('GRANT SELECT (%s) ON pg_catalog.pg_class TO PUBLIC',
+                      string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum))
+        FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid = 'pg_catalog.pg_class'::regclass AND a.attnum > 0
+          AND NOT a.attisdropped AND a.attname NOT IN ('reltuples', 'relpages', 'relallvisible')
+    );
+    GRANT SELECT ON pg_catalog.pg_class TO pg_read_all_stats;
+END
+$privileges$;
+
+CREATE OR REPLACE FUNCTION opsledger_create_login_role(
+    new_role text, role_kind text, password_verifier text, for_client text
+) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+DECLARE
+    group_role text;
+BEGIN
+    IF new_role IS NULL OR new_role !~ '^[a-z_][a-z0-9_]{0,62}$' OR left(new_role, 3) = 'pg_'
+        OR new_role IN ('opsledger_writer', 'opsledger_auditor', 'opsledger_client_reader',
+                        'public', 'none', 'current_user', 'session_user', 'current_role') THEN
+        RAISE EXCEPTION 'opsledger: % is not an allowed login role name', quote_literal(new_role)
+            USING ERRCODE = 'invalid_name';
+    END IF;
+    group_role := CASE role_kind
+        WHEN 'writer' THEN 'opsledger_writer'
+        WHEN 'auditor' THEN 'opsledger_auditor'
+        WHEN 'client_reader' THEN 'opsledger_client_reader'
+    END;
+    IF group_role IS NULL THEN
+        RAISE EXCEPTION 'opsledger: unknown role kind %', quote_literal(role_kind)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (role_kind = 'client_reader') <> (for_client IS NOT NULL) THEN
+        RAISE EXCEPTION 'opsledger: a client id is required for a client reader and refused otherwise'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF password_verifier IS NULL OR password_verifier !~
+        '^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$' THEN
+        RAISE EXCEPTION 'opsledger: the password must arrive as a SCRAM-SHA-256 verifier'
+            USING ERRCODE = 'invalid_password';
+    END IF;
+    EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I',
+                   new_role, password_verifier, group_role);
+    -- CONNECT is granted per login role on this ledger's database only (migration 8).
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), new_role);
+    -- A mapping left by a dropped role of the same name must not carry over to this one.
+    DELETE FROM client_readers WHERE role_name = new_role;
+    IF for_client IS NOT NULL THEN
+        INSERT INTO client_readers (role_name, client_id) VALUES (new_role, for_client);
+    END IF;
+END
+$fn$;
+"#,
+    },
+    Migration {
+        version: 9,
+        description: "read-model fact rows per client, written only by the projector",
+        // One row per event, keyed by its position (docs/adr/0006-read-model-facts.md). Only
+        // the owner (the projector, which ran this migration) writes them: the writer role
+        // records events but cannot make a report say something the log does not. Readers see
+        // them under the same row-level security as the events, plus the agency-wide rows
+        // (client_id NULL) every client's reports need.
+        sql: r#"
+CREATE TABLE rm_fact (
+    position    bigint PRIMARY KEY CHECK (position >= 0),
+    event_id    uuid NOT NULL,
+    client_id   text,
+    area        text NOT NULL,
+    entity      text NOT NULL,
+    kind        text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    body        text NOT NULL
+);
+CREATE INDEX rm_fact_client_idx ON rm_fact (client_id, position);
+CREATE INDEX rm_fact_entity_idx ON rm_fact (entity, position);
+CREATE TABLE rm_checkpoint (
+    id            integer PRIMARY KEY CHECK (id = 0),
+    next_position bigint NOT NULL CHECK (next_position >= 0),
+    version       integer NOT NULL CHECK (version >= 0),
+    saved_at      timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON rm_fact, rm_checkpoint FROM PUBLIC;
+GRANT SELECT ON rm_fact, rm_checkpoint TO opsledger_writer, opsledger_auditor, opsledger_client_reader;
+ALTER TABLE rm_fact ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rm_fact_writer_read ON rm_fact FOR SELECT TO opsledger_writer USING (true);
+CREATE POLICY rm_fact_auditor_read ON rm_fact FOR SELECT TO opsledger_auditor USING (true);
+CREATE POLICY rm_fact_client_reader_read ON rm_fact FOR SELECT TO opsledger_client_reader
+    USING (client_id IS NULL
+        OR client_id = (SELECT c.client_id FROM client_readers c WHERE c.role_name = current_user));
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.
@@ -310,13 +530,41 @@ pub async fn check_current(client: &impl GenericClient) -> Result<(), StoreError
     }
 }
 
-/// Applies every migration the database lacks, each in its own transaction, under an
-/// advisory lock so two processes starting together do not race.
+/// Applies every migration the database lacks, in one transaction, under a lock so two
+/// processes starting together do not race.
+///
+/// A database already at this build's version is not locked at all: the writer connects
+/// through here, and a lock any role could hold would let that role stall every connect
+/// (issue 12). When there is something to apply, the lock is on `opsledger_migration_lock`,
+/// a table no role but the owner may touch; only a database from before migration 8 (or a
+/// new one) falls back to the advisory lock, until the migration creates that table.
 pub async fn migrate(conn: &mut Object) -> Result<u32, StoreError> {
+    let known = latest_version();
+    let found = applied_version(&***conn).await?;
+    if found > known {
+        return Err(StoreError::SchemaFromTheFuture { found, known });
+    }
+    if found == known {
+        return Ok(known);
+    }
     let tx = conn.transaction().await.map_err(super::pg_error)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+    let lock_table: bool = tx
+        .query_one(
+            "SELECT to_regclass('opsledger_migration_lock') IS NOT NULL",
+            &[],
+        )
         .await
-        .map_err(super::pg_error)?;
+        .map_err(super::pg_error)?
+        .get(0);
+    if lock_table {
+        tx.batch_execute("LOCK TABLE opsledger_migration_lock IN EXCLUSIVE MODE")
+            .await
+            .map_err(super::pg_error)?;
+    } else {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(super::pg_error)?;
+    }
     // The table is created only when missing, not with `CREATE TABLE IF NOT EXISTS`: that
     // statement needs CREATE on the schema even when the table exists, and the writer role
     // (docs/adr/0005-database-roles.md) connects through this function without it.
@@ -336,7 +584,6 @@ pub async fn migrate(conn: &mut Object) -> Result<u32, StoreError> {
         .map_err(super::pg_error)?;
     }
     let current = applied_version(&*tx).await?;
-    let known = latest_version();
     if current > known {
         return Err(StoreError::SchemaFromTheFuture {
             found: current,
@@ -350,7 +597,10 @@ pub async fn migrate(conn: &mut Object) -> Result<u32, StoreError> {
                 version: m.version,
                 detail: e.to_string(),
             })?;
-        let version = i32::try_from(m.version).expect("migration versions are small");
+        let version = i32::try_from(m.version).map_err(|_| StoreError::Migration {
+            version: m.version,
+            detail: "the version does not fit PostgreSQL's integer".to_owned(),
+        })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, description) VALUES ($1, $2)",
             &[&version, &m.description],

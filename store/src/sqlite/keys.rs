@@ -60,10 +60,17 @@ pub(crate) fn create(
     load(conn, client_id)
 }
 
-/// Overwrites the key with NULL (or records a destroyed row for a client that never had one).
-/// `secure_delete` is on for this connection, so SQLite zeroes the freed bytes in the page;
-/// a truncating checkpoint then moves the page into the main file and empties the WAL, which
-/// still holds earlier page images with the key.
+/// Overwrites the key with NULL (or records a destroyed row for a client that never had one),
+/// then scrubs the file of the old bytes. `secure_delete` is on for every connection, so
+/// SQLite zeroes the freed bytes in the page; a truncating checkpoint then copies that page
+/// over the main file's and empties the WAL, which still holds earlier page images with the
+/// key.
+///
+/// A reader on an older snapshot keeps the checkpoint from finishing (its snapshot may still
+/// need the old pages). The checkpoint waits for it as long as the connection's busy timeout;
+/// a reader still there then gets [`StoreError::ShredIncomplete`]: the key is already
+/// unreadable through SQLite, and calling this again (it returns `false`, nothing left to
+/// destroy) runs the scrub again, so a rerun finishes it.
 pub(crate) fn destroy(
     conn: &Connection,
     client_id: &str,
@@ -81,19 +88,16 @@ pub(crate) fn destroy(
             params![client_id, now_micros, reason],
         )
         .map_err(StoreError::Sqlite)?;
-    if changed > 0 {
-        // A busy checkpoint (a reader still on an old snapshot) leaves old pages in the WAL
-        // until a later checkpoint; that is reported, not fatal, because the key is already
-        // unreadable through SQLite and the next checkpoint overwrites it.
-        let busy: i64 = conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
-            .map_err(StoreError::Sqlite)?;
-        if busy != 0 {
-            tracing::warn!(
-                client_id,
-                "the WAL could not be truncated after destroying a data key; a later checkpoint will"
-            );
-        }
+    let (busy, wal_frames): (i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .map_err(StoreError::Sqlite)?;
+    if busy != 0 || wal_frames > 0 {
+        return Err(StoreError::ShredIncomplete {
+            client_id: client_id.to_owned(),
+            detail: "the ledger file's write-ahead log, because another connection kept reading an older snapshot past the busy timeout".to_owned(),
+        });
     }
     Ok(changed > 0)
 }

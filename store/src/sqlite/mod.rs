@@ -4,6 +4,7 @@
 //! [`writer`]); reads run on a small pool of read-only connections beside it (WAL mode).
 //! The semantics match the PostgreSQL backend: both plan appends with the shared planner.
 
+mod facts;
 mod keys;
 mod projection;
 mod read;
@@ -19,11 +20,12 @@ use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::{
-    validate_projection_name, validate_read_model, ClientReadModel, Direction, EventFilter,
-    EventStore, PositionRange, ProjectionSnapshot,
+    checked_position, validate_projection_name, validate_read_model, ClientReadModel, Direction,
+    EventFilter, EventStore, PositionRange, ProjectionSnapshot,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
+use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow};
 use crate::hash::VerifyReport;
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::subscription::Subscription;
@@ -163,9 +165,6 @@ impl SqliteStore {
                             .to_owned(),
                     });
                 }
-                // Freed bytes (a destroyed key) are overwritten with zeros, not left in the page.
-                conn.pragma_update(None, "secure_delete", "ON")
-                    .map_err(StoreError::Sqlite)?;
                 *guard = Some(conn);
             }
             let conn = guard.as_ref().expect("opened above");
@@ -229,6 +228,7 @@ impl EventStore for SqliteStore {
     }
 
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
+        checked_position("verify range start", range.from)?;
         self.read(move |r| r.verify(range)).await
     }
 
@@ -246,12 +246,46 @@ impl EventStore for SqliteStore {
         snapshot: ProjectionSnapshot,
     ) -> Result<()> {
         validate_projection_name(name)?;
+        checked_position("projection checkpoint", snapshot.next_position)?;
+        if let Some(expected) = expected_next {
+            checked_position("expected projection checkpoint", expected)?;
+        }
         let name = name.to_owned();
         let saved_at = chrono::Utc::now().timestamp_micros();
         self.side_write(move |conn| {
             projection::save(conn, &name, expected_next, &snapshot, saved_at)
         })
         .await
+    }
+
+    async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
+        self.read(|r| r.with(|conn| facts::checkpoint(conn))).await
+    }
+
+    async fn write_facts(
+        &self,
+        page_start: u64,
+        checkpoint: FactCheckpoint,
+        rows: Vec<FactRow>,
+    ) -> Result<()> {
+        for row in &rows {
+            validate_fact(row)?;
+        }
+        let saved_at = chrono::Utc::now().timestamp_micros();
+        self.side_write(move |conn| facts::write(conn, page_start, checkpoint, &rows, saved_at))
+            .await
+    }
+
+    async fn reset_facts(&self, version: u32) -> Result<()> {
+        let saved_at = chrono::Utc::now().timestamp_micros();
+        self.side_write(move |conn| facts::reset(conn, version, saved_at))
+            .await
+    }
+
+    async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
+        let query = query.clone();
+        self.read(move |r| r.with(|conn| facts::read(conn, &query, max_count)))
+            .await
     }
 
     async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {

@@ -13,7 +13,9 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::api::{Direction, EventFilter, PositionRange, TimeRange};
 use crate::envelope::{Head, RecordedEvent, StreamId};
 use crate::error::StoreError;
-use crate::hash::{ChainBreak, ChainEntry, ChainWalker, Hash, VerifyReport};
+use crate::hash::{
+    looks_past_head, with_rows_past_head, ChainBreak, ChainEntry, ChainWalker, Hash, VerifyReport,
+};
 
 use super::rows::{
     chain_entry_from_row, event_from_row, head_from_row, map_sqlite_error, micros, sql_bound,
@@ -209,12 +211,15 @@ impl ReaderPool {
                 }
             };
             // The walk reaches the head when the range is open-ended or ends at or after it;
-            // then the head record is checked too, and rows past the head are walked (and
-            // reported) rather than ignored.
+            // then the head record is checked too. The walk stops at the head: rows past it
+            // (which no append writes) are looked for separately and named as such.
             let reaches_head = head.is_some_and(|h| {
                 range.from <= h.position && range.to.map_or(true, |to| to >= h.position)
             });
-            let to = range.to.map_or(i64::MAX, sql_bound);
+            let to = match head {
+                Some(h) => sql_bound(range.to.map_or(h.position, |to| to.min(h.position))),
+                None => -1,
+            };
             let sql = format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= ?1 \
                  AND global_position <= ?2 ORDER BY global_position LIMIT ?3"
@@ -264,7 +269,22 @@ impl ReaderPool {
                 let walker = linker.join().expect("the verify linking thread panicked");
                 read.map(|()| walker)
             })?;
-            Ok(walker.finish(head.filter(|_| reaches_head).map(|h| (h.position, h.hash))))
+            let report = walker.finish(head.filter(|_| reaches_head).map(|h| (h.position, h.hash)));
+            let head_position = head.map(|h| h.position);
+            if !looks_past_head(range.to, head_position) {
+                return Ok(report);
+            }
+            // Same read transaction as the head, so a concurrent append cannot look like a
+            // row past it.
+            let past: Option<i64> = tx
+                .query_row(
+                    "SELECT min(global_position) FROM events WHERE global_position > ?1",
+                    [head_position.map_or(-1, sql_bound)],
+                    |row| row.get(0),
+                )
+                .map_err(|e| self.sql_error(e))?;
+            let past = past.and_then(|p| u64::try_from(p).ok());
+            Ok(with_rows_past_head(report, head_position, past))
         })
     }
 

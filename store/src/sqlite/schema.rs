@@ -121,6 +121,28 @@ const MIGRATIONS: &[&str] = &[
         saved_at      INTEGER NOT NULL,
         PRIMARY KEY (client_id, name)
     );",
+    // 5: read-model fact rows, one per event, keyed by its position (ADR 0006), and their
+    // checkpoint. The rows are derived data: a rebuild deletes and rewrites them, and
+    // `verify --read-models` re-derives them from the log to catch an edit.
+    "CREATE TABLE rm_fact (
+        position    INTEGER PRIMARY KEY,
+        event_id    BLOB    NOT NULL,
+        client_id   TEXT,
+        area        TEXT    NOT NULL,
+        entity      TEXT    NOT NULL,
+        kind        TEXT    NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        body        TEXT    NOT NULL
+    );
+    CREATE INDEX rm_fact_client ON rm_fact (client_id, position);
+    CREATE INDEX rm_fact_entity ON rm_fact (entity, position);
+    CREATE TABLE rm_checkpoint (
+        id            INTEGER PRIMARY KEY CHECK (id = 0),
+        next_position INTEGER NOT NULL CHECK (next_position >= 0),
+        version       INTEGER NOT NULL CHECK (version >= 0),
+        saved_at      INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes and understands.
@@ -184,6 +206,9 @@ fn configure(conn: &Connection, cache_kib: i64) -> rusqlite::Result<()> {
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Freed bytes are overwritten with zeros on every connection, so that a destroyed data
+    // key (or anything else freed) does not linger in a page whichever connection frees it.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

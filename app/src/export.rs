@@ -1,75 +1,60 @@
-//! The evidence bundle commands: `opsledger export` writes a bundle of selected events with
-//! the proof that they sit in the chain, and `opsledger verify --bundle` checks one offline,
-//! without opening any ledger.
+//! Evidence bundles: export writes a bundle of selected events with the proof that they sit
+//! in the chain, and verifying one checks it offline, without opening any ledger.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use clap::{ArgGroup, Args};
 use opsledger_store::bundle::{
     self, BuildOptions, BundleBreak, BundleError, BundleReport, EvidenceBundle,
 };
 use opsledger_store::{EventFilter, Hash, StreamId, TimeRange};
 use uuid::Uuid;
 
+use crate::clock::Clock;
+use crate::error::{AppError, AppResult};
 use crate::ledger::Target;
-use crate::ChainBroken;
+use crate::progress::Progress;
 
 /// Largest bundle file `verify --bundle` reads. A bundle at the store's position limit is
 /// about 800 MB of pretty-printed JSON; anything larger is not a bundle this build wrote.
 const MAX_BUNDLE_FILE_BYTES: u64 = 1 << 30;
 
-#[derive(Debug, Args)]
-#[command(group(
-    ArgGroup::new("selection")
-        .required(true)
-        .args(["stream", "client", "correlation"])
-))]
-pub struct ExportArgs {
-    /// Where to write the bundle (JSON). An existing file is refused unless --force is given.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+/// What to export and where.
+#[derive(Debug, Clone, Default)]
+pub struct ExportRequest {
+    /// Where to write the bundle (JSON). An existing file is refused unless `force`.
+    pub out: PathBuf,
     /// Disclose the events of this stream.
-    #[arg(long)]
-    stream: Option<String>,
-    /// Disclose the events of this client (narrow them with --from and --to).
-    #[arg(long)]
-    client: Option<String>,
-    /// With --client: only events that occurred at or after this instant (RFC 3339).
-    #[arg(long, requires = "client")]
-    from: Option<DateTime<Utc>>,
-    /// With --client: only events that occurred before this instant (RFC 3339).
-    #[arg(long, requires = "client")]
-    to: Option<DateTime<Utc>>,
+    pub stream: Option<String>,
+    /// Disclose the events of this client (narrowed by `from` and `to`).
+    pub client: Option<String>,
+    /// Only events that occurred at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only events that occurred before this instant.
+    pub to: Option<DateTime<Utc>>,
     /// Disclose the events with this correlation id.
-    #[arg(long)]
-    correlation: Option<Uuid>,
+    pub correlation: Option<Uuid>,
     /// Prove the events up to this position (default: the ledger's head).
-    #[arg(long, value_name = "POSITION")]
-    head: Option<u64>,
-    /// Cover the chain from this position if it is before the first disclosed event, e.g. a
-    /// head an auditor noted earlier, so that `verify --bundle --noted-head` can check it.
-    #[arg(long, value_name = "POSITION")]
-    cover_from: Option<u64>,
+    pub head: Option<u64>,
+    /// Cover the chain from this position if it is before the first disclosed event (a head
+    /// an auditor noted earlier).
+    pub cover_from: Option<u64>,
     /// What the bundle is for, recorded in it (default: a description of the selection).
-    #[arg(long, value_name = "TEXT")]
-    created_for: Option<String>,
-    /// Replace FILE if it exists.
-    #[arg(long)]
-    force: bool,
+    pub created_for: Option<String>,
+    /// Replace `out` if it exists.
+    pub force: bool,
 }
 
-impl ExportArgs {
-    fn filter(&self) -> anyhow::Result<EventFilter> {
+impl ExportRequest {
+    fn filter(&self) -> AppResult<EventFilter> {
         Ok(EventFilter {
             stream_id: self
                 .stream
                 .as_deref()
                 .map(StreamId::parse)
                 .transpose()
-                .context("--stream")?,
+                .map_err(|e| AppError::store_while("--stream", e))?,
             client_id: self.client.clone(),
             correlation_id: self.correlation,
             occurred: TimeRange {
@@ -101,26 +86,26 @@ impl ExportArgs {
     }
 }
 
-/// A bundle file that could not be read as a bundle at all (as opposed to one that does not
-/// verify).
-#[derive(Debug)]
-pub struct UnreadableBundle {
-    pub file: String,
-    pub detail: String,
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    pub out: PathBuf,
+    pub first_position: u64,
+    pub head_position: u64,
+    pub head_hash: Hash,
+    pub disclosed: u64,
+    pub withheld: u64,
 }
 
-impl std::fmt::Display for UnreadableBundle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.file, self.detail)
-    }
-}
-
-impl std::error::Error for UnreadableBundle {}
-
-/// `opsledger export` with no annotations.
-pub async fn export(target: &Target, args: ExportArgs) -> anyhow::Result<()> {
-    let annotations = verdicts_for(target, &args.filter()?).await?;
-    export_with_annotations(target, args, annotations).await
+/// Exports the selection with verdict annotations computed at the clock's now.
+pub async fn export(
+    target: &Target,
+    request: ExportRequest,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> AppResult<Exported> {
+    let annotations = verdicts_for(target, &request.filter()?, clock, progress).await?;
+    export_with_annotations(target, request, annotations).await
 }
 
 /// Events of the selection read to find the obligations they opened.
@@ -128,10 +113,16 @@ const ANNOTATION_PAGE: usize = 10_000;
 
 /// The obligations the disclosed events opened, with their verdicts and the rule values in
 /// force when their clocks started, as computed by the projections at the ledger's head.
-async fn verdicts_for(target: &Target, filter: &EventFilter) -> anyhow::Result<serde_json::Value> {
+async fn verdicts_for(
+    target: &Target,
+    filter: &EventFilter,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> AppResult<serde_json::Value> {
     use std::collections::{BTreeMap, BTreeSet};
 
-    let (store, projections) = crate::report::up_to_date(target).await?;
+    let store = crate::report::up_to_date(target, progress).await?;
+    let head_next = crate::project::head_next(&store).await?;
     let mut positions = BTreeSet::new();
     let mut spans: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     let mut next = 0u64;
@@ -150,7 +141,7 @@ async fn verdicts_for(target: &Target, filter: &EventFilter) -> anyhow::Result<s
             }
         }
     }
-    let evaluated_at = Utc::now();
+    let evaluated_at = clock.now();
     let mut obligations = Vec::new();
     for (client, (from, to)) in spans {
         let Ok(client_id) = opsledger_domain::ids::ClientId::new(&client) else {
@@ -162,6 +153,7 @@ async fn verdicts_for(target: &Target, filter: &EventFilter) -> anyhow::Result<s
             from: from - chrono::Duration::days(1),
             to: to + chrono::Duration::days(92),
         };
+        let projections = crate::project::client_view(&store, &client_id, Some(head_next)).await?;
         match projections.obligation_report(
             &client_id,
             period,
@@ -181,23 +173,26 @@ async fn verdicts_for(target: &Target, filter: &EventFilter) -> anyhow::Result<s
     }
     Ok(serde_json::json!({
         "verdicts_computed_at": evaluated_at,
-        "projection_checkpoint": projections.checkpoint(),
+        "projection_checkpoint": head_next,
         "note": "Verdicts and rule values are computed by opsledger's projections from the ledger, sealed against edits but not proven by the hash chain; recompute them from the disclosed events and the rules.",
         "obligations": obligations,
     }))
 }
 
-/// `opsledger export`, sealing `annotations` (rule values in force, computed verdicts) into the
-/// bundle. They are sealed against later edits, not proven by the chain: a reader re-computes
-/// them from the disclosed events and the rules.
+/// Exports the selection, sealing `annotations` (rule values in force, computed verdicts) into
+/// the bundle. They are sealed against later edits, not proven by the chain: a reader
+/// re-computes them from the disclosed events and the rules.
 pub async fn export_with_annotations(
     target: &Target,
-    args: ExportArgs,
+    args: ExportRequest,
     annotations: serde_json::Value,
-) -> anyhow::Result<()> {
+) -> AppResult<Exported> {
     let filter = args.filter()?;
     if args.out.exists() && !args.force {
-        anyhow::bail!("{} exists; pass --force to replace it", args.out.display());
+        return Err(AppError::InvalidRequest {
+            what: args.out.display().to_string(),
+            detail: "exists; pass --force to replace it".to_owned(),
+        });
     }
     let options = BuildOptions {
         created_for: args.created_for.clone().unwrap_or_else(|| args.describe()),
@@ -209,12 +204,14 @@ pub async fn export_with_annotations(
     let bundle = match bundle::build(&*store, &filter, args.head, options).await {
         Ok(bundle) => bundle,
         Err(BundleError::LedgerBroken { position, reason }) => {
-            // A broken ledger is the same finding as `opsledger verify` reports, with its exit
-            // status; a bundle from it would prove nothing.
-            println!("BROKEN at position {position}: {reason}; no bundle was written");
-            return Err(ChainBroken.into());
+            // A broken ledger is the same finding as verifying the ledger reports; a bundle
+            // from it would prove nothing.
+            return Err(AppError::ChainBroken {
+                position: Some(position),
+                reason: reason.to_string(),
+            });
         }
-        Err(e) => return Err(anyhow::Error::new(e).context("building the bundle")),
+        Err(e) => return Err(AppError::Bundle(e)),
     };
     write_new(&args.out, &bundle, args.force)?;
     let report = bundle::verify(&bundle);
@@ -226,26 +223,32 @@ pub async fn export_with_annotations(
         head_hash,
     } = report
     else {
-        panic!("a freshly built bundle must verify: {report:?}");
+        return Err(AppError::Internal(format!(
+            "a freshly built bundle does not verify: {report:?}"
+        )));
     };
-    println!(
-        "wrote {}: positions {first_position}..={head_position}, {disclosed} events disclosed, {withheld} withheld by digest; head position {head_position} hash {head_hash}",
-        args.out.display()
-    );
-    Ok(())
+    Ok(Exported {
+        out: args.out,
+        first_position,
+        head_position,
+        head_hash,
+        disclosed,
+        withheld,
+    })
 }
 
 /// Writes the bundle beside `out` and moves it into place, so a failed write never leaves a
 /// partial bundle under the real name; without `force` an existing file is never replaced.
-fn write_new(out: &Path, bundle: &EvidenceBundle, force: bool) -> anyhow::Result<()> {
-    let name = out
-        .file_name()
-        .with_context(|| format!("{} is not a file name", out.display()))?;
+fn write_new(out: &Path, bundle: &EvidenceBundle, force: bool) -> AppResult<()> {
+    let name = out.file_name().ok_or_else(|| AppError::InvalidRequest {
+        what: out.display().to_string(),
+        detail: "is not a file name".to_owned(),
+    })?;
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(name);
     temp_name.push(format!(".{}.tmp", std::process::id()));
     let temp = out.with_file_name(temp_name);
-    let written = (|| -> anyhow::Result<()> {
+    let written = (|| -> std::io::Result<()> {
         let file = std::fs::File::create(&temp)?;
         let mut writer = std::io::BufWriter::new(file);
         serde_json::to_writer_pretty(&mut writer, bundle)?;
@@ -268,7 +271,10 @@ fn write_new(out: &Path, bundle: &EvidenceBundle, force: bool) -> anyhow::Result
         // The temporary file is ours and incomplete; failing to remove it changes nothing.
         let _ = std::fs::remove_file(&temp);
     }
-    written.with_context(|| format!("writing {}", out.display()))
+    written.map_err(|source| AppError::Io {
+        context: format!("writing {}", out.display()),
+        source,
+    })
 }
 
 /// A head an auditor noted: `POSITION:HASH`.
@@ -292,112 +298,69 @@ pub fn parse_noted_head(text: &str) -> Result<NotedHead, String> {
     })
 }
 
-/// `opsledger verify --bundle FILE [--noted-head POSITION:HASH]`: verifies the bundle offline.
-pub fn verify_bundle(path: &Path, noted: Option<NotedHead>, json: bool) -> anyhow::Result<()> {
+/// What checking a bundle found.
+#[derive(Debug)]
+pub struct BundleCheck {
+    pub report: BundleReport,
+    /// The head it was checked against, if one was noted.
+    pub noted: Option<NotedHead>,
+    /// Whether the bundle carries annotations (sealed, not proven by the chain).
+    pub annotated: bool,
+}
+
+/// Verifies the bundle at `path` offline, and with `noted` that it extends that head. A file
+/// that is not a bundle at all is an error; a bundle that does not verify is a report.
+pub fn verify_bundle(path: &Path, noted: Option<NotedHead>) -> AppResult<BundleCheck> {
     let file = path.display().to_string();
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("reading {file}"))?
-        .len();
+    let io = |source| AppError::Io {
+        context: format!("reading {file}"),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
     if size > MAX_BUNDLE_FILE_BYTES {
-        return Err(UnreadableBundle {
+        return Err(AppError::UnreadableBundle {
             file,
             detail: format!("{size} bytes is over the limit of {MAX_BUNDLE_FILE_BYTES}"),
-        }
-        .into());
+        });
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
-    let report = match EvidenceBundle::parse(&text) {
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    match EvidenceBundle::parse(&text) {
         Ok(bundle) => {
             let report = match noted {
                 None => bundle::verify(&bundle),
                 Some(n) => bundle::verify_extends(&bundle, n.position, n.hash),
             };
-            print_report(&report, &bundle, noted, json)?;
-            report
+            Ok(BundleCheck {
+                report,
+                noted,
+                annotated: !matches!(bundle.annotations.as_object(), Some(a) if a.is_empty()),
+            })
         }
-        Err(BundleError::Malformed { detail }) => {
-            let report = BundleReport::Broken {
+        Err(BundleError::Malformed { detail }) => Ok(BundleCheck {
+            report: BundleReport::Broken {
                 position: None,
                 reason: BundleBreak::Malformed { detail },
-            };
-            print_broken(&report, json)?;
-            report
-        }
-        Err(e) => {
-            return Err(UnreadableBundle {
-                file,
-                detail: e.to_string(),
-            }
-            .into())
-        }
-    };
-    if report.is_intact() {
-        Ok(())
-    } else {
-        Err(ChainBroken.into())
+            },
+            noted,
+            annotated: false,
+        }),
+        Err(e) => Err(AppError::UnreadableBundle {
+            file,
+            detail: e.to_string(),
+        }),
     }
-}
-
-fn print_report(
-    report: &BundleReport,
-    bundle: &EvidenceBundle,
-    noted: Option<NotedHead>,
-    json: bool,
-) -> anyhow::Result<()> {
-    let BundleReport::Intact {
-        disclosed,
-        withheld,
-        first_position,
-        head_position,
-        head_hash,
-    } = report
-    else {
-        return print_broken(report, json);
-    };
-    if json {
-        println!("{}", serde_json::to_string(report)?);
-        return Ok(());
-    }
-    println!(
-        "intact: positions {first_position}..={head_position}, {disclosed} events disclosed, {withheld} withheld by digest; head position {head_position} hash {head_hash}"
-    );
-    if let Some(n) = noted {
-        println!(
-            "extends the noted head: position {} has hash {}",
-            n.position, n.hash
-        );
-    }
-    if !matches!(bundle.annotations.as_object(), Some(a) if a.is_empty()) {
-        println!(
-            "note: the annotations are sealed against edits, not proven by the chain; recompute them from the disclosed events and the rules"
-        );
-    }
-    Ok(())
-}
-
-fn print_broken(report: &BundleReport, json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string(report)?);
-        return Ok(());
-    }
-    match report {
-        BundleReport::Broken {
-            position: Some(position),
-            reason,
-        } => println!("BROKEN at position {position}: {reason}"),
-        BundleReport::Broken {
-            position: None,
-            reason,
-        } => println!("BROKEN: {reason}"),
-        BundleReport::Intact { .. } => unreachable!("only broken reports are printed here"),
-    }
-    Ok(())
 }
 
 /// Exports every event of `client` to `out` (replacing it), with verdict annotations: the
 /// demo's evidence bundle.
-pub async fn export_client(target: &Target, client: &str, out: &Path) -> anyhow::Result<()> {
-    let args = ExportArgs {
+pub async fn export_client(
+    target: &Target,
+    client: &str,
+    out: &Path,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> AppResult<Exported> {
+    let args = ExportRequest {
         out: out.to_owned(),
         stream: None,
         client: Some(client.to_owned()),
@@ -411,5 +374,5 @@ pub async fn export_client(target: &Target, client: &str, out: &Path) -> anyhow:
         )),
         force: true,
     };
-    export(target, args).await
+    export(target, args, clock, progress).await
 }

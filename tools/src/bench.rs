@@ -7,44 +7,43 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use clap::{Args, ValueEnum};
 use hdrhistogram::Histogram;
-use opsledger_store::postgres::baseline::PlainCopy;
-use opsledger_store::{
+use opsledger_app::store::postgres::baseline::PlainCopy;
+use opsledger_app::store::{
     EventStore, ExpectedVersion, Metadata, NewEvent, PgStore, PositionRange, SqliteStore,
     StreamAppend, StreamId,
 };
+use opsledger_app::Progress;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+use crate::error::{ToolError, ToolResult};
+
+/// Which backends to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Embedded,
     Postgres,
     All,
 }
 
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Which backends to measure (PostgreSQL needs --database-url; `scripts/bench` starts one).
-    #[arg(long, value_enum, default_value = "all")]
-    backend: Backend,
+/// What to measure, and how much.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Which backends to measure (PostgreSQL needs a database URL).
+    pub backend: Backend,
     /// Events in the bulk append.
-    #[arg(long, default_value_t = 1_000_000)]
-    events: u64,
+    pub events: u64,
     /// Events per bulk append call.
-    #[arg(long, default_value_t = 1000)]
-    batch: u64,
+    pub batch: u64,
     /// Concurrent writers in the single-append test.
-    #[arg(long, default_value_t = 16)]
-    writers: u64,
+    pub writers: u64,
     /// Seconds the concurrent writers run.
-    #[arg(long, default_value_t = 10)]
-    concurrent_secs: u64,
+    pub concurrent_secs: u64,
     /// Directory for the embedded ledger file (deleted and recreated).
-    #[arg(long, default_value = "target/bench")]
-    dir: PathBuf,
+    pub dir: PathBuf,
+    /// The instant the measured report judges pending deadlines at.
+    pub evaluated_at: DateTime<Utc>,
 }
 
 /// Events per stream in the bulk workload (a call: connected, answered, completed, documented).
@@ -101,9 +100,10 @@ pub(crate) fn client_of(call: u64) -> String {
 
 /// The onboarding of every workload client, so the log is a valid history the projections
 /// can rebuild: the same agreement as `examples/lab-client.ndjson`.
-pub(crate) fn onboarding_events() -> anyhow::Result<Vec<StreamAppend>> {
+pub(crate) fn onboarding_events() -> ToolResult<Vec<StreamAppend>> {
     let template = include_str!("../../examples/lab-client.ndjson");
-    let line: serde_json::Value = serde_json::from_str(template.trim())?;
+    let line: serde_json::Value = serde_json::from_str(template.trim())
+        .map_err(|e| ToolError::Invalid(format!("examples/lab-client.ndjson: {e}")))?;
     let mut out = Vec::new();
     for c in 0..WORKLOAD_CLIENTS {
         let client = client_of(c);
@@ -199,7 +199,7 @@ pub(crate) fn workload_event(i: u64, namespace: u64) -> NewEvent {
     }
 }
 
-fn bulk_batch(first: u64, size: u64, namespace: u64) -> anyhow::Result<Vec<StreamAppend>> {
+fn bulk_batch(first: u64, size: u64, namespace: u64) -> ToolResult<Vec<StreamAppend>> {
     let mut streams: Vec<StreamAppend> = Vec::new();
     for i in first..first + size {
         let call = i / EVENTS_PER_STREAM;
@@ -218,19 +218,17 @@ fn bulk_batch(first: u64, size: u64, namespace: u64) -> anyhow::Result<Vec<Strea
 
 async fn measure(
     store: Arc<dyn EventStore>,
-    args: &BenchArgs,
+    args: &BenchOptions,
     plain_copy_url: Option<&str>,
-) -> anyhow::Result<Figures> {
-    anyhow::ensure!(
-        store.head().await?.is_none(),
-        "the benchmark needs an empty ledger"
-    );
+    progress: &dyn Progress,
+) -> ToolResult<Figures> {
+    if store.head().await?.is_some() {
+        return Err(ToolError::Invalid(
+            "the benchmark needs an empty ledger".to_owned(),
+        ));
+    }
     let mut f = Figures::default();
-    let progress = indicatif::ProgressBar::new(args.events);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("  bulk append {bar:40} {pos}/{len} {per_sec}")
-            .expect("a valid template"),
-    );
+    progress.start(args.events);
     store.append_batch(onboarding_events()?).await?;
     let started = Instant::now();
     let mut next = 0u64;
@@ -239,11 +237,11 @@ async fn measure(
         let batch = bulk_batch(next, size, 1)?;
         store.append_batch(batch).await?;
         next += size;
-        progress.set_position(next);
+        progress.advance(size);
     }
     f.bulk = started.elapsed();
     f.bulk_events = args.events;
-    progress.finish_and_clear();
+    progress.finish();
 
     if let Some(url) = plain_copy_url {
         eprintln!("  plain COPY baseline ...");
@@ -287,12 +285,17 @@ async fn measure(
                 hist.record(micros).ok();
                 i += 1;
             }
-            anyhow::Ok(hist)
+            Ok::<_, ToolError>(hist)
         }));
     }
     let mut hist = Histogram::<u64>::new(3).expect("valid precision");
     for t in tasks {
-        hist.add(t.await??).context("merging latencies")?;
+        let writer = t.await.map_err(|source| ToolError::Panicked {
+            what: "a writer",
+            source,
+        })??;
+        hist.add(writer)
+            .map_err(|e| ToolError::Histogram(e.to_string()))?;
     }
     f.concurrent = started.elapsed();
     f.concurrent_events = hist.len();
@@ -315,23 +318,30 @@ async fn measure(
     let report = store.verify(PositionRange::default()).await?;
     f.verify = started.elapsed();
     match report {
-        opsledger_store::VerifyReport::Intact { events, .. } => f.verify_events = events,
-        broken => anyhow::bail!("the benchmark ledger does not verify: {broken:?}"),
+        opsledger_app::store::VerifyReport::Intact { events, .. } => f.verify_events = events,
+        broken => {
+            return Err(ToolError::CheckFailed(format!(
+                "the benchmark ledger does not verify: {broken:?}"
+            )))
+        }
     }
 
     eprintln!("  rebuild projections ...");
     let started = Instant::now();
-    let (projections, applied) =
-        crate::project::catch_up(&store, crate::project::Start::Rebuild, Some(u64::MAX)).await?;
+    let rebuilt =
+        opsledger_app::project::catch_up(&store, opsledger_app::project::Start::Rebuild, progress)
+            .await?;
     f.rebuild = started.elapsed();
-    f.rebuild_events = applied;
+    f.rebuild_events = rebuilt.applied;
     // The in-memory fold alone, over events already decoded, for the projection's own rate.
     let mut from = 0u64;
     let mut decoded = Vec::new();
     // The workload's personal fields are placeholders, not real ciphertexts: they are withheld,
     // as the projections' own reads do.
-    let mut sealer =
-        crate::crypto::Sealer::with_mode(Arc::clone(&store), crate::crypto::PersonalData::Withhold);
+    let mut sealer = opsledger_app::crypto::Sealer::with_mode(
+        Arc::clone(&store),
+        opsledger_app::crypto::PersonalData::Withhold,
+    );
     loop {
         let page = store.read_all(from, READ_PAGE).await?;
         let Some(last) = page.last() else { break };
@@ -342,7 +352,6 @@ async fn measure(
             }
         }
     }
-    drop(projections);
     let fresh_started = Instant::now();
     let mut fresh = opsledger_projections::Projections::new();
     let mut next_position = 0u64;
@@ -356,15 +365,18 @@ async fn measure(
     }
     f.fold = fresh_started.elapsed();
     f.fold_events = u64::try_from(decoded.len()).unwrap_or(0);
-    let projections = fresh;
+    drop(fresh);
     let client = opsledger_domain::ids::ClientId::new(client_of(0))?;
-    let month = opsledger_projections::YearMonth::new(2026, 10).context("a valid month")?;
+    let month = opsledger_projections::YearMonth::new(2026, 10)
+        .ok_or_else(|| ToolError::Invalid("2026-10 is not a month".to_owned()))?;
+    // A report as a command runs it: the client's rows read and folded, then the report.
     let started = Instant::now();
+    let projections = opsledger_app::project::client_view(&store, &client, None).await?;
     let report = projections.sla_report(
         &client,
         month,
         opsledger_projections::AsOf::Head,
-        Utc::now(),
+        args.evaluated_at,
     )?;
     f.sla_report = started.elapsed();
     f.sla_calls = report.calls.raw.offered;
@@ -388,7 +400,7 @@ pub(crate) fn machine() -> String {
     format!("{cores} cores, {mem} memory")
 }
 
-pub(crate) async fn pg_settings(url: &str) -> anyhow::Result<String> {
+pub(crate) async fn pg_settings(url: &str) -> ToolResult<String> {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     let mut parts = Vec::new();
@@ -405,7 +417,7 @@ pub(crate) async fn pg_settings(url: &str) -> anyhow::Result<String> {
     Ok(parts.join(", "))
 }
 
-fn print(name: &str, settings: &str, f: &Figures, args: &BenchArgs) {
+fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
     let size = (0..EVENTS_PER_STREAM)
         .map(|i| serde_json::to_string(&workload_event(i, 1).data).map_or(0, |s| s.len()))
         .sum::<usize>()
@@ -459,20 +471,27 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchArgs) {
     );
 }
 
-pub async fn run(args: BenchArgs, database_url: Option<&str>) -> anyhow::Result<()> {
+/// Measures the backends `args` names (PostgreSQL at `database_url`) and prints a table per
+/// backend; `progress` hears of the bulk append and of the rebuild.
+pub async fn run(
+    args: BenchOptions,
+    database_url: Option<&str>,
+    progress: &dyn Progress,
+) -> ToolResult<()> {
     if matches!(args.backend, Backend::Embedded | Backend::All) {
         std::fs::create_dir_all(&args.dir)
-            .with_context(|| format!("creating {}", args.dir.display()))?;
+            .map_err(|e| ToolError::io(format!("creating {}", args.dir.display()), e))?;
         let path = args.dir.join("bench.ledger");
         for suffix in ["", "-wal", "-shm"] {
             let p = PathBuf::from(format!("{}{suffix}", path.display()));
             if p.exists() {
-                std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+                std::fs::remove_file(&p)
+                    .map_err(|e| ToolError::io(format!("removing {}", p.display()), e))?;
             }
         }
         eprintln!("embedded (SQLite) at {}", path.display());
         let store: Arc<dyn EventStore> = Arc::new(SqliteStore::create_new(&path)?);
-        let figures = measure(store, &args, None).await?;
+        let figures = measure(store, &args, None, progress).await?;
         print(
             "embedded (SQLite file)",
             "journal_mode=WAL, synchronous=FULL",
@@ -482,11 +501,11 @@ pub async fn run(args: BenchArgs, database_url: Option<&str>) -> anyhow::Result<
     }
     if matches!(args.backend, Backend::Postgres | Backend::All) {
         let Some(url) = database_url else {
-            anyhow::bail!("the PostgreSQL benchmark needs --database-url (or run scripts/bench, which starts a server)");
+            return Err(ToolError::Invalid("the PostgreSQL benchmark needs --database-url (or run scripts/bench, which starts a server)".to_owned()));
         };
         eprintln!("PostgreSQL");
         let store: Arc<dyn EventStore> = Arc::new(PgStore::connect(url).await?);
-        let figures = measure(store, &args, Some(url)).await?;
+        let figures = measure(store, &args, Some(url), progress).await?;
         let settings = pg_settings(url).await?;
         print("PostgreSQL", &settings, &figures, &args);
     }
@@ -501,13 +520,17 @@ mod tests {
     fn the_workload_is_a_valid_domain_history() {
         for append in onboarding_events().unwrap() {
             for e in &append.events {
-                crate::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
-                    .unwrap();
+                opsledger_app::envelopes::check_known_payload(
+                    &e.event_type,
+                    e.schema_version,
+                    &e.data,
+                )
+                .unwrap();
             }
         }
         for i in 0..8 {
             let e = workload_event(i, 1);
-            crate::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
+            opsledger_app::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
                 .unwrap_or_else(|err| panic!("{}: {err}", e.event_type));
         }
     }

@@ -19,10 +19,12 @@ use opsledger_store::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::crypto::{visit_pointer, CryptoError, Sealer, CIPHERTEXT_PREFIX, SHREDDED};
-use crate::demo_data::{self, DemoMonth, DemoScale};
-use crate::project::{self, Start};
-use crate::retention::{self, Action};
+use opsledger_app::crypto::{visit_pointer, CryptoError, Sealer, CIPHERTEXT_PREFIX, SHREDDED};
+use opsledger_app::project::{self, Start};
+use opsledger_app::retention::{self, Action};
+use opsledger_app::{Actor, AppError, NoProgress};
+
+use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
 
 /// Seed of the generated month (the demo's default, with its terminated, held client).
 const SEED: u64 = 1;
@@ -39,6 +41,12 @@ const PAGE: usize = 10_000;
 
 fn namespace() -> Uuid {
     Uuid::from_u128(0x7465_7374_7368_7265_6464_696e_6700_0001)
+}
+
+/// An instant past the terminated client's R-RET-2 deadline once its legal hold, placed in the
+/// demo month, is released on 1 February 2027: the deadline is extended by the hold's time.
+fn after_extended_deadline() -> DateTime<Utc> {
+    instant(2027, 12, 1)
 }
 
 fn instant(year: i32, month: u32, day: u32) -> DateTime<Utc> {
@@ -67,7 +75,7 @@ async fn ledger(dir: &Path) -> (Arc<dyn EventStore>, DemoMonth, HashMap<Uuid, Do
             let id = Uuid::new_v5(&namespace(), &index.to_be_bytes());
             by_id.insert(id, event.clone());
             let envelope = sealer.seal(id, event, Metadata::default()).await.unwrap();
-            let stream_id = crate::envelopes::stream_of(event).unwrap();
+            let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
             match batch.iter_mut().find(|s| s.stream_id == stream_id) {
                 Some(s) => s.events.push(envelope),
                 None => batch.push(StreamAppend {
@@ -244,10 +252,13 @@ async fn a_ciphertext_moved_to_another_event_does_not_open() {
         let error = sealer.decode(&forged).await.unwrap_err();
         assert!(
             matches!(
-                error.downcast_ref::<CryptoError>(),
-                Some(CryptoError::DoesNotOpen { .. })
+                error,
+                AppError::Crypto {
+                    error: CryptoError::DoesNotOpen { .. },
+                    ..
+                }
             ),
-            "{error:#}"
+            "{error}"
         );
     }
 }
@@ -256,18 +267,14 @@ async fn a_ciphertext_moved_to_another_event_does_not_open() {
 async fn a_destroyed_key_shreds_personal_fields_and_changes_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let (store, month, by_id) = ledger(dir.path()).await;
-    let (before, _) = project::catch_up(&store, Start::Rebuild, None)
-        .await
-        .unwrap();
+    let before = whole(&store, Start::Rebuild).await;
     let reports_before = reports(&before, &month);
     let head_before = store.head().await.unwrap();
 
     assert!(store.destroy_data_key(ACTIVE, "test").await.unwrap());
 
     // Rebuilt from zero, every report of every client is identical, and so is the chain.
-    let (after, _) = project::catch_up(&store, Start::Rebuild, None)
-        .await
-        .unwrap();
+    let after = whole(&store, Start::Rebuild).await;
     assert_eq!(reports(&after, &month), reports_before);
     assert_eq!(store.head().await.unwrap(), head_before);
     assert!(store
@@ -324,8 +331,11 @@ async fn a_destroyed_key_shreds_personal_fields_and_changes_nothing_else() {
         .await
         .unwrap_err();
     assert!(matches!(
-        error.downcast_ref::<CryptoError>(),
-        Some(CryptoError::ClientDataDeleted { .. })
+        error,
+        AppError::Crypto {
+            error: CryptoError::ClientDataDeleted { .. },
+            ..
+        }
     ));
 }
 
@@ -343,10 +353,16 @@ async fn key_states(store: &Arc<dyn EventStore>, month: &DemoMonth) -> Vec<(Stri
     out
 }
 
+/// Brings the read model's rows current, then folds the whole log in memory: every client's
+/// reports from one value, as the tests compare them.
+async fn whole(store: &Arc<dyn EventStore>, start: Start) -> Projections {
+    project::catch_up(store, start, &NoProgress).await.unwrap();
+    let head = project::head_next(store).await.unwrap();
+    project::log_view(store, head).await.unwrap()
+}
+
 async fn release_holds(store: &Arc<dyn EventStore>, at: DateTime<Utc>) {
-    let (projections, _) = project::catch_up(store, Start::Snapshot, None)
-        .await
-        .unwrap();
+    let projections = whole(store, Start::Checkpoint).await;
     let client = ClientId::new(TERMINATED).unwrap();
     let report = projections
         .retention_report(&client, AsOf::Head, at, Period { from: at, to: at })
@@ -361,7 +377,7 @@ async fn release_holds(store: &Arc<dyn EventStore>, at: DateTime<Utc>) {
                 "args": {"client_id": TERMINATED, "hold_id": hold, "at": at}
             }))
             .unwrap();
-            crate::record::Fact {
+            opsledger_app::record::Fact {
                 event_id: Uuid::new_v4(),
                 command,
                 file: "test".into(),
@@ -369,15 +385,9 @@ async fn release_holds(store: &Arc<dyn EventStore>, at: DateTime<Utc>) {
             }
         })
         .collect();
-    crate::record::record(
-        store,
-        facts,
-        &Metadata::default(),
-        false,
-        &indicatif::ProgressBar::hidden(),
-    )
-    .await
-    .unwrap();
+    opsledger_app::record::record(store, facts, &Metadata::default(), false, &NoProgress)
+        .await
+        .unwrap();
 }
 
 async fn deletions_recorded(store: &Arc<dyn EventStore>) -> usize {
@@ -392,41 +402,43 @@ async fn deletions_recorded(store: &Arc<dyn EventStore>) -> usize {
 async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_blocks_it() {
     let dir = tempfile::tempdir().unwrap();
     let (store, month, _) = ledger(dir.path()).await;
-    let as_of = instant(2027, 3, 1);
+    let held_at = instant(2027, 3, 1);
     let everyone_active = key_states(&store, &month).await;
     assert!(everyone_active.iter().all(|(_, active)| *active));
 
-    // Under the legal hold the domain refuses (R-RET-2) and nothing changes.
+    // Under the legal hold nothing is due (R-RET-2: the deadline is extended by the time the
+    // hold is active, so it is unknown until the release) and nothing changes.
     for dry_run in [true, false] {
-        let actions = retention::apply(&store, as_of, dry_run).await.unwrap();
-        assert!(
-            matches!(actions.as_slice(), [Action::Refused { client_id, reason }]
-                if client_id == TERMINATED && reason.contains("R-RET-2")),
-            "{actions:?}"
-        );
+        let actions = retention::apply(&store, held_at, dry_run, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap();
+        assert!(actions.is_empty(), "{actions:?}");
         assert_eq!(key_states(&store, &month).await, everyone_active);
         assert_eq!(deletions_recorded(&store).await, 0);
     }
 
     release_holds(&store, instant(2027, 2, 1)).await;
+    // Released on 1 February, the deadline moved on by the months the hold was active.
+    let as_of = after_extended_deadline();
     let head = store.head().await.unwrap();
-    let snapshot = store.load_projection(project::SNAPSHOT_NAME).await.unwrap();
+    let snapshot = store.fact_checkpoint().await.unwrap();
 
-    // A dry run says what it would do and changes nothing, not even the projection snapshot.
-    let actions = retention::apply(&store, as_of, true).await.unwrap();
+    // A dry run says what it would do and changes nothing, not even the read model's rows.
+    let actions = retention::apply(&store, as_of, true, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(actions.as_slice(), [Action::WouldDelete { client_id, .. }] if client_id == TERMINATED),
         "{actions:?}"
     );
     assert_eq!(store.head().await.unwrap(), head);
-    assert_eq!(
-        store.load_projection(project::SNAPSHOT_NAME).await.unwrap(),
-        snapshot
-    );
+    assert_eq!(store.fact_checkpoint().await.unwrap(), snapshot);
     assert_eq!(key_states(&store, &month).await, everyone_active);
 
     // Applying destroys exactly the due, un-held client's key and records the deletion.
-    let actions = retention::apply(&store, as_of, false).await.unwrap();
+    let actions = retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(actions.as_slice(), [Action::Deleted { client_id, key_destroyed_now: true, .. }]
             if client_id == TERMINATED),
@@ -438,9 +450,7 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
         .collect();
     assert_eq!(key_states(&store, &month).await, expected);
     assert_eq!(deletions_recorded(&store).await, 1);
-    let (projections, _) = project::catch_up(&store, Start::Snapshot, None)
-        .await
-        .unwrap();
+    let projections = whole(&store, Start::Checkpoint).await;
     let report = projections
         .retention_report(
             &ClientId::new(TERMINATED).unwrap(),
@@ -457,7 +467,9 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
     // A second run does nothing.
     let head = store.head().await.unwrap();
     assert_eq!(
-        retention::apply(&store, as_of, false).await.unwrap(),
+        retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap(),
         vec![]
     );
     assert_eq!(store.head().await.unwrap(), head);
@@ -472,7 +484,7 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
 async fn retention_apply_recovers_from_a_crash_on_either_side_of_the_destruction() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _month, _) = ledger(dir.path()).await;
-    let as_of = instant(2027, 3, 1);
+    let as_of = after_extended_deadline();
     release_holds(&store, instant(2027, 2, 1)).await;
 
     // A crash after destroying the key, before recording: the next run records the deletion.
@@ -480,7 +492,9 @@ async fn retention_apply_recovers_from_a_crash_on_either_side_of_the_destruction
         .destroy_data_key(TERMINATED, "interrupted")
         .await
         .unwrap());
-    let actions = retention::apply(&store, as_of, false).await.unwrap();
+    let actions = retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(
             actions.as_slice(),
@@ -493,7 +507,9 @@ async fn retention_apply_recovers_from_a_crash_on_either_side_of_the_destruction
     );
     assert_eq!(deletions_recorded(&store).await, 1);
     assert_eq!(
-        retention::apply(&store, as_of, false).await.unwrap(),
+        retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap(),
         vec![]
     );
 }
@@ -511,9 +527,9 @@ async fn retention_apply_completes_a_deletion_recorded_without_destroying_the_ke
                  "scope": {"kind": "all_client_data"}}
     }))
     .unwrap();
-    crate::record::record(
+    opsledger_app::record::record(
         &store,
-        vec![crate::record::Fact {
+        vec![opsledger_app::record::Fact {
             event_id: Uuid::new_v4(),
             command,
             file: "test".into(),
@@ -521,11 +537,13 @@ async fn retention_apply_completes_a_deletion_recorded_without_destroying_the_ke
         }],
         &Metadata::default(),
         false,
-        &indicatif::ProgressBar::hidden(),
+        &NoProgress,
     )
     .await
     .unwrap();
-    let actions = retention::apply(&store, as_of, false).await.unwrap();
+    let actions = retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+        .await
+        .unwrap();
     assert!(
         matches!(actions.as_slice(), [Action::KeyDestroyedForRecordedDeletion { client_id }] if client_id == TERMINATED),
         "{actions:?}"
@@ -536,7 +554,9 @@ async fn retention_apply_completes_a_deletion_recorded_without_destroying_the_ke
     ));
     assert_eq!(deletions_recorded(&store).await, 1);
     assert_eq!(
-        retention::apply(&store, as_of, false).await.unwrap(),
+        retention::apply(&store, as_of, false, &Actor::unknown(), &NoProgress)
+            .await
+            .unwrap(),
         vec![]
     );
 }

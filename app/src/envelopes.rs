@@ -2,15 +2,17 @@
 //! Encoding for appends and decoding for reads go through [`crate::crypto::Sealer`], which seals
 //! and opens the personal fields on the way.
 
-use anyhow::Context;
 use opsledger_domain::codec;
 use opsledger_domain::events::DomainEvent;
 use opsledger_store::StreamId;
 
+use crate::error::{AppError, AppResult};
+
 /// The stream a domain event belongs to.
-pub fn stream_of(event: &DomainEvent) -> anyhow::Result<StreamId> {
+pub fn stream_of(event: &DomainEvent) -> AppResult<StreamId> {
     let raw = event.stream_id();
-    StreamId::parse(&raw).with_context(|| format!("the domain named stream {raw:?}"))
+    StreamId::parse(&raw)
+        .map_err(|e| AppError::store_while(format!("the domain named stream {raw:?}"), e))
 }
 
 /// Refuses an envelope that claims a domain event type but does not hold a valid payload of

@@ -4,24 +4,24 @@
 
 use std::collections::HashSet;
 use std::io::BufRead;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
-use clap::Args;
 use opsledger_domain::command::Command;
 use opsledger_domain::decide::decide;
+use opsledger_domain::error::DomainError;
 use opsledger_domain::events::DomainEvent;
 use opsledger_domain::ids::{ClientId, AGENCY_SCOPE};
+use opsledger_domain::rules::RuleId;
 use opsledger_domain::state::LedgerState;
 use opsledger_store::{EventFilter, EventStore, ExpectedVersion, Metadata, StreamAppend};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::commands::InputError;
+use crate::actor::Actor;
 use crate::crypto::Sealer;
 use crate::envelopes;
-use crate::ledger::Target;
+use crate::error::{AppError, AppResult, Origin};
+use crate::progress::Progress;
 
 /// Events per atomic append when recording many facts (an import is atomic per batch and
 /// resumable: a rerun skips what earlier batches recorded).
@@ -34,7 +34,7 @@ const STATE_PAGE: usize = 10_000;
 pub async fn load_state(
     store: &Arc<dyn EventStore>,
     clients: &[ClientId],
-) -> anyhow::Result<(LedgerState, HashSet<Uuid>)> {
+) -> AppResult<(LedgerState, HashSet<Uuid>)> {
     let mut events = Vec::new();
     let scopes = clients
         .iter()
@@ -79,13 +79,47 @@ pub struct Fact {
     pub line: usize,
 }
 
+impl Fact {
+    /// Where the fact came from.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            line: self.line,
+        }
+    }
+}
+
+/// A fact the domain refused, kept as data: where it came from and the rule that refused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub origin: Origin,
+    /// The refusing catalog rule, when a rule refused (rather than, say, an unknown client).
+    pub rule: Option<RuleId>,
+    pub refusal: DomainError,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}refused: {}", self.origin, self.refusal)
+    }
+}
+
 /// What recording did.
 #[derive(Debug, Default)]
 pub struct Recorded {
     pub appended: u64,
     pub already_recorded: u64,
     pub unchanged: u64,
-    pub refused: Vec<String>,
+    pub refused: Vec<Refusal>,
+}
+
+/// The metadata of events recorded by `source` on behalf of `actor`.
+pub fn metadata(source: &str, actor: &Actor) -> Metadata {
+    Metadata {
+        source: Some(source.to_owned()),
+        actor: actor.to_metadata(),
+        ..Metadata::default()
+    }
 }
 
 /// Decides every fact against the ledger's state and appends what the domain accepts, in
@@ -97,8 +131,8 @@ pub async fn record(
     facts: Vec<Fact>,
     metadata: &Metadata,
     skip_refused: bool,
-    progress: &indicatif::ProgressBar,
-) -> anyhow::Result<Recorded> {
+    progress: &dyn Progress,
+) -> AppResult<Recorded> {
     let mut clients: Vec<ClientId> = facts
         .iter()
         .filter_map(|f| f.command.client_id().cloned())
@@ -129,21 +163,23 @@ pub async fn record(
                 }
             }
             Err(refusal) => {
-                let error = InputError {
+                let origin = Origin {
                     file: fact.file,
                     line: fact.line,
-                    detail: format!("refused: {refusal}"),
                 };
                 if skip_refused {
-                    out.refused
-                        .push(format!("{}:{}: {}", error.file, error.line, error.detail));
+                    out.refused.push(Refusal {
+                        origin,
+                        rule: refusal.rule(),
+                        refusal,
+                    });
                 } else {
-                    return Err(anyhow::Error::new(error));
+                    return Err(AppError::refused(origin, refusal));
                 }
             }
         }
     }
-    progress.set_length(u64::try_from(accepted.len()).unwrap_or(u64::MAX));
+    progress.start(u64::try_from(accepted.len()).unwrap_or(u64::MAX));
     let mut sealer = Sealer::new(Arc::clone(store));
     for chunk in accepted.chunks(RECORD_BATCH_EVENTS) {
         let mut batch: Vec<StreamAppend> = Vec::new();
@@ -165,21 +201,10 @@ pub async fn record(
             .filter(|o| !o.idempotent_replay)
             .map(|o| u64::try_from(o.positions.len()).unwrap_or(0))
             .sum::<u64>();
-        progress.inc(u64::try_from(chunk.len()).unwrap_or(0));
+        progress.advance(u64::try_from(chunk.len()).unwrap_or(0));
     }
-    progress.finish_and_clear();
+    progress.finish();
     Ok(out)
-}
-
-#[derive(Debug, Args)]
-pub struct RecordArgs {
-    /// NDJSON of commands, `{"command": "onboard", "args": {…}}` per line (optionally with an
-    /// `"event_id"` for idempotent reruns); `-` or absent reads standard input.
-    #[arg(long, short)]
-    file: Option<PathBuf>,
-    /// Record what the domain accepts and report refusals, instead of stopping at the first.
-    #[arg(long)]
-    skip_refused: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,52 +215,36 @@ struct CommandLine {
     command: Command,
 }
 
-pub async fn run(target: &Target, args: RecordArgs) -> anyhow::Result<()> {
-    let (name, reader): (String, Box<dyn BufRead>) = match &args.file {
-        Some(p) if p.as_os_str() != "-" => (
-            p.display().to_string(),
-            Box::new(std::io::BufReader::new(
-                std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?,
-            )),
-        ),
-        _ => ("<stdin>".into(), Box::new(std::io::stdin().lock())),
-    };
+/// Reads NDJSON commands, `{"command": "onboard", "args": {…}}` per line (optionally with an
+/// `"event_id"` for idempotent reruns; without one a fresh id is drawn). `name` names the
+/// input in errors. A malformed line refuses the whole input.
+pub fn read_commands(name: &str, reader: impl BufRead) -> AppResult<Vec<Fact>> {
     let mut facts = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let number = i + 1;
-        let line = line.with_context(|| format!("reading {name}"))?;
+        let line = line.map_err(|source| AppError::Io {
+            context: format!("reading {name}"),
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: CommandLine = serde_json::from_str(&line).map_err(|e| InputError {
-            file: name.clone(),
-            line: number,
-            detail: e.to_string(),
+        let parsed: CommandLine = serde_json::from_str(&line).map_err(|e| {
+            AppError::input(
+                Origin {
+                    file: name.to_owned(),
+                    line: number,
+                },
+                None,
+                e.to_string(),
+            )
         })?;
         facts.push(Fact {
             event_id: parsed.event_id.unwrap_or_else(Uuid::new_v4),
             command: parsed.command,
-            file: name.clone(),
+            file: name.to_owned(),
             line: number,
         });
     }
-    let store = target.open().await?;
-    let metadata = Metadata {
-        source: Some("opsledger-record".into()),
-        actor: std::env::var("USER").ok(),
-        ..Metadata::default()
-    };
-    let progress = indicatif::ProgressBar::hidden();
-    let done = record(&store, facts, &metadata, args.skip_refused, &progress).await?;
-    println!(
-        "recorded {} events ({} already recorded, {} unchanged, {} refused)",
-        done.appended,
-        done.already_recorded,
-        done.unchanged,
-        done.refused.len()
-    );
-    for r in &done.refused {
-        eprintln!("  {r}");
-    }
-    Ok(())
+    Ok(facts)
 }

@@ -22,35 +22,31 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use clap::Args;
 use hdrhistogram::Histogram;
-use opsledger_projections::Projections;
-use opsledger_store::{
+use opsledger_app::crypto::{PersonalData, Sealer};
+use opsledger_app::store::{
     EventStore, ExpectedVersion, PositionRange, RecordedEvent, StoreError, StreamId, VerifyReport,
 };
+use opsledger_app::Target;
+use opsledger_projections::Projections;
 use uuid::Uuid;
 
 use crate::bench;
-use crate::crypto::{PersonalData, Sealer};
-use crate::ledger::Target;
+use crate::error::{ToolError, ToolResult};
 
-#[derive(Debug, Args)]
-pub struct LoadArgs {
+/// How hard and how long to load the ledger.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
     /// Concurrent writers, each appending one event at a time.
-    #[arg(long, default_value_t = 32)]
-    writers: u64,
+    pub writers: u64,
     /// Seconds the writers run.
-    #[arg(long, default_value_t = 60)]
-    secs: u64,
+    pub secs: u64,
     /// When the PostgreSQL server is killed, in seconds from the start of the run. The kill and
     /// restart are done from outside (`scripts/load` does both); this only labels the report.
-    #[arg(long)]
-    kill_server_at: Option<u64>,
+    pub kill_server_at: Option<u64>,
     /// Seconds after the run in which a writer may still retry its last event and the
     /// subscriber and projection may still catch up, before the tool gives up on them.
-    #[arg(long, default_value_t = 120)]
-    grace_secs: u64,
+    pub grace_secs: u64,
 }
 
 /// How often the sampler measures lag and memory.
@@ -195,7 +191,7 @@ async fn writer(
     w: u64,
     deadline: Instant,
     give_up: Instant,
-) -> anyhow::Result<WriterReport> {
+) -> ToolResult<WriterReport> {
     let namespace = WRITER_NAMESPACE_BASE + w;
     let mut report = WriterReport {
         attempt_latency: new_histogram(),
@@ -223,10 +219,11 @@ async fn writer(
             .await;
             match result {
                 Ok(Ok(outcome)) => {
-                    let position = *outcome
-                        .positions
-                        .first()
-                        .context("an acknowledged append names the event's position")?;
+                    let position = *outcome.positions.first().ok_or_else(|| {
+                        ToolError::CheckFailed(
+                            "an acknowledged append names no position for its event".to_owned(),
+                        )
+                    })?;
                     report
                         .attempt_latency
                         .record(micros(attempt.elapsed()))
@@ -331,7 +328,7 @@ async fn projection(store: Arc<dyn EventStore>, shared: Arc<Shared>) -> Projecti
         };
         for recorded in &page {
             if let Err(e) = apply(&mut sealer, &mut projections, recorded).await {
-                report.failure = Some(format!("position {}: {e:#}", recorded.global_position));
+                report.failure = Some(format!("position {}: {e}", recorded.global_position));
                 report.checkpoint = projections.checkpoint();
                 return report;
             }
@@ -348,7 +345,7 @@ async fn apply(
     sealer: &mut Sealer,
     projections: &mut Projections,
     recorded: &RecordedEvent,
-) -> anyhow::Result<()> {
+) -> ToolResult<()> {
     match sealer.positioned(recorded).await? {
         Some(event) => projections.apply(&event)?,
         None => projections.skip(recorded.global_position, recorded.recorded_at)?,
@@ -506,7 +503,7 @@ async fn sampler(
 }
 
 /// Retries `op` until it succeeds or `until` passes; the server may still be restarting.
-async fn with_retries<T, F, Fut>(until: Instant, mut op: F) -> anyhow::Result<T>
+async fn with_retries<T, F, Fut>(until: Instant, mut op: F) -> ToolResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -521,7 +518,7 @@ where
 }
 
 /// The whole log, read back in pages.
-async fn read_log(store: &Arc<dyn EventStore>, until: Instant) -> anyhow::Result<Vec<(u64, Uuid)>> {
+async fn read_log(store: &Arc<dyn EventStore>, until: Instant) -> ToolResult<Vec<(u64, Uuid)>> {
     let mut log = Vec::new();
     let mut from = 0u64;
     loop {
@@ -572,9 +569,17 @@ fn per_sec(events: u64, d: Duration) -> f64 {
     events / secs
 }
 
-pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.writers > 0, "--writers must be at least 1");
-    anyhow::ensure!(args.secs > 0, "--secs must be at least 1");
+/// Runs the load against `target`, prints the figures and the checks, and fails when a check
+/// fails.
+pub async fn run(target: &Target, args: LoadOptions) -> ToolResult<()> {
+    if args.writers == 0 {
+        return Err(ToolError::Invalid(
+            "--writers must be at least 1".to_owned(),
+        ));
+    }
+    if args.secs == 0 {
+        return Err(ToolError::Invalid("--secs must be at least 1".to_owned()));
+    }
     let (backend, settings, server) = match target {
         Target::File(path) => (
             format!("embedded (SQLite file {})", path.display()),
@@ -588,16 +593,19 @@ pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|e| format!("settings unknown: {e}")),
             PgServer::find(url).await,
         ),
-        other => anyhow::bail!(
-            "the load test appends, so it needs a writable ledger, not {}",
-            other.describe()
-        ),
+        other => {
+            return Err(ToolError::Invalid(format!(
+                "the load test appends, so it needs a writable ledger, not {}",
+                other.describe()
+            )))
+        }
     };
     let store = target.create().await?;
-    anyhow::ensure!(
-        store.head().await?.is_none(),
-        "the load test needs an empty ledger"
-    );
+    if store.head().await?.is_some() {
+        return Err(ToolError::Invalid(
+            "the load test needs an empty ledger".to_owned(),
+        ));
+    }
     let onboarding = bench::onboarding_events()?;
     let onboarding_ids: HashSet<Uuid> = onboarding
         .iter()
@@ -605,8 +613,10 @@ pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
         .collect();
     store.append_batch(onboarding).await?;
 
-    let secs = usize::try_from(args.secs).context("--secs is too large")?;
-    let grace = usize::try_from(args.grace_secs).context("--grace-secs is too large")?;
+    let secs = usize::try_from(args.secs)
+        .map_err(|_| ToolError::Invalid("--secs is too large".to_owned()))?;
+    let grace = usize::try_from(args.grace_secs)
+        .map_err(|_| ToolError::Invalid("--grace-secs is too large".to_owned()))?;
     let shared = Arc::new(Shared::new(secs.saturating_add(grace).saturating_add(1)));
     eprintln!(
         "load: {} writers for {} s on {backend}{}",
@@ -633,7 +643,10 @@ pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
     }
     let mut writers = Vec::new();
     for task in writer_tasks {
-        writers.push(task.await.context("a writer panicked")??);
+        writers.push(task.await.map_err(|source| ToolError::Panicked {
+            what: "a writer",
+            source,
+        })??);
     }
     let writing = shared.started.elapsed();
 
@@ -645,11 +658,24 @@ pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
         Ordering::Relaxed,
     );
     shared.final_next.store(final_next, Ordering::Relaxed);
-    let subscribed = subscriber_task.await.context("the subscriber panicked")?;
-    let projected = projection_task.await.context("the projection panicked")?;
+    let subscribed = subscriber_task
+        .await
+        .map_err(|source| ToolError::Panicked {
+            what: "the subscriber",
+            source,
+        })?;
+    let projected = projection_task
+        .await
+        .map_err(|source| ToolError::Panicked {
+            what: "the projection",
+            source,
+        })?;
     let followed = shared.started.elapsed();
     shared.stop_sampling.store(true, Ordering::Relaxed);
-    let sampled = sampler_task.await.context("the sampler panicked")?;
+    let sampled = sampler_task.await.map_err(|source| ToolError::Panicked {
+        what: "the sampler",
+        source,
+    })?;
 
     let checks_until = Instant::now() + Duration::from_secs(args.grace_secs);
     let log = read_log(&store, checks_until).await?;
@@ -678,7 +704,11 @@ pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
         checks: &checks,
     });
     let failed = checks.iter().filter(|c| c.problem.is_some()).count();
-    anyhow::ensure!(failed == 0, "{failed} load check(s) failed");
+    if failed > 0 {
+        return Err(ToolError::CheckFailed(format!(
+            "{failed} load check(s) failed"
+        )));
+    }
     Ok(())
 }
 
@@ -787,7 +817,7 @@ fn check(
 
 /// Everything the report prints.
 struct Printed<'a> {
-    args: &'a LoadArgs,
+    args: &'a LoadOptions,
     backend: &'a str,
     settings: &'a str,
     shared: &'a Shared,
@@ -964,7 +994,7 @@ mod tests {
     async fn a_short_embedded_run_passes_its_checks() {
         let dir = tempfile::tempdir().unwrap();
         let target = Target::File(dir.path().join("load.ledger"));
-        let args = LoadArgs {
+        let args = LoadOptions {
             writers: 4,
             secs: 1,
             kill_server_at: None,

@@ -1,30 +1,43 @@
-//! `opsledger publish`: brings the projections up to date and publishes each client's reports
+//! Publishing: brings the projections up to date and publishes each client's reports
 //! as its own read models, which on PostgreSQL that client's readers can query (row-level
 //! security) while the projection snapshot, holding every client, stays closed to them.
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use clap::Args;
 use opsledger_projections::{AsOf, Period};
 use opsledger_store::ClientReadModel;
 
+use crate::clock::Clock;
+use crate::error::{AppError, AppResult};
 use crate::ledger::Target;
+use crate::progress::Progress;
 
-#[derive(Debug, Args)]
-pub struct PublishArgs {
-    /// The instant pending deadlines are judged at (default: now).
-    #[arg(long)]
-    evaluated_at: Option<DateTime<Utc>>,
+/// What a publish run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub read_models: u64,
+    pub clients: usize,
+    /// The projections' checkpoint the published models reflect.
+    pub checkpoint: u64,
 }
 
-pub async fn run(target: &Target, args: PublishArgs) -> anyhow::Result<()> {
-    let (store, projections) = crate::report::up_to_date(target).await?;
-    let evaluated_at = args.evaluated_at.unwrap_or_else(Utc::now);
-    let checkpoint = projections.checkpoint();
-    let model = projections.model();
+/// Publishes every client's reports; pending deadlines are judged at `evaluated_at`
+/// (default: the clock's now).
+pub async fn publish(
+    target: &Target,
+    evaluated_at: Option<DateTime<Utc>>,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> AppResult<Published> {
+    let store = crate::report::up_to_date(target, progress).await?;
+    let evaluated_at = evaluated_at.unwrap_or_else(|| clock.now());
+    let checkpoint = crate::project::head_next(&store).await?;
+    let clients = crate::project::clients(&store).await?;
     let mut published = 0u64;
-    for client in model.clients.rows() {
-        let id = &client.client_id;
+    for id in &clients {
+        let projections = crate::project::client_view(&store, id, Some(checkpoint)).await?;
+        let Some(client) = projections.model().clients.by_key(id) else {
+            continue;
+        };
         let mut models = Vec::new();
         for month in client.calls_by_month.keys() {
             let sla = projections.sla_report(id, *month, AsOf::Head, evaluated_at)?;
@@ -63,13 +76,13 @@ pub async fn run(target: &Target, args: PublishArgs) -> anyhow::Result<()> {
                     body,
                 })
                 .await
-                .with_context(|| format!("publishing {name} for {id}"))?;
+                .map_err(|e| AppError::store_while(format!("publishing {name} for {id}"), e))?;
             published += 1;
         }
     }
-    println!(
-        "published {published} read models for {} clients at checkpoint {checkpoint}",
-        model.clients.rows().len()
-    );
-    Ok(())
+    Ok(Published {
+        read_models: published,
+        clients: clients.len(),
+        checkpoint,
+    })
 }

@@ -1,4 +1,4 @@
-//! `opsledger retention apply`: deletes the personal data of clients whose R-RET-2 deletion
+//! Retention duties (`opsledger retention apply`): deletes the personal data of clients whose R-RET-2 deletion
 //! deadline has passed, by destroying their data keys (crypto-shredding), and records the
 //! deletion in the ledger through the domain, so a legal hold refuses it (R-RET-2).
 //!
@@ -12,19 +12,21 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
-use clap::{Args, Subcommand};
 use opsledger_domain::command::Command;
 use opsledger_domain::decide::decide;
+use opsledger_domain::error::DomainError;
 use opsledger_domain::events::{ClientDataDeleted, DeletionScope};
 use opsledger_domain::ids::{ClientId, DeletionId};
+use opsledger_domain::rules::RuleId;
 use opsledger_projections::retention::RecordKind;
 use opsledger_projections::{AsOf, Period};
-use opsledger_store::{DataKey, EventStore, Metadata};
+use opsledger_store::{DataKey, EventStore};
 use uuid::Uuid;
 
-use crate::ledger::Target;
+use crate::actor::Actor;
+use crate::error::{AppError, AppResult};
+use crate::progress::{NoProgress, Progress};
 use crate::project::{self, Start};
 use crate::record::{self, Fact};
 
@@ -33,29 +35,6 @@ use crate::record::{self, Fact};
 const RETENTION_NAMESPACE: Uuid = Uuid::from_u128(0x6f70_736c_6564_6765_7200_7265_7432_0001);
 /// The deletion id of a whole-client deletion under R-RET-2 (ids are scoped by client).
 const ALL_DATA_DELETION_ID: &str = "ret2-all-client-data";
-
-#[derive(Debug, Args)]
-pub struct RetentionArgs {
-    #[command(subcommand)]
-    action: RetentionAction,
-}
-
-#[derive(Debug, Subcommand)]
-enum RetentionAction {
-    /// Destroy the data keys of clients whose deletion deadline has passed and no legal hold
-    /// applies, and record each deletion. Safe to run repeatedly (e.g. daily from a scheduler).
-    Apply(ApplyArgs),
-}
-
-#[derive(Debug, Args)]
-struct ApplyArgs {
-    /// List what would be done and change nothing.
-    #[arg(long)]
-    dry_run: bool,
-    /// The instant deadlines are judged at and deletions are recorded at (default: now).
-    #[arg(long)]
-    as_of: Option<DateTime<Utc>>,
-}
 
 /// What the run did (or, in a dry run, would do) for one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +52,12 @@ pub enum Action {
         deadline: DateTime<Utc>,
     },
     /// The deadline passed but the domain refused the deletion (a legal hold): nothing changed.
-    Refused { client_id: String, reason: String },
+    Refused {
+        client_id: String,
+        /// The refusing rule (R-RET-2 for a legal hold).
+        rule: Option<RuleId>,
+        refusal: DomainError,
+    },
     /// The ledger records the deletion but the key was still active: it was destroyed now.
     KeyDestroyedForRecordedDeletion { client_id: String },
     /// A dry run's [`Action::KeyDestroyedForRecordedDeletion`].
@@ -103,8 +87,10 @@ impl std::fmt::Display for Action {
                 f,
                 "{client_id}: deadline {deadline} passed; would destroy the data key and record the deletion"
             ),
-            Action::Refused { client_id, reason } => {
-                write!(f, "{client_id}: deadline passed but not deleted: {reason}")
+            Action::Refused {
+                client_id, refusal, ..
+            } => {
+                write!(f, "{client_id}: deadline passed but not deleted: {refusal}")
             }
             Action::KeyDestroyedForRecordedDeletion { client_id } => write!(
                 f,
@@ -120,31 +106,30 @@ impl std::fmt::Display for Action {
 
 /// Finds the clients whose data is due for deletion at `evaluated_at` and deletes it (or, with
 /// `dry_run`, only says what it would do). An empty result means there was nothing to do.
+/// Deletions are recorded on behalf of `actor`; `progress` hears of the catch-up.
 pub async fn apply(
     store: &Arc<dyn EventStore>,
     evaluated_at: DateTime<Utc>,
     dry_run: bool,
-) -> anyhow::Result<Vec<Action>> {
-    // A dry run catches up without saving the projection snapshot, so it writes nothing at all.
-    let up_to = dry_run.then_some(u64::MAX);
-    let (projections, _) = project::catch_up(store, Start::Snapshot, up_to).await?;
-    let clients: Vec<ClientId> = projections
-        .model()
-        .clients
-        .rows()
-        .iter()
-        .map(|c| c.client_id.clone())
-        .collect();
+    actor: &Actor,
+    progress: &dyn Progress,
+) -> AppResult<Vec<Action>> {
+    // A dry run writes nothing at all, not even read-model rows: each client's view folds
+    // what the stored rows do not cover from the log.
+    if !dry_run {
+        project::catch_up(store, Start::Checkpoint, progress).await?;
+    }
+    let head_next = project::head_next(store).await?;
+    let clients = project::clients(store).await?;
     let mut actions = Vec::new();
     for client_id in clients {
+        let projections = project::client_view(store, &client_id, Some(head_next)).await?;
         // The period only selects `deletions_due`; the whole-client record is always reported.
         let period = Period {
             from: evaluated_at,
             to: evaluated_at,
         };
-        let report = projections
-            .retention_report(&client_id, AsOf::Head, evaluated_at, period)
-            .with_context(|| format!("the retention report of {client_id}"))?;
+        let report = projections.retention_report(&client_id, AsOf::Head, evaluated_at, period)?;
         let Some(whole) = report
             .records
             .iter()
@@ -169,7 +154,8 @@ pub async fn apply(
         let Some(deadline) = whole.deletion_deadline.filter(|d| *d <= evaluated_at) else {
             continue;
         };
-        actions.push(delete_client(store, &client_id, deadline, evaluated_at, dry_run).await?);
+        actions
+            .push(delete_client(store, &client_id, deadline, evaluated_at, dry_run, actor).await?);
     }
     Ok(actions)
 }
@@ -182,11 +168,14 @@ async fn delete_client(
     deadline: DateTime<Utc>,
     at: DateTime<Utc>,
     dry_run: bool,
-) -> anyhow::Result<Action> {
+    actor: &Actor,
+) -> AppResult<Action> {
     let name = client_id.as_str().to_owned();
+    let deletion_id = DeletionId::new(ALL_DATA_DELETION_ID)
+        .map_err(|e| AppError::Internal(format!("the whole-client deletion id: {e}")))?;
     let command = Command::RecordDataDeletion(ClientDataDeleted {
         client_id: client_id.clone(),
-        deletion_id: DeletionId::new(ALL_DATA_DELETION_ID).context("a valid deletion id")?,
+        deletion_id,
         at,
         scope: DeletionScope::AllClientData,
     });
@@ -194,7 +183,8 @@ async fn delete_client(
     if let Err(refusal) = decide(&state, command.clone()) {
         return Ok(Action::Refused {
             client_id: name,
-            reason: refusal.to_string(),
+            rule: refusal.rule(),
+            refusal,
         });
     }
     if dry_run {
@@ -205,46 +195,22 @@ async fn delete_client(
     }
     let reason = format!("R-RET-2: deletion deadline {deadline} passed");
     let key_destroyed_now = store.destroy_data_key(&name, &reason).await?;
-    let metadata = Metadata {
-        source: Some("opsledger-retention".into()),
-        actor: std::env::var("USER").ok(),
-        ..Metadata::default()
-    };
+    let metadata = record::metadata("opsledger-retention", actor);
     let fact = Fact {
         event_id: Uuid::new_v5(&RETENTION_NAMESPACE, name.as_bytes()),
         command,
         file: "retention apply".into(),
         line: 0,
     };
-    let progress = indicatif::ProgressBar::hidden();
-    record::record(store, vec![fact], &metadata, false, &progress)
+    record::record(store, vec![fact], &metadata, false, &NoProgress)
         .await
-        .with_context(|| {
-            format!("recording the deletion of {name}'s data (its key is destroyed; rerun to record it)")
+        .map_err(|source| AppError::KeyDestroyedDeletionNotRecorded {
+            client_id: name.clone(),
+            source: Box::new(source),
         })?;
     Ok(Action::Deleted {
         client_id: name,
         deadline,
         key_destroyed_now,
     })
-}
-
-pub async fn run(target: &Target, args: RetentionArgs) -> anyhow::Result<()> {
-    let RetentionAction::Apply(args) = args.action;
-    let store = target.open().await?;
-    let evaluated_at = args.as_of.unwrap_or_else(Utc::now);
-    let actions = apply(&store, evaluated_at, args.dry_run).await?;
-    if actions.is_empty() {
-        println!(
-            "nothing to do at {evaluated_at}: no client's deletion deadline has passed with its data still readable"
-        );
-        return Ok(());
-    }
-    if args.dry_run {
-        println!("dry run at {evaluated_at}: nothing was changed");
-    }
-    for action in &actions {
-        println!("{action}");
-    }
-    Ok(())
 }

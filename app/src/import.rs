@@ -1,4 +1,4 @@
-//! `opsledger import`: real call-center records into the ledger. Files are read here; the
+//! Import orchestration (`opsledger import`): real call-center records into the ledger. Files are read here; the
 //! pure parsers in `opsledger_domain::import` translate them into call events with
 //! deterministic ids; every event is decided against the ledger's state (so a call for an
 //! unknown client is refused, naming the rule) and appended in atomic batches.
@@ -8,16 +8,15 @@
 //! anything is appended, naming file, line and field; `--skip-invalid` records the rest and
 //! lists what was skipped.
 //!
-//! Every import prints what became of every row read (the importers' dispositions, which add
-//! up to the rows read), or returns it as JSON with `--format json`; `--report-file` writes
-//! the per-row list, one `file:line` per row (see `docs/imports.md`).
+//! Every import accounts for every row read (the importers' dispositions, which add up to the
+//! rows read), marks the rows the ledger refused or holds with other content, and can write
+//! the per-row list, one `file:line` per row, to a report file (see `docs/imports.md`).
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::Context;
-use clap::{Args, Subcommand};
 use opsledger_domain::command::Command;
 use opsledger_domain::events::DomainEvent;
 use opsledger_domain::ids::ClientId;
@@ -25,92 +24,78 @@ use opsledger_domain::import::accounting::{Accounting, Disposition};
 use opsledger_domain::import::queue_log::{ImportedEvent, MalformedLines};
 use opsledger_domain::import::{cdr_csv, csv_mapping, queue_log};
 use opsledger_domain::state::LedgerState;
-use opsledger_store::Metadata;
-use serde::Serialize;
+use opsledger_store::{EventStore, Metadata};
 
-use crate::commands::InputError;
+use crate::error::{AppError, AppResult, Origin};
 use crate::ledger::Target;
-use crate::record::{self, Fact};
+use crate::progress::Progress;
+use crate::record::{self, Fact, Recorded, Refusal};
+use crate::report::client_id;
 
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    #[command(subcommand)]
-    format: ImportFormat,
-}
-
-/// What every import takes.
-#[derive(Debug, Args)]
-pub struct ImportCommon {
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
     /// The client the calls belong to (it must be onboarded in the ledger).
-    #[arg(long)]
-    client: String,
+    pub client: String,
     /// Skip malformed lines, conflicting repeats and refused facts, report them, and import
     /// the rest.
-    #[arg(long)]
-    skip_invalid: bool,
-    /// How to print the summary: a text table, or one JSON object.
-    #[arg(long, value_enum, default_value = "text")]
-    format: SummaryFormat,
-    /// Write what became of every row, one `file:line<TAB>disposition<TAB>detail` line per
-    /// row read, to this file.
-    #[arg(long)]
-    report_file: Option<PathBuf>,
+    pub skip_invalid: bool,
+    /// Where to write what became of every row read, one
+    /// `file:line<TAB>disposition<TAB>detail` line per row; none when `None`.
+    pub report_file: Option<PathBuf>,
+    pub source: ImportSource,
 }
 
-/// How an import prints its summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SummaryFormat {
-    /// Text, with a disposition table.
-    Text,
-    /// One JSON object.
-    Json,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ImportFormat {
-    /// NDJSON of opsledger event envelopes (what `opsledger append` takes), in one atomic batch;
-    /// envelopes already recorded are idempotent replays.
-    Ndjson(crate::commands::AppendArgs),
+/// The files to import and their format.
+#[derive(Debug, Clone)]
+pub enum ImportSource {
     /// Asterisk queue_log files; rotated files (`queue_log-YYYYMMDD`) are read oldest first.
-    /// A file may also be a CSV or TSV dump of the realtime `queue_log` table (a header naming
-    /// `time, callid, queuename, agent, event, data1..data5`).
+    /// A file may also be a CSV or TSV dump of the realtime `queue_log` table, whose `time`
+    /// is read in `zone` when it is timestamp text; `layout` names a vendor's dump layout
+    /// (`pbxware`, or a JSON layout file).
     QueueLog {
-        #[command(flatten)]
-        common: ImportCommon,
-        /// The zone (IANA) of a realtime dump's `time` when it is timestamp text rather than
-        /// epoch seconds.
-        #[arg(long, default_value = "UTC")]
         zone: chrono_tz::Tz,
-        /// The column layout of a vendor's dump whose parameters sit in columns of their own:
-        /// `pbxware`, or a JSON layout file (see docs/imports.md).
-        #[arg(long)]
         layout: Option<String>,
         files: Vec<PathBuf>,
     },
-    /// Asterisk CDR CSV (`Master.csv`). Import queue_log first when you have it: CDRs cannot
-    /// tell an abandoned queue call from an answered one, so only their queue entry is used.
-    Cdr {
-        #[command(flatten)]
-        common: ImportCommon,
-        /// The PBX's time zone (IANA), in which the CDR's local times are written.
-        #[arg(long, default_value = "UTC")]
-        zone: chrono_tz::Tz,
-        file: PathBuf,
-    },
+    /// Asterisk CDR CSV (`Master.csv`), its local times written in the PBX's `zone`.
+    Cdr { zone: chrono_tz::Tz, file: PathBuf },
     /// Any CSV export of call records, described by a JSON mapping file (or the built-in
     /// `anonymous-bank` mapping).
-    Csv {
-        #[command(flatten)]
-        common: ImportCommon,
-        /// A mapping file, or `anonymous-bank`.
-        #[arg(long)]
-        mapping: String,
-        file: PathBuf,
-    },
+    Csv { mapping: String, file: PathBuf },
 }
 
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+/// What an import did.
+#[derive(Debug)]
+pub struct Imported {
+    pub recorded: Recorded,
+    /// What became of every row read, with the rows the ledger refused or holds with other
+    /// content marked so.
+    pub accounting: Accounting,
+    /// Distinct calls among the events recorded or offered to the ledger.
+    pub calls: u64,
+    /// Calls without an outcome when the input ended (recorded as offered, unresolved).
+    pub unresolved_calls: u64,
+    /// Events the importer produced and offered to the ledger.
+    pub events: u64,
+    /// What the parser read and skipped, one line each.
+    pub notes: Vec<String>,
+}
+
+/// What one importer produced, ready to record and account for.
+struct Parsed {
+    source_tag: &'static str,
+    events: Vec<ImportedEvent>,
+    accounting: Accounting,
+    unresolved_calls: u64,
+    notes: Vec<String>,
+}
+
+fn read(path: &Path) -> AppResult<Vec<u8>> {
+    std::fs::read(path).map_err(|source| AppError::Io {
+        context: format!("reading {}", path.display()),
+        source,
+    })
 }
 
 /// Rotated queue_log files sort by their date suffix, and the live file comes last.
@@ -132,21 +117,23 @@ fn rotation_order(files: &mut [PathBuf]) {
 }
 
 /// The command that records an imported call event through the domain.
-fn command_for(event: DomainEvent) -> anyhow::Result<Command> {
+fn command_for(event: DomainEvent) -> AppResult<Command> {
     Ok(match event {
         DomainEvent::CallConnected(e) => Command::ConnectCall(e),
         DomainEvent::CallAnswered(e) => Command::AnswerCall(e),
         DomainEvent::CallAbandoned(e) => Command::AbandonCall(e),
         DomainEvent::CallRoutedToVoicemail(e) => Command::RouteToVoicemail(e),
         DomainEvent::CallCompleted(e) => Command::CompleteCall(e),
-        other => anyhow::bail!(
-            "an importer produced {}, which imports do not record",
-            other.event_type()
-        ),
+        other => {
+            return Err(AppError::Internal(format!(
+                "an importer produced {}, which imports do not record",
+                other.event_type()
+            )))
+        }
     })
 }
 
-fn facts(events: Vec<ImportedEvent>) -> anyhow::Result<Vec<Fact>> {
+fn facts(events: Vec<ImportedEvent>) -> AppResult<Vec<Fact>> {
     events
         .into_iter()
         .map(|i| {
@@ -160,48 +147,67 @@ fn facts(events: Vec<ImportedEvent>) -> anyhow::Result<Vec<Fact>> {
         .collect()
 }
 
-/// What the ledger did with an import's events.
-#[derive(Debug, Serialize)]
-struct LedgerSummary {
-    appended: u64,
-    already_recorded: u64,
-    unchanged: u64,
-    refused: Vec<String>,
-}
-
-/// The summary of one import, as `--format json` prints it.
-#[derive(Debug, Serialize)]
-struct ImportSummary {
-    /// Rows (lines or records) read, blank lines and the header excluded.
-    rows_read: u64,
-    /// Rows per disposition; the counts add up to `rows_read`.
-    dispositions: BTreeMap<&'static str, u64>,
-    /// Distinct calls among the imported events.
-    calls: u64,
-    /// Calls without an outcome when the input ended (offered, unresolved).
-    unresolved_calls: u64,
-    /// Events the importer produced.
-    events: u64,
-    ledger: LedgerSummary,
-    notes: Vec<String>,
-}
-
-/// What one importer produced, ready to record and summarise.
-struct Parsed {
-    common: ImportCommon,
-    source_tag: &'static str,
-    events: Vec<ImportedEvent>,
-    accounting: Accounting,
-    unresolved_calls: u64,
-    notes: Vec<String>,
+/// Parses the files, checks the events the ledger already holds against what it holds,
+/// decides every call event against the ledger's state, appends what the domain accepts
+/// (`progress` hears of the appends), and accounts for every row read.
+pub async fn import(
+    target: &Target,
+    request: ImportRequest,
+    progress: &dyn Progress,
+) -> AppResult<Imported> {
+    let ImportRequest {
+        client,
+        skip_invalid,
+        report_file,
+        source,
+    } = request;
+    let Parsed {
+        source_tag,
+        events,
+        mut accounting,
+        unresolved_calls,
+        mut notes,
+    } = parse(target, &client, skip_invalid, source).await?;
+    let store = target.open().await?;
+    let events = against_ledger(&store, events, &mut accounting, skip_invalid).await?;
+    let calls = u64::try_from(cdr_csv::call_ids_of(&events).len()).unwrap_or(u64::MAX);
+    let event_count = u64::try_from(events.len()).unwrap_or(u64::MAX);
+    let facts = facts(events)?;
+    let metadata = Metadata {
+        source: Some(source_tag.to_owned()),
+        actor: Some("opsledger-import".to_owned()),
+        correlation_id: None,
+        causation_id: None,
+    };
+    let recorded = record::record(&store, facts, &metadata, skip_invalid, progress).await?;
+    mark_refused(&mut accounting, &recorded.refused);
+    if let Some(path) = &report_file {
+        write_report_file(path, &accounting)?;
+    }
+    if unresolved_calls > 0 {
+        notes.push(format!(
+            "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved, and the SLA report's service level still counts them as offered (docs/imports.md)"
+        ));
+    }
+    Ok(Imported {
+        recorded,
+        accounting,
+        calls,
+        unresolved_calls,
+        events: event_count,
+        notes,
+    })
 }
 
 /// Writes the per-row list: `file:line`, disposition and detail, tab-separated.
-fn write_report_file(path: &Path, accounting: &Accounting) -> anyhow::Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+fn write_report_file(path: &Path, accounting: &Accounting) -> AppResult<()> {
+    let io_error = |source: std::io::Error| AppError::Io {
+        context: format!("writing {}", path.display()),
+        source,
+    };
+    let file = std::fs::File::create(path).map_err(io_error)?;
     let mut out = std::io::BufWriter::new(file);
-    writeln!(out, "place\tdisposition\tdetail")?;
+    writeln!(out, "place\tdisposition\tdetail").map_err(io_error)?;
     for row in &accounting.rows {
         // Tabs and line breaks in a detail would break the one-row-per-line layout.
         let detail: String = row
@@ -216,94 +222,28 @@ fn write_report_file(path: &Path, accounting: &Accounting) -> anyhow::Result<()>
             row.source.line,
             row.disposition.name(),
             detail
-        )?;
+        )
+        .map_err(io_error)?;
     }
-    out.flush()
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-pub async fn run(target: &Target, args: ImportArgs) -> anyhow::Result<()> {
-    let parsed = match args.format {
-        ImportFormat::Ndjson(append) => return crate::commands::append(target, append).await,
-        other => parse(target, other).await?,
-    };
-    let Parsed {
-        common,
-        source_tag,
-        events,
-        mut accounting,
-        unresolved_calls,
-        mut notes,
-    } = parsed;
-    let store = target.open().await?;
-    let events = against_ledger(&store, events, &mut accounting, common.skip_invalid).await?;
-    let calls = u64::try_from(cdr_csv::call_ids_of(&events).len()).unwrap_or(u64::MAX);
-    let event_count = u64::try_from(events.len()).unwrap_or(u64::MAX);
-    let facts = facts(events)?;
-    let metadata = Metadata {
-        source: Some(source_tag.to_owned()),
-        actor: Some("opsledger-import".to_owned()),
-        correlation_id: None,
-        causation_id: None,
-    };
-    let progress = indicatif::ProgressBar::new(0);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("  importing {bar:40} {pos}/{len} events")
-            .expect("a valid template"),
-    );
-    let done = record::record(&store, facts, &metadata, common.skip_invalid, &progress).await?;
-    mark_refused(&mut accounting, &done.refused);
-    if let Some(path) = &common.report_file {
-        write_report_file(path, &accounting)?;
-    }
-    if unresolved_calls > 0 {
-        notes.push(format!(
-            "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved, and the SLA report's service level still counts them as offered (docs/imports.md)"
-        ));
-    }
-    let summary = ImportSummary {
-        rows_read: accounting.rows_read(),
-        dispositions: accounting
-            .counts()
-            .into_iter()
-            .map(|(d, n)| (d.name(), n))
-            .collect(),
-        calls,
-        unresolved_calls,
-        events: event_count,
-        ledger: LedgerSummary {
-            appended: done.appended,
-            already_recorded: done.already_recorded,
-            unchanged: done.unchanged,
-            refused: done.refused,
-        },
-        notes,
-    };
-    match common.format {
-        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        SummaryFormat::Text => print_summary(&summary, &accounting),
-    }
+    out.flush().map_err(io_error)?;
     Ok(())
 }
 
 /// Marks the rows whose facts the ledger refused (with `--skip-invalid`), so that the table and
-/// the per-row list show them. Refusals name their row as `file:line: refused: why`.
-fn mark_refused(accounting: &mut Accounting, refused: &[String]) {
-    let mut by_place: BTreeMap<&str, &str> = BTreeMap::new();
+/// the per-row list show them. A refusal carries the file and line of its row.
+fn mark_refused(accounting: &mut Accounting, refused: &[Refusal]) {
+    let mut by_place: BTreeMap<(&str, u64), &Refusal> = BTreeMap::new();
     for r in refused {
-        if let Some((place, why)) = r.split_once(": refused: ") {
-            by_place.entry(place).or_insert(why);
-        }
+        let line = u64::try_from(r.origin.line).unwrap_or(u64::MAX);
+        by_place.entry((r.origin.file.as_str(), line)).or_insert(r);
     }
     if by_place.is_empty() {
         return;
     }
     for row in &mut accounting.rows {
-        let place = format!("{}:{}", row.source.file, row.source.line);
-        if let Some(why) = by_place.get(place.as_str()) {
+        if let Some(r) = by_place.get(&(row.source.file.as_str(), row.source.line)) {
             row.disposition = Disposition::RefusedByLedger;
-            row.detail = format!("refused: {why}");
+            row.detail = format!("refused: {}", r.refusal);
         }
     }
 }
@@ -354,11 +294,11 @@ fn disagreement(state: &LedgerState, event: &DomainEvent) -> Option<String> {
 /// conflicting repeat and left out. Events with new ids are left to the domain, which refuses
 /// a conflicting duplicate itself.
 async fn against_ledger(
-    store: &std::sync::Arc<dyn opsledger_store::EventStore>,
+    store: &Arc<dyn EventStore>,
     events: Vec<ImportedEvent>,
     accounting: &mut Accounting,
     skip: bool,
-) -> anyhow::Result<Vec<ImportedEvent>> {
+) -> AppResult<Vec<ImportedEvent>> {
     let mut clients: Vec<ClientId> = events
         .iter()
         .filter_map(|e| ClientId::new(e.event.client_id()).ok())
@@ -373,11 +313,14 @@ async fn against_ledger(
     for event in events.iter().filter(|e| seen.contains(&e.event_id)) {
         if let Some(detail) = disagreement(&state, &event.event) {
             if !skip {
-                return Err(anyhow::Error::new(InputError {
-                    file: event.source.file.clone(),
-                    line: usize::try_from(event.source.line).unwrap_or(usize::MAX),
-                    detail: format!("conflicts with the ledger: {detail}"),
-                }));
+                return Err(AppError::input(
+                    Origin {
+                        file: event.source.file.clone(),
+                        line: usize::try_from(event.source.line).unwrap_or(usize::MAX),
+                    },
+                    None,
+                    format!("conflicts with the ledger: {detail}"),
+                ));
             }
             conflicts
                 .entry((event.source.file.clone(), event.source.line))
@@ -399,38 +342,15 @@ async fn against_ledger(
         .collect())
 }
 
-fn print_summary(summary: &ImportSummary, accounting: &Accounting) {
-    let ledger = &summary.ledger;
-    println!(
-        "imported {} events ({} already recorded, {} unchanged, {} refused)",
-        ledger.appended,
-        ledger.already_recorded,
-        ledger.unchanged,
-        ledger.refused.len()
-    );
-    println!(
-        "  {} rows read: {} calls, {} events",
-        summary.rows_read, summary.calls, summary.events
-    );
-    let counts = accounting.counts();
-    for disposition in Disposition::ALL {
-        let count = counts.get(&disposition).copied().unwrap_or(0);
-        println!("    {:<32} {count:>8}", disposition.name());
-    }
-    for note in &summary.notes {
-        println!("  {note}");
-    }
-    for refused in &ledger.refused {
-        println!("  refused: {refused}");
-    }
-}
-
 /// Reads the files of one import and runs its importer.
-async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> {
-    Ok(match format {
-        ImportFormat::Ndjson(_) => anyhow::bail!("NDJSON envelopes are appended, not parsed"),
-        ImportFormat::QueueLog {
-            common,
+async fn parse(
+    target: &Target,
+    client: &str,
+    skip_invalid: bool,
+    source: ImportSource,
+) -> AppResult<Parsed> {
+    Ok(match source {
+        ImportSource::QueueLog {
             zone,
             layout,
             mut files,
@@ -439,31 +359,38 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                 None => None,
                 Some("pbxware") => Some(queue_log::pbxware_layout()),
                 Some(path) => {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading layout {path}"))?;
+                    let text = std::fs::read_to_string(path).map_err(|source| AppError::Io {
+                        context: format!("reading layout {path}"),
+                        source,
+                    })?;
                     Some(
                         queue_log::parse_dump_layout(&text)
-                            .map_err(|e| anyhow::Error::new(input_error(format!("{path}: {e}"))))?,
+                            .map_err(|e| input_error(format!("{path}: {e}")))?,
                     )
                 }
             };
-            anyhow::ensure!(!files.is_empty(), "name at least one queue_log file");
+            if files.is_empty() {
+                return Err(AppError::InvalidRequest {
+                    what: "queue_log".to_owned(),
+                    detail: "name at least one queue_log file".to_owned(),
+                });
+            }
             rotation_order(&mut files);
             let contents: Vec<(String, Vec<u8>)> = files
                 .iter()
                 .map(|p| Ok((p.display().to_string(), read(p)?)))
-                .collect::<anyhow::Result<_>>()?;
+                .collect::<AppResult<_>>()?;
             let sources: Vec<queue_log::QueueLogSource<'_>> = contents
                 .iter()
                 .map(|(name, bytes)| queue_log::QueueLogSource { name, bytes })
                 .collect();
             let options = queue_log::QueueLogOptions {
-                client_id: client_id(&common.client)?,
-                malformed: malformed(common.skip_invalid),
+                client_id: client_id(client)?,
+                malformed: malformed(skip_invalid),
             };
             let dump = queue_log::DumpOptions { zone, layout };
             let parsed = queue_log::import_with(&sources, &options, &dump)
-                .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
+                .map_err(|e| input_error(e.to_string()))?;
             let mut notes = vec![format!(
                 "{} lines read, {} NUL bytes stripped, {} calls cut off at the end of the input, {} lines skipped",
                 parsed.lines_read,
@@ -478,7 +405,6 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                     .map(|s| format!("skipped: {}", s.error)),
             );
             Parsed {
-                common,
                 source_tag: "asterisk-queue-log",
                 events: parsed.events,
                 accounting: parsed.accounting,
@@ -486,10 +412,10 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                 notes,
             }
         }
-        ImportFormat::Cdr { common, zone, file } => {
+        ImportSource::Cdr { zone, file } => {
             let bytes = read(&file)?;
             let name = file.display().to_string();
-            let client = client_id(&common.client)?;
+            let client = client_id(client)?;
             // Calls the ledger already holds (from queue_log, which knows when an agent picked
             // up) are not re-described by their CDRs, whose times are the PBX's, not the queue's.
             let store = target.open().await?;
@@ -497,7 +423,7 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
             let options = cdr_csv::CdrOptions {
                 client_id: client,
                 server_zone: zone,
-                malformed: malformed(common.skip_invalid),
+                malformed: malformed(skip_invalid),
                 superseded_calls: state.calls.keys().cloned().collect(),
             };
             let parsed = cdr_csv::import(
@@ -507,7 +433,7 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                 },
                 &options,
             )
-            .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
+            .map_err(|e| input_error(e.to_string()))?;
             let mut notes = vec![format!(
                 "{} records read, {} queue calls ({} already in the ledger from the queue log), {} lines skipped",
                 parsed.records_read,
@@ -522,7 +448,6 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                     .map(|s| format!("skipped: {}", s.error)),
             );
             Parsed {
-                common,
                 source_tag: cdr_csv::SOURCE_TAG,
                 events: parsed.events,
                 accounting: parsed.accounting,
@@ -530,24 +455,22 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                 notes,
             }
         }
-        ImportFormat::Csv {
-            common,
-            mapping,
-            file,
-        } => {
+        ImportSource::Csv { mapping, file } => {
             let mapping = if mapping == "anonymous-bank" {
                 csv_mapping::anonymous_bank()
             } else {
-                let text = std::fs::read_to_string(&mapping)
-                    .with_context(|| format!("reading mapping {mapping}"))?;
+                let text = std::fs::read_to_string(&mapping).map_err(|source| AppError::Io {
+                    context: format!("reading mapping {mapping}"),
+                    source,
+                })?;
                 csv_mapping::parse_mapping(&text)
-                    .map_err(|e| anyhow::Error::new(input_error(format!("{mapping}: {e}"))))?
+                    .map_err(|e| input_error(format!("{mapping}: {e}")))?
             };
             let bytes = read(&file)?;
             let name = file.display().to_string();
             let options = csv_mapping::CsvOptions {
-                client_id: client_id(&common.client)?,
-                malformed: malformed(common.skip_invalid),
+                client_id: client_id(client)?,
+                malformed: malformed(skip_invalid),
             };
             let parsed = csv_mapping::import(
                 &csv_mapping::CsvSource {
@@ -557,7 +480,7 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                 &mapping,
                 &options,
             )
-            .map_err(|e| anyhow::Error::new(input_error(e.to_string())))?;
+            .map_err(|e| input_error(e.to_string()))?;
             let mut notes = vec![format!(
                 "{} rows read, {} never reached the queue, {} rows skipped",
                 parsed.rows_read,
@@ -571,7 +494,6 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
                     .map(|s| format!("skipped: {}", s.error)),
             );
             Parsed {
-                common,
                 source_tag: "csv-mapping",
                 events: parsed.events,
                 accounting: parsed.accounting,
@@ -580,10 +502,6 @@ async fn parse(target: &Target, format: ImportFormat) -> anyhow::Result<Parsed> 
             }
         }
     })
-}
-
-fn client_id(raw: &str) -> anyhow::Result<ClientId> {
-    ClientId::new(raw).with_context(|| format!("--client {raw:?}"))
 }
 
 fn malformed(skip: bool) -> MalformedLines {
@@ -595,10 +513,6 @@ fn malformed(skip: bool) -> MalformedLines {
 }
 
 /// Parser errors already name file, line and field; they are refused input.
-fn input_error(detail: String) -> InputError {
-    InputError {
-        file: String::new(),
-        line: 0,
-        detail,
-    }
+fn input_error(detail: String) -> AppError {
+    AppError::input(Origin::default(), None, detail)
 }

@@ -1,25 +1,13 @@
-//! `opsledger timeline`: the whole story of one call, escalation, invoice or client, in log
-//! order, with the obligations its events opened, their verdicts and the rule values in force.
+//! `opsledger timeline`: arguments, and the timeline `opsledger_app::timeline` builds as
+//! JSON, CSV or tables.
 
-use std::collections::HashSet;
-use std::sync::Arc;
-
-use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use opsledger_domain::ids::ClientId;
-use opsledger_projections::obligations::Obligation;
-use opsledger_projections::{AsOf, Period};
-use opsledger_store::{Direction, RecordedEvent, StreamId};
-use serde::Serialize;
+use opsledger_app::{SystemClock, Target};
 
-use crate::crypto::Sealer;
-use crate::ledger::Target;
+use crate::progress::Bar;
 use crate::render::Format;
-
-/// Events read per page of a stream.
-const STREAM_PAGE: usize = 10_000;
 
 #[derive(Debug, Args)]
 pub struct TimelineArgs {
@@ -33,63 +21,15 @@ pub struct TimelineArgs {
     format: Format,
 }
 
-#[derive(Debug, Serialize)]
-struct Timeline {
-    stream_id: String,
-    client_id: Option<String>,
-    events: Vec<RecordedEvent>,
-    obligations: Vec<Obligation>,
-}
-
 pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
-    let stream = StreamId::parse(&args.stream)?;
-    let (store, projections) = crate::report::up_to_date(target).await?;
-    let mut events = Vec::new();
-    let mut next = 0u64;
-    loop {
-        let page = store
-            .read_stream(&stream, next, Direction::Forward, STREAM_PAGE)
-            .await?;
-        let Some(last) = page.last() else { break };
-        next = last.stream_version + 1;
-        let full = page.len() == STREAM_PAGE;
-        events.extend(page);
-        if !full {
-            break;
-        }
-    }
-    // The timeline is read by people: personal fields are shown opened (or as "[shredded]"),
-    // not as the ciphertext the log stores and hashes.
-    let mut sealer = Sealer::new(Arc::clone(&store));
-    for event in &mut events {
-        let opened = sealer.open_data(event).await?;
-        event.data = serde_json::to_string(&opened)?;
-    }
-    let client_id = events.iter().find_map(|e| e.client_id.clone());
-    let positions: HashSet<u64> = events.iter().map(|e| e.global_position).collect();
-    let mut obligations = Vec::new();
-    if let (Some(client), Some(first), Some(last)) = (&client_id, events.first(), events.last()) {
-        let client = ClientId::new(client).with_context(|| format!("client {client:?}"))?;
-        // Obligations opened by these events may fall due well after them (a month-end report,
-        // a retention deadline), so the window reaches a quarter past the last event.
-        let period = Period {
-            from: first.occurred_at - Duration::days(1),
-            to: last.occurred_at.max(last.recorded_at) + Duration::days(92),
-        };
-        let evaluated_at = args.evaluated_at.unwrap_or_else(Utc::now);
-        let report = projections.obligation_report(&client, period, AsOf::Head, evaluated_at)?;
-        obligations = report
-            .obligations
-            .into_iter()
-            .filter(|o| o.evidence.iter().any(|e| positions.contains(&e.position)))
-            .collect();
-    }
-    let timeline = Timeline {
-        stream_id: stream.to_string(),
-        client_id,
-        events,
-        obligations,
-    };
+    let timeline = opsledger_app::timeline::timeline(
+        target,
+        &args.stream,
+        args.evaluated_at,
+        &SystemClock,
+        &Bar::projecting(),
+    )
+    .await?;
     if args.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&timeline)?);
         return Ok(());

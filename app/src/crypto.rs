@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -23,6 +22,8 @@ use opsledger_projections::PositionedEvent;
 use opsledger_store::{DataKey, EventStore, Key32, Metadata, NewEvent, RecordedEvent};
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
 
 /// Marks a sealed field and names its format; a new format gets a new tag beside it.
 pub const CIPHERTEXT_PREFIX: &str = "enc:v1:";
@@ -154,7 +155,7 @@ pub fn open_text(
 /// Calls `visit` with the concrete pointer and the value of every place `pointer` names in
 /// `data` (`*` = every element of an array). Absent places are skipped: an optional field left
 /// out is not personal data.
-pub(crate) fn visit_pointer<E>(
+pub fn visit_pointer<E>(
     data: &mut Value,
     pointer: &str,
     visit: &mut dyn FnMut(&str, &mut Value) -> Result<(), E>,
@@ -244,18 +245,16 @@ impl Sealer {
 
     /// The key of `client_id`, from the cache or the store; `create` asks the store to make one
     /// for a client that has none.
-    async fn key(&mut self, client_id: &str, create: bool) -> anyhow::Result<&DataKey> {
+    async fn key(&mut self, client_id: &str, create: bool) -> AppResult<&DataKey> {
         let cached_usable = match self.keys.get(client_id) {
             Some(DataKey::Missing) => !create,
             Some(_) => true,
             None => false,
         };
         if !cached_usable {
-            let key = self
-                .store
-                .data_key(client_id, create)
-                .await
-                .with_context(|| format!("reading the data key of client {client_id:?}"))?;
+            let key = self.store.data_key(client_id, create).await.map_err(|e| {
+                AppError::store_while(format!("reading the data key of client {client_id:?}"), e)
+            })?;
             self.keys.insert(client_id.to_owned(), key);
         }
         Ok(self.keys.get(client_id).expect("inserted above"))
@@ -268,7 +267,7 @@ impl Sealer {
         event_id: Uuid,
         event: &DomainEvent,
         metadata: Metadata,
-    ) -> anyhow::Result<NewEvent> {
+    ) -> AppResult<NewEvent> {
         let (event_type, schema_version, mut data) = codec::encode(event);
         let client_id = event.client_id().to_owned();
         let pointers = codec::personal_fields(event_type).unwrap_or_default();
@@ -276,10 +275,15 @@ impl Sealer {
             let key = match self.key(&client_id, true).await? {
                 DataKey::Active(key) => key.clone(),
                 DataKey::Destroyed { at } => {
-                    return Err(CryptoError::ClientDataDeleted { client_id, at: *at }.into())
+                    return Err(AppError::Crypto {
+                        position: None,
+                        error: CryptoError::ClientDataDeleted { client_id, at: *at },
+                    })
                 }
                 DataKey::Missing => {
-                    anyhow::bail!("the store created no data key for client {client_id:?}")
+                    return Err(AppError::Internal(format!(
+                        "the store created no data key for client {client_id:?}"
+                    )))
                 }
             };
             for pointer in pointers {
@@ -314,9 +318,12 @@ impl Sealer {
 
     /// The recorded `data` with its personal fields as this sealer's mode gives them. A field
     /// that is not sealed (recorded before sealing, or appended raw) is returned as stored.
-    pub async fn open_data(&mut self, recorded: &RecordedEvent) -> anyhow::Result<Value> {
-        let mut data: Value = serde_json::from_str(&recorded.data)
-            .with_context(|| format!("position {}: data is not JSON", recorded.global_position))?;
+    pub async fn open_data(&mut self, recorded: &RecordedEvent) -> AppResult<Value> {
+        let mut data: Value =
+            serde_json::from_str(&recorded.data).map_err(|source| AppError::NotJson {
+                position: recorded.global_position,
+                source,
+            })?;
         let pointers = codec::personal_fields(&recorded.event_type).unwrap_or_default();
         if pointers.is_empty() || !has_personal_text(&mut data, pointers) {
             return Ok(data);
@@ -357,19 +364,22 @@ impl Sealer {
                 *value = Value::String(opened);
                 Ok(())
             })
-            .with_context(|| format!("position {}", recorded.global_position))?;
+            .map_err(|error| AppError::Crypto {
+                position: Some(recorded.global_position),
+                error,
+            })?;
         }
         Ok(data)
     }
 
     /// Decodes a recorded envelope into the domain event it holds (upcasting old schema
     /// versions), its personal fields opened as this sealer's mode says.
-    pub async fn decode(&mut self, recorded: &RecordedEvent) -> anyhow::Result<DomainEvent> {
-        let context = || {
-            format!(
-                "position {} ({} v{})",
-                recorded.global_position, recorded.event_type, recorded.schema_version
-            )
+    pub async fn decode(&mut self, recorded: &RecordedEvent) -> AppResult<DomainEvent> {
+        let context = |source| AppError::Decode {
+            position: recorded.global_position,
+            event_type: recorded.event_type.clone(),
+            schema_version: recorded.schema_version,
+            source,
         };
         let has_personal =
             codec::personal_fields(&recorded.event_type).is_some_and(|p| !p.is_empty());
@@ -380,10 +390,10 @@ impl Sealer {
                 recorded.schema_version,
                 &recorded.data,
             )
-            .with_context(context);
+            .map_err(context);
         }
         let data = self.open_data(recorded).await?;
-        codec::decode(&recorded.event_type, recorded.schema_version, &data).with_context(context)
+        codec::decode(&recorded.event_type, recorded.schema_version, &data).map_err(context)
     }
 
     /// A recorded envelope as the projections consume it; `None` for a foreign fact (an event
@@ -391,7 +401,7 @@ impl Sealer {
     pub async fn positioned(
         &mut self,
         recorded: &RecordedEvent,
-    ) -> anyhow::Result<Option<PositionedEvent>> {
+    ) -> AppResult<Option<PositionedEvent>> {
         if codec::current_schema_version(&recorded.event_type).is_none() {
             return Ok(None);
         }

@@ -1,0 +1,57 @@
+//! `opsledger bench`: arguments for `opsledger_tools::bench`, which measures and prints.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use opsledger_app::{Clock, SystemClock};
+use opsledger_tools::bench::{self, BenchOptions};
+
+use crate::progress::Bar;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    Embedded,
+    Postgres,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which backends to measure (PostgreSQL needs --database-url; `scripts/bench` starts one).
+    #[arg(long, value_enum, default_value = "all")]
+    backend: Backend,
+    /// Events in the bulk append.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Events per bulk append call.
+    #[arg(long, default_value_t = 1000)]
+    batch: u64,
+    /// Concurrent writers in the single-append test.
+    #[arg(long, default_value_t = 16)]
+    writers: u64,
+    /// Seconds the concurrent writers run.
+    #[arg(long, default_value_t = 10)]
+    concurrent_secs: u64,
+    /// Directory for the embedded ledger file (deleted and recreated).
+    #[arg(long, default_value = "target/bench")]
+    dir: PathBuf,
+}
+
+pub async fn run(args: BenchArgs, database_url: Option<&str>) -> anyhow::Result<()> {
+    let options = BenchOptions {
+        backend: match args.backend {
+            Backend::Embedded => bench::Backend::Embedded,
+            Backend::Postgres => bench::Backend::Postgres,
+            Backend::All => bench::Backend::All,
+        },
+        events: args.events,
+        batch: args.batch,
+        writers: args.writers,
+        concurrent_secs: args.concurrent_secs,
+        dir: args.dir,
+        evaluated_at: SystemClock.now(),
+    };
+    let progress = Bar::new("  {bar:40} {pos}/{len} {per_sec}");
+    bench::run(options, database_url, &progress).await?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Read-model fact rows in the ledger file: the checkpoint, page writes, reset and reads.
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use uuid::Uuid;
+
+use super::rows::{micros, sql_bound};
+use crate::error::StoreError;
+use crate::facts::{merge_by_position, FactCheckpoint, FactQuery, FactRow};
+
+const COLUMNS: &str =
+    "position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body";
+
+fn sql(e: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite(e)
+}
+
+fn corrupt(position: i64, detail: &'static str) -> StoreError {
+    StoreError::CorruptFact { position, detail }
+}
+
+pub(crate) fn checkpoint(conn: &Connection) -> Result<Option<FactCheckpoint>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT next_position, version FROM rm_checkpoint WHERE id = 0",
+            [],
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    row.map(|(next, version)| {
+        Ok(FactCheckpoint {
+            next_position: u64::try_from(next).map_err(|_| corrupt(next, "negative checkpoint"))?,
+            version: u32::try_from(version)
+                .map_err(|_| corrupt(next, "checkpoint version out of range"))?,
+        })
+    })
+    .transpose()
+}
+
+/// Rows and checkpoint in one transaction; see `EventStore::write_facts`.
+pub(crate) fn write(
+    conn: &Connection,
+    page_start: u64,
+    to: FactCheckpoint,
+    rows: &[FactRow],
+    saved_at_micros: i64,
+) -> Result<(), StoreError> {
+    // IMMEDIATE: the transaction reads the checkpoint and then writes, and a deferred one would
+    // fail at once (not wait) if another projector wrote in between.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
+    let found = checkpoint(&tx)?;
+    let fits = match found {
+        None => page_start == 0,
+        Some(c) => c.version == to.version && c.next_position >= page_start,
+    };
+    if !fits {
+        return Err(StoreError::FactCheckpointConflict {
+            expected_version: to.version,
+            page_start,
+            found,
+        });
+    }
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO rm_fact (position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (position) DO NOTHING",
+            )
+            .map_err(sql)?;
+        for row in rows {
+            insert
+                .execute(params![
+                    sql_bound(row.position),
+                    row.event_id.as_bytes().as_slice(),
+                    row.client_id,
+                    row.area,
+                    row.entity,
+                    row.kind,
+                    micros(row.occurred_at),
+                    micros(row.recorded_at),
+                    row.body,
+                ])
+                .map_err(sql)?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO rm_checkpoint (id, next_position, version, saved_at) VALUES (0, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET
+             next_position = max(next_position, excluded.next_position),
+             saved_at = excluded.saved_at",
+        params![
+            sql_bound(to.next_position),
+            i64::from(to.version),
+            saved_at_micros
+        ],
+    )
+    .map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+pub(crate) fn reset(
+    conn: &Connection,
+    version: u32,
+    saved_at_micros: i64,
+) -> Result<(), StoreError> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
+    tx.execute("DELETE FROM rm_fact", []).map_err(sql)?;
+    tx.execute(
+        "INSERT INTO rm_checkpoint (id, next_position, version, saved_at) VALUES (0, 0, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET next_position = 0, version = excluded.version,
+             saved_at = excluded.saved_at",
+        params![i64::from(version), saved_at_micros],
+    )
+    .map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+fn time(position: i64, value: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_micros(value)
+        .single()
+        .ok_or_else(|| corrupt(position, "time out of range"))
+}
+
+fn decode(row: &rusqlite::Row<'_>) -> Result<FactRow, StoreError> {
+    let position: i64 = row.get(0).map_err(sql)?;
+    let id: Vec<u8> = row.get(1).map_err(sql)?;
+    Ok(FactRow {
+        position: u64::try_from(position).map_err(|_| corrupt(position, "negative position"))?,
+        event_id: Uuid::from_slice(&id).map_err(|_| corrupt(position, "event id"))?,
+        client_id: row.get(2).map_err(sql)?,
+        area: row.get(3).map_err(sql)?,
+        entity: row.get(4).map_err(sql)?,
+        kind: row.get(5).map_err(sql)?,
+        occurred_at: time(position, row.get(6).map_err(sql)?)?,
+        recorded_at: time(position, row.get(7).map_err(sql)?)?,
+        body: row.get(8).map_err(sql)?,
+    })
+}
+
+fn select(
+    conn: &Connection,
+    condition: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<FactRow>, StoreError> {
+    // `condition` is one of the fixed clauses below, never input.
+    let text = format!("SELECT {COLUMNS} FROM rm_fact WHERE {condition} ORDER BY position LIMIT ?");
+    let mut stmt = conn.prepare_cached(&text).map_err(sql)?;
+    let mut rows = stmt.query(args).map_err(sql)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql)? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn read(
+    conn: &Connection,
+    query: &FactQuery,
+    max_count: usize,
+) -> Result<Vec<FactRow>, StoreError> {
+    let from = sql_bound(query.from_position);
+    let before = query.before_position.map_or(i64::MAX, sql_bound);
+    let limit = sql_bound(max_count);
+    match (&query.entity, &query.client_id) {
+        (Some(entity), _) => {
+            let rows = select(
+                conn,
+                "entity = ? AND position >= ? AND position < ?",
+                &[entity, &from, &before, &limit],
+            )?;
+            Ok(rows.into_iter().filter(|r| query.matches(r)).collect())
+        }
+        (None, Some(client)) => {
+            // Two indexed reads merged in memory: an `OR client_id IS NULL` would make SQLite
+            // sort the union instead of walking one index in position order.
+            let own = select(
+                conn,
+                "client_id = ? AND position >= ? AND position < ?",
+                &[client, &from, &before, &limit],
+            )?;
+            let agency = select(
+                conn,
+                "client_id IS NULL AND position >= ? AND position < ?",
+                &[&from, &before, &limit],
+            )?;
+            Ok(merge_by_position(own, agency, max_count))
+        }
+        (None, None) => select(
+            conn,
+            "position >= ? AND position < ?",
+            &[&from, &before, &limit],
+        ),
+    }
+}
