@@ -438,3 +438,242 @@ fn the_demo_records_a_month_reports_it_and_proves_it() {
             .map(|s| s.split_whitespace().next())
     );
 }
+
+/// Runs an import with `--format json` and returns its summary.
+fn import_json(dir: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let text = ok(&run(dir, &all));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn disposition_sum(summary: &Value) -> u64 {
+    summary["dispositions"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn every_import_accounts_for_every_row_and_the_report_file_names_each_line() {
+    let dir = lab_ledger();
+    let report = dir.path().join("rows.tsv");
+    let mut args = vec![
+        "queue-log".to_owned(),
+        "--client".into(),
+        "issabel-lab".into(),
+        "--report-file".into(),
+        report.display().to_string(),
+    ];
+    args.extend(QUEUE_LOGS.iter().map(|f| data(f).display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let summary = import_json(dir.path(), &args);
+    assert_eq!(summary["rows_read"], 923, "{summary}");
+    assert_eq!(disposition_sum(&summary), 923);
+    assert_eq!(summary["dispositions"]["imported"], 69);
+    assert_eq!(summary["calls"], 33);
+    assert_eq!(summary["ledger"]["appended"], 69);
+
+    // One line per row, and each named line holds the event it is listed for.
+    let rows = std::fs::read_to_string(&report).unwrap();
+    let rows: Vec<&str> = rows.lines().skip(1).collect();
+    assert_eq!(rows.len(), 923);
+    for row in rows {
+        let [place, disposition, detail] =
+            <[&str; 3]>::try_from(row.split('\t').collect::<Vec<_>>()).unwrap();
+        let (file, line) = place.rsplit_once(':').unwrap();
+        let bytes: Vec<u8> = std::fs::read(file)
+            .unwrap()
+            .into_iter()
+            .filter(|b| *b != 0)
+            .collect();
+        let text = String::from_utf8(bytes).unwrap();
+        let physical = text
+            .split('\n')
+            .nth(line.parse::<usize>().unwrap() - 1)
+            .unwrap();
+        let event = detail.split(',').next().unwrap();
+        assert!(
+            physical.split('|').nth(4) == Some(event),
+            "{place} ({disposition}) is {physical:?}, not {event}"
+        );
+    }
+
+    // Importing again adds nothing, and says so in the same table.
+    let mut text_args = vec!["import"];
+    text_args.extend_from_slice(&args);
+    let again = ok(&run(dir.path(), &text_args));
+    assert!(
+        again.contains("imported 0 events (69 already recorded"),
+        "{again}"
+    );
+    assert!(
+        again.contains("923 rows read: 33 calls") && again.contains("not_queue_call"),
+        "{again}"
+    );
+
+    // Facts the ledger refuses (no client "nobody") are counted and listed by row.
+    let mut nobody = vec![
+        "queue-log",
+        "--client",
+        "nobody",
+        "--skip-invalid",
+        "--report-file",
+        report.to_str().unwrap(),
+    ];
+    let files: Vec<String> = QUEUE_LOGS
+        .iter()
+        .map(|f| data(f).display().to_string())
+        .collect();
+    nobody.extend(files.iter().map(String::as_str));
+    let refused = import_json(dir.path(), &nobody);
+    assert_eq!(disposition_sum(&refused), 923, "{refused}");
+    assert_eq!(
+        refused["dispositions"]["refused_by_ledger"], 69,
+        "{refused}"
+    );
+    assert_eq!(refused["ledger"]["appended"], 0);
+    let listed = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(listed.matches("\trefused_by_ledger\t").count(), 69);
+
+    // The CDRs: every record accounted for, the queue calls superseded by the queue log.
+    let master = data("Master.csv");
+    let cdr = import_json(
+        dir.path(),
+        &["cdr", "--client", "issabel-lab", master.to_str().unwrap()],
+    );
+    assert_eq!(cdr["rows_read"], 736);
+    assert_eq!(disposition_sum(&cdr), 736);
+    assert_eq!(cdr["dispositions"]["superseded"], 33);
+}
+
+/// An Anonymous Bank row of 1 July 2022 (after the lab client's onboarding).
+fn bank_row(vru_line: &str, call_id: &str, q_exit: &str, outcome: &str, ser: [&str; 2]) -> String {
+    let server = if outcome == "AGENT" {
+        "DORIT"
+    } else {
+        "NO_SERVER"
+    };
+    format!(
+        "{vru_line}\t{call_id}\t0\t1\tPS\t220701\t9:00:00\t9:00:05\t5\t9:00:05\t{q_exit}\t0\t{outcome}\t{}\t{}\t0\t{server}\n",
+        ser[0], ser[1]
+    )
+}
+
+const BANK_HEADER: &str = "vru+line\tcall_id\tcustomer_id\tpriority\ttype\tdate\tvru_entry\tvru_exit\tvru_time\tq_start\tq_exit\tq_time\toutcome\tser_start\tser_exit\tser_time\tserver\n";
+
+#[test]
+fn anonymous_bank_calls_sharing_a_call_id_are_kept_and_conflicts_are_named() {
+    let dir = lab_ledger();
+    let file = dir.path().join("bank.txt");
+    // Lines 2-3: call 500 on two lines; line 4: line 2 again; line 5: served 1 s before its
+    // queue entry; line 6: served without a service start.
+    let rows = [
+        bank_row("AA0101", "500", "9:00:09", "AGENT", ["9:00:09", "9:03:00"]),
+        bank_row("AA0102", "500", "9:00:30", "HANG", ["0:00:00", "0:00:00"]),
+        bank_row("AA0101", "500", "9:00:09", "AGENT", ["9:00:09", "9:03:00"]),
+        bank_row("AA0103", "501", "9:00:05", "AGENT", ["9:00:04", "9:02:00"]),
+        bank_row("AA0104", "502", "9:00:20", "AGENT", ["0:00:00", "0:00:00"]),
+    ];
+    std::fs::write(&file, format!("{BANK_HEADER}{}", rows.concat())).unwrap();
+    let args = [
+        "csv",
+        "--client",
+        "issabel-lab",
+        "--mapping",
+        "anonymous-bank",
+        file.to_str().unwrap(),
+    ];
+    let summary = import_json(dir.path(), &args);
+    assert_eq!(summary["rows_read"], 5, "{summary}");
+    assert_eq!(disposition_sum(&summary), 5);
+    assert_eq!(summary["calls"], 4);
+    let d = &summary["dispositions"];
+    assert_eq!(
+        (
+            &d["imported"],
+            &d["exact_repeat"],
+            &d["clamped"],
+            &d["answered_without_service_start"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(1)
+        )
+    );
+    // Re-importing adds nothing.
+    let again = import_json(dir.path(), &args);
+    assert_eq!(again["ledger"]["appended"], 0, "{again}");
+
+    // The same file edited afterwards: call AA0101/500 now answered two seconds earlier. Its
+    // events keep their ids, so the store alone would keep the first version without a word;
+    // the import refuses it naming the line, or counts it as a conflicting repeat.
+    let mut edited = rows.clone();
+    edited[0] = bank_row("AA0101", "500", "9:00:09", "AGENT", ["9:00:07", "9:03:00"]);
+    edited[2] = edited[0].clone();
+    std::fs::write(&file, format!("{BANK_HEADER}{}", edited.concat())).unwrap();
+    let before = head_position(dir.path());
+    let mut refused_args = vec!["import"];
+    refused_args.extend_from_slice(&args);
+    let out = run(dir.path(), &refused_args);
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bank.txt:2") && stderr.contains("conflicts with the ledger"),
+        "{stderr}"
+    );
+    assert_eq!(head_position(dir.path()), before);
+    let mut skipping_args = args.to_vec();
+    skipping_args.push("--skip-invalid");
+    let summary = import_json(dir.path(), &skipping_args);
+    assert_eq!(disposition_sum(&summary), 5, "{summary}");
+    assert_eq!(
+        summary["dispositions"]["conflicting_repeat"], 1,
+        "{summary}"
+    );
+    assert_eq!(summary["ledger"]["appended"], 0, "{summary}");
+    assert_eq!(head_position(dir.path()), before);
+
+    // The same identity with another outcome is refused, naming both lines.
+    let conflicting = dir.path().join("conflict.txt");
+    std::fs::write(
+        &conflicting,
+        format!(
+            "{BANK_HEADER}{}{}",
+            bank_row("AA0201", "600", "9:00:09", "AGENT", ["9:00:09", "9:03:00"]),
+            bank_row("AA0201", "600", "9:00:30", "HANG", ["0:00:00", "0:00:00"]),
+        ),
+    )
+    .unwrap();
+    let before = head_position(dir.path());
+    let conflict_args = [
+        "import",
+        "csv",
+        "--client",
+        "issabel-lab",
+        "--mapping",
+        "anonymous-bank",
+        conflicting.to_str().unwrap(),
+    ];
+    let out = run(dir.path(), &conflict_args);
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    assert_eq!(head_position(dir.path()), before);
+    let mut skipping = conflict_args[1..].to_vec();
+    skipping.push("--skip-invalid");
+    let summary = import_json(dir.path(), &skipping);
+    assert_eq!(
+        summary["dispositions"]["conflicting_repeat"], 1,
+        "{summary}"
+    );
+    assert_eq!(summary["dispositions"]["imported"], 1);
+}

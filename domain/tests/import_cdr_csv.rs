@@ -247,6 +247,7 @@ fn field_of(error: &CdrError) -> &'static str {
         CdrError::Malformed { field, .. } | CdrError::NotUtf8 { field, .. } => field,
         CdrError::ColumnCount { .. } => "(column count)",
         CdrError::Csv { .. } => "(csv)",
+        CdrError::Conflict { .. } => "(conflict)",
     }
 }
 
@@ -366,6 +367,7 @@ fn skip_mode_reports_every_bad_line_and_keeps_the_rest() {
             }
             CdrError::ColumnCount { line, .. } => (*line, "(column count)"),
             CdrError::Csv { line, .. } => (*line, "(csv)"),
+            CdrError::Conflict { line, .. } => (*line, "(conflict)"),
         })
         .collect();
     assert_eq!(

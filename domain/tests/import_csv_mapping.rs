@@ -105,7 +105,7 @@ fn the_anonymous_bank_sample_gives_the_documented_calls() {
     assert!(out.duplicate_calls.is_empty());
     assert_eq!(out.ignored, BTreeMap::from([("PHANTOM".to_owned(), 1)]));
     assert_eq!(out.not_queued.len(), 1);
-    assert_eq!(out.not_queued[0].call_id, "33120");
+    assert_eq!(out.not_queued[0].call_id, "AA0301:33120");
     assert_eq!(out.not_queued[0].outcome, "HANG");
 
     let calls = calls(&out);
@@ -131,16 +131,16 @@ fn the_anonymous_bank_sample_gives_the_documented_calls() {
     assert_eq!(
         waits,
         BTreeMap::from([
-            ("33116", 8),
-            ("33117", 0),
-            ("33118", 52),
-            ("33121", 0),
-            ("33122", 55),
-            ("33123", 26),
-            ("33124", 30),
-            ("33125", 3),
-            ("33126", 70),
-            ("33127", 12),
+            ("AA0101:33116", 8),
+            ("AA0102:33117", 0),
+            ("AA0201:33118", 52),
+            ("AA0104:33121", 0),
+            ("AA0105:33122", 55),
+            ("AA0402:33123", 26),
+            ("AA0106:33124", 30),
+            ("AA0202:33125", 3),
+            ("AA0203:33126", 70),
+            ("AA0107:33127", 12),
         ])
     );
 }
@@ -154,7 +154,7 @@ fn waits_agree_with_the_files_own_q_time() {
     let mut checked = 0;
     for line in SAMPLE.lines().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
-        let (call_id, q_start, q_time) = (f[1], f[9], f[11]);
+        let (call_id, q_start, q_time) = (format!("{}:{}", f[0], f[1]), f[9], f[11]);
         if q_start == "0:00:00" {
             continue;
         }
@@ -172,7 +172,7 @@ fn instants_are_israeli_local_time_with_the_midnight_wrap() {
     let out = run(SAMPLE.as_bytes(), &anonymous_bank(), MalformedLines::Fail).unwrap();
     let calls = calls(&out);
     // Israel standard time is UTC+2 in January (checked with Python's zoneinfo).
-    let first = &calls["bank:33116"];
+    let first = &calls["bank:AA0101:33116"];
     assert_eq!(first.connected, Some(utc(1999, 1, 12, 8, 2, 17)));
     assert_eq!(
         first.answered,
@@ -181,7 +181,7 @@ fn instants_are_israeli_local_time_with_the_midnight_wrap() {
     assert_eq!(first.completed, Some(utc(1999, 1, 12, 8, 5, 40)));
 
     // Queued 23:59:52 on the 12th, served 0:00:47 on the 13th.
-    let wrapped = &calls["bank:33122"];
+    let wrapped = &calls["bank:AA0105:33122"];
     assert_eq!(wrapped.connected, Some(utc(1999, 1, 12, 21, 59, 52)));
     assert_eq!(
         wrapped.answered.as_ref().unwrap().0,
@@ -190,11 +190,11 @@ fn instants_are_israeli_local_time_with_the_midnight_wrap() {
     assert_eq!(wrapped.completed, Some(utc(1999, 1, 12, 22, 5, 10)));
 
     // Entered the VRU at 23:59:55 on the 12th and the queue at 0:00:04 on the 13th.
-    let late = &calls["bank:33123"];
+    let late = &calls["bank:AA0402:33123"];
     assert_eq!(late.connected, Some(utc(1999, 1, 12, 22, 0, 4)));
 
     // Served straight from the VRU: offered and answered at ser_start.
-    let direct = &calls["bank:33121"];
+    let direct = &calls["bank:AA0104:33121"];
     assert_eq!(direct.connected, Some(utc(1999, 1, 12, 9, 0, 20)));
     assert_eq!(
         direct.answered,
@@ -248,7 +248,7 @@ fn a_generic_export_mapped_by_index() {
     // Paris is UTC+1 in January.
     assert_eq!(
         calls["bank:a1"].answered,
-        Some((utc(2024, 1, 5, 8, 0, 7), "Smith__J".to_owned()))
+        Some((utc(2024, 1, 5, 8, 0, 7), "Smith_2C_20J".to_owned()))
     );
     assert_eq!(calls["bank:a1"].wait_secs(), 7);
     assert_eq!(
@@ -295,6 +295,7 @@ fn field_of(error: &RowError) -> (u64, String) {
         | RowError::NotUtf8 { line, field, .. }
         | RowError::Malformed { line, field, .. } => (*line, field.clone()),
         RowError::Csv { line, .. } => (*line, "(csv)".to_owned()),
+        RowError::Conflict { line, .. } => (*line, "(conflict)".to_owned()),
     }
 }
 
@@ -309,8 +310,8 @@ fn malformed_rows_name_line_and_field_or_are_skipped() {
         b"AA0101\t40003\t0\t1\tPS\t990113\t9:32:00\t9:32:05\t5\t9:32:05\t9:32:10\t5\tTRANSFER\t9:32:10\t9:33:00\t50\tDORIT",
         // Line 17: binary junk in the agent column.
         b"AA0101\t40004\t0\t1\tPS\t990113\t9:33:00\t9:33:05\t5\t9:33:05\t9:33:10\t5\tAGENT\t9:33:10\t9:34:00\t50\t\xff\xfe\x00\x01",
-        // Line 18: answered without a service start.
-        b"AA0101\t40005\t0\t1\tPS\t990113\t9:34:00\t9:34:05\t5\t9:34:05\t9:34:10\t5\tAGENT\t0:00:00\t0:00:00\t0\tNO_SERVER",
+        // Line 18: served 2 s before the queue entry, beyond the mapping's 1 s tolerance.
+        b"AA0101\t40005\t0\t1\tPS\t990113\t9:34:00\t9:34:05\t5\t9:34:05\t9:34:10\t5\tAGENT\t9:34:03\t9:35:00\t57\tDORIT",
     ];
     let bytes = sample_with(&bad);
     let err = run(&bytes, &anonymous_bank(), MalformedLines::Fail).unwrap_err();

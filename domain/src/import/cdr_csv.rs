@@ -72,7 +72,8 @@ use uuid::Uuid;
 
 use crate::events::{CallConnected, DomainEvent};
 use crate::ids::{CallId, ClientId};
-use crate::import::queue_log::{sanitize, ImportedEvent, LineRef, MalformedLines};
+use crate::import::accounting::{self, escape_id, Accounting, LineIndex};
+use crate::import::queue_log::{ImportedEvent, LineRef, MalformedLines};
 
 /// The namespace of the UUID v5 event ids this importer derives.
 pub const CDR_CSV_NAMESPACE: Uuid = Uuid::from_u128(0x6f70_736c_6564_6765_7263_6472_6373_0001);
@@ -182,6 +183,31 @@ pub enum CdrError {
         /// The reader's message.
         message: String,
     },
+    /// A second `Queue` record of the same uniqueid says something else than the first.
+    #[error("{file}: line {line}: the Queue record of uniqueid {uniqueid:?} conflicts with line {first_line}, which differs from it")]
+    Conflict {
+        /// The source name.
+        file: String,
+        /// The 1-based line of the later record.
+        line: u64,
+        /// The 1-based line of the earlier record.
+        first_line: u64,
+        /// The uniqueid both records have.
+        uniqueid: String,
+    },
+}
+
+impl CdrError {
+    /// The line the error is about.
+    pub fn line(&self) -> u64 {
+        match self {
+            CdrError::ColumnCount { line, .. }
+            | CdrError::NotUtf8 { line, .. }
+            | CdrError::Malformed { line, .. }
+            | CdrError::Csv { line, .. }
+            | CdrError::Conflict { line, .. } => *line,
+        }
+    }
 }
 
 /// A malformed record that was skipped on request.
@@ -311,6 +337,8 @@ pub struct CdrImport {
     pub records_read: u64,
     /// NUL bytes stripped.
     pub nul_bytes_stripped: u64,
+    /// Every record read, with what became of it, in file order.
+    pub accounting: Accounting,
 }
 
 /// Parses a cdr_csv file into typed records.
@@ -323,17 +351,18 @@ pub fn parse_records(
     let nuls = source.bytes.iter().filter(|b| **b == 0).count();
     out.nul_bytes_stripped = u64::try_from(nuls).unwrap_or(u64::MAX);
     let cleaned: Vec<u8> = source.bytes.iter().copied().filter(|b| *b != 0).collect();
+    let lines = LineIndex::new(cleaned.as_slice());
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(cleaned.as_slice());
     let mut raw = csv::ByteRecord::new();
     loop {
-        let line = reader.position().line();
+        let line = lines.line_at(reader.position().byte());
         match reader.read_byte_record(&mut raw) {
             Ok(false) => break,
             Ok(true) => {
-                let line = raw.position().map_or(line, csv::Position::line);
+                let line = raw.position().map_or(line, |p| lines.line_at(p.byte()));
                 match parse_record(&raw, source.name, line, server_zone) {
                     Ok(record) => out.records.push(record),
                     Err(error) => skip_or_fail(&mut out.skipped, malformed, error)?,
@@ -345,7 +374,7 @@ pub fn parse_records(
                 // reader's position after an error is not guaranteed to advance.
                 let error = CdrError::Csv {
                     file: source.name.to_owned(),
-                    line: e.position().map_or(line, csv::Position::line),
+                    line: e.position().map_or(line, |p| lines.line_at(p.byte())),
                     message: e.to_string(),
                 };
                 skip_or_fail(&mut out.skipped, malformed, error)?;
@@ -358,29 +387,67 @@ pub fn parse_records(
 
 /// Parses a cdr_csv file and translates its queue calls into domain events for one client.
 pub fn import(source: &CdrSource<'_>, options: &CdrOptions) -> Result<CdrImport, CdrError> {
+    use accounting::Disposition;
     let parsed = parse_records(source, options.server_zone, options.malformed)?;
     let mut out = CdrImport {
-        skipped: parsed.skipped,
         nul_bytes_stripped: parsed.nul_bytes_stripped,
         ..CdrImport::default()
     };
-    out.records_read =
-        u64::try_from(parsed.records.len().saturating_add(out.skipped.len())).unwrap_or(u64::MAX);
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    out.records_read = u64::try_from(parsed.records.len().saturating_add(parsed.skipped.len()))
+        .unwrap_or(u64::MAX);
+    // Rows are listed in file order: the skipped ones are merged in by line.
+    let mut skipped = parsed.skipped.into_iter().peekable();
+    let mut seen: BTreeMap<&str, &CdrRecord> = BTreeMap::new();
     for record in &parsed.records {
+        while let Some(s) = skipped.next_if(|s| s.error.line() < record.line) {
+            out.accounting.push(
+                LineRef {
+                    file: source.name.to_owned(),
+                    line: s.error.line(),
+                },
+                Disposition::SkippedInvalid,
+                s.error.to_string(),
+            );
+            out.skipped.push(s);
+        }
         let line = LineRef {
             file: source.name.to_owned(),
             line: record.line,
         };
         if record.lastapp != QUEUE_APP {
             *out.ignored.entry(record.lastapp.clone()).or_insert(0) += 1;
+            out.accounting
+                .push(line, Disposition::NotQueueCall, record.lastapp.clone());
             continue;
         }
-        if !seen.insert(record.uniqueid.as_str()) {
-            out.duplicate_queue_records.push(line);
+        if let Some(first) = seen.get(record.uniqueid.as_str()) {
+            let same = CdrRecord {
+                line: first.line,
+                ..record.clone()
+            } == **first;
+            if same {
+                out.duplicate_queue_records.push(line.clone());
+                out.accounting.push(
+                    line,
+                    Disposition::ExactRepeat,
+                    format!("as line {}", first.line),
+                );
+                continue;
+            }
+            let error = CdrError::Conflict {
+                file: source.name.to_owned(),
+                line: record.line,
+                first_line: first.line,
+                uniqueid: record.uniqueid.clone(),
+            };
+            skip_or_fail(&mut out.skipped, options.malformed, error.clone())?;
+            out.duplicate_queue_records.push(line.clone());
+            out.accounting
+                .push(line, Disposition::ConflictingRepeat, error.to_string());
             continue;
         }
-        let call_text = format!("{}:{}", options.client_id, sanitize(&record.uniqueid));
+        seen.insert(record.uniqueid.as_str(), record);
+        let call_text = format!("{}:{}", options.client_id, escape_id(&record.uniqueid));
         let call_id = match CallId::new(call_text.clone()) {
             Ok(id) => id,
             Err(_) => {
@@ -391,7 +458,9 @@ pub fn import(source: &CdrSource<'_>, options: &CdrOptions) -> Result<CdrImport,
                     "does not make a valid call id",
                     &call_text,
                 );
-                skip_or_fail(&mut out.skipped, options.malformed, error)?;
+                skip_or_fail(&mut out.skipped, options.malformed, error.clone())?;
+                out.accounting
+                    .push(line, Disposition::SkippedInvalid, error.to_string());
                 continue;
             }
         };
@@ -406,8 +475,15 @@ pub fn import(source: &CdrSource<'_>, options: &CdrOptions) -> Result<CdrImport,
         });
         if options.superseded_calls.contains(&call_id) {
             out.superseded.push(call_id);
+            out.accounting.push(
+                line,
+                Disposition::Superseded,
+                "already described by the queue log".to_owned(),
+            );
             continue;
         }
+        out.accounting
+            .push(line.clone(), Disposition::Imported, QUEUE_APP.to_owned());
         out.events.push(ImportedEvent {
             event_id: event_id(&options.client_id, &record.uniqueid, "connected"),
             event: DomainEvent::CallConnected(CallConnected {
@@ -421,6 +497,17 @@ pub fn import(source: &CdrSource<'_>, options: &CdrOptions) -> Result<CdrImport,
             }),
             source: line,
         });
+    }
+    for s in skipped {
+        out.accounting.push(
+            LineRef {
+                file: source.name.to_owned(),
+                line: s.error.line(),
+            },
+            Disposition::SkippedInvalid,
+            s.error.to_string(),
+        );
+        out.skipped.push(s);
     }
     Ok(out)
 }

@@ -17,7 +17,7 @@
 //!   "delimiter": "\t",                   // one ASCII character; default ","
 //!   "has_header": true,
 //!   "columns": {                          // header name ("q_start") or 0-based index (9)
-//!     "call_id": "call_id",
+//!     "call_id": ["vru+line", "call_id"], // one column, or a list that together identify a call
 //!     "date": "date",                     // optional: a date column apart from the times
 //!     "day_anchor": "vru_entry",          // optional: the time the date belongs to
 //!     "queue_entry": "q_start",
@@ -32,7 +32,8 @@
 //!     "format": "%H:%M:%S",               // chrono strftime of the time columns
 //!     "date_format": "%y%m%d",            // required with a date column
 //!     "zone": "Asia/Jerusalem",           // IANA zone of the wall-clock times
-//!     "absent": ["0:00:00"]               // values meaning "did not happen" (empty always does)
+//!     "absent": ["0:00:00"],              // values meaning "did not happen" (empty always does)
+//!     "tolerance_secs": 1                 // optional: how far the export's clocks may disagree
 //!   },
 //!   "outcomes": { "AGENT": "answered", "HANG": "abandoned", "PHANTOM": "ignore" },
 //!   "no_agent": ["NO_SERVER"],            // agent values meaning "no agent"
@@ -65,18 +66,39 @@
 //! listed in [`CsvImport::not_queued`] and yields no event. An answered row with no agent, or
 //! with a `no_agent` value, is answered by agent `unknown`.
 //!
-//! Ids: the call id is `<client>:<call id column>` (mapped to the id alphabet as the queue_log
-//! importer does), and every event id is a UUID v5 of the mapping name, the client, the call
-//! id and the event kind ([`CSV_MAPPING_NAMESPACE`]), so re-importing a file is a no-op. A
-//! second row with a call id already seen is listed in [`CsvImport::duplicate_calls`] and
-//! skipped, since its events would reuse the first row's ids with different content.
+//! Real exports are written by clocks read to the second, so a mapping declares how far they
+//! may disagree (`time.tolerance_secs`, 0 when absent): an instant up to that much before the
+//! instant it must follow (a service start before the queue entry, a queue exit before the
+//! entry, an end before the answer) is read as that instant and the row is counted as
+//! clamped; further is a malformed row. An answered row without a service start was served
+//! but its pickup time is lost: it is answered at its queue exit (at its queue entry when it
+//! has no exit), no `call.completed` is recorded because its talk time is unknown, and it is
+//! counted as answered without service start. Such a row with neither queue entry nor
+//! service start has no instant at all and is malformed.
+//!
+//! Identity and ids: a call is identified by the `call_id` column, or by several columns
+//! together (`["vru+line", "call_id"]`; a date column may be one of them). Each cell is
+//! escaped into the id alphabet without folding ([`escape_id`]: `m 1`, `m_1` and `mé1` stay
+//! three calls) and the parts are joined with `:`; the call id is `<client>:<identity>`. Every
+//! event id is a UUID v5 of the mapping name, the client, the call id and the event kind
+//! ([`CSV_MAPPING_NAMESPACE`]), so re-importing a file is a no-op. A row whose identity an
+//! earlier row had is an exact repeat when every cell is the same (nothing new is imported),
+//! and otherwise a conflict: a [`RowError::Conflict`] naming both lines, or with
+//! [`MalformedLines::Skip`] the later row is listed and counted as a conflicting repeat and
+//! the earlier row stands. Changing a mapping's identity columns changes the call ids, and so
+//! the event ids, of the calls it imports from then on.
+//!
+//! Accounting: every data row gets one [`Disposition`] in [`CsvImport::accounting`]
+//! (imported, clamped, answered without service start, not offered, ignored by the mapping,
+//! exact or conflicting repeat, skipped invalid), with its physical line (the header is line
+//! 1), so the counts add up to [`CsvImport::rows_read`].
 //!
 //! Errors: a mapping that cannot be read or does not fit the file's header is a
 //! [`MappingError`]; a malformed row is a [`RowError`] naming the line, the mapped field and
 //! its column, or is skipped and reported in [`CsvImport::skipped`] with
 //! [`MalformedLines::Skip`], as the queue_log importer does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -89,8 +111,9 @@ use crate::events::{
     CallRoutedToVoicemail, DomainEvent,
 };
 use crate::ids::{AgentId, CallId, ClientId};
+use crate::import::accounting::{escape_agent_id, escape_id, Accounting, Disposition, LineIndex};
 use crate::import::cdr_csv::local_to_utc;
-use crate::import::queue_log::{sanitize, ImportedEvent, LineRef, MalformedLines};
+use crate::import::queue_log::{ImportedEvent, LineRef, MalformedLines};
 
 /// The namespace of the UUID v5 event ids this importer derives.
 pub const CSV_MAPPING_NAMESPACE: Uuid = Uuid::from_u128(0x6f70_736c_6564_6765_6373_766d_6170_0001);
@@ -117,12 +140,32 @@ pub enum ColumnRef {
     Name(String),
 }
 
+/// The columns that together identify a call: one column, or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Identity {
+    /// One column is the call's identity.
+    One(ColumnRef),
+    /// The call's identity is these columns together (e.g. a line and a per-line call id,
+    /// or a call id and the date), in this order.
+    Many(Vec<ColumnRef>),
+}
+
+impl Identity {
+    fn columns(&self) -> Vec<&ColumnRef> {
+        match self {
+            Identity::One(c) => vec![c],
+            Identity::Many(cs) => cs.iter().collect(),
+        }
+    }
+}
+
 /// Which columns hold what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Columns {
-    /// The ACD's call id.
-    pub call_id: ColumnRef,
+    /// The column, or columns together, that identify a call.
+    pub call_id: Identity,
     /// A date column, when the time columns hold only a time of day.
     #[serde(default)]
     pub date: Option<ColumnRef>,
@@ -165,6 +208,11 @@ pub struct TimeSpec {
     /// Values of a time column that mean "did not happen" (an empty cell always does).
     #[serde(default)]
     pub absent: Vec<String>,
+    /// How far, in seconds, the export's clocks may disagree: a time up to this much before
+    /// the instant it must follow (a service start before the queue entry, say) is read as
+    /// that instant and the row is counted as clamped; further is an error. 0 when absent.
+    #[serde(default)]
+    pub tolerance_secs: u32,
 }
 
 /// What an outcome value means.
@@ -321,6 +369,31 @@ pub enum RowError {
         /// The reader's message.
         message: String,
     },
+    /// A row has the identity of an earlier row but different content.
+    #[error("{file}: line {line}: call {identity:?} conflicts with line {first_line}, which has the same identity and different content")]
+    Conflict {
+        /// The source name.
+        file: String,
+        /// The 1-based line of the later row.
+        line: u64,
+        /// The 1-based line of the earlier row.
+        first_line: u64,
+        /// The identity both rows have (escaped, without the client).
+        identity: String,
+    },
+}
+
+impl RowError {
+    /// The line the error is about.
+    pub fn line(&self) -> u64 {
+        match self {
+            RowError::MissingColumn { line, .. }
+            | RowError::NotUtf8 { line, .. }
+            | RowError::Malformed { line, .. }
+            | RowError::Csv { line, .. }
+            | RowError::Conflict { line, .. } => *line,
+        }
+    }
 }
 
 /// Why an import stopped.
@@ -344,7 +417,7 @@ pub struct SkippedRow {
 /// A row that never reached the queue and so is not an offered call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotQueued {
-    /// The ACD's call id.
+    /// The row's call identity (its identity cells, escaped and joined with `:`).
     pub call_id: String,
     /// Its outcome value.
     pub outcome: String,
@@ -379,12 +452,14 @@ pub struct CsvImport {
     pub not_queued: Vec<NotQueued>,
     /// Rows with an `ignore` outcome, counted by outcome value.
     pub ignored: BTreeMap<String, u64>,
-    /// Rows whose call id an earlier row already had.
+    /// Rows whose call identity an earlier row already had (exact and conflicting repeats).
     pub duplicate_calls: Vec<LineRef>,
     /// Malformed rows skipped on request.
     pub skipped: Vec<SkippedRow>,
     /// Data rows read (header excluded).
     pub rows_read: u64,
+    /// Every data row, with what became of it.
+    pub accounting: Accounting,
 }
 
 /// Reads and checks a JSON mapping file.
@@ -419,7 +494,7 @@ struct Col {
 /// Every mapped column, resolved against the header.
 #[derive(Debug)]
 struct Resolved {
-    call_id: Col,
+    call_id: Vec<Col>,
     date: Option<Col>,
     day_anchor: Option<Col>,
     queue_entry: Col,
@@ -475,8 +550,19 @@ fn resolve(columns: &Columns, header: Option<&[String]>) -> Result<Resolved, Map
     let opt = |role: &'static str, c: &Option<ColumnRef>| {
         c.as_ref().map(|c| resolve_one(role, c, header)).transpose()
     };
+    let call_id = columns
+        .call_id
+        .columns()
+        .into_iter()
+        .map(|c| resolve_one("call_id", c, header))
+        .collect::<Result<Vec<Col>, MappingError>>()?;
+    if call_id.is_empty() {
+        return Err(MappingError::Json(
+            "columns.call_id: name at least one column".to_owned(),
+        ));
+    }
     let mut resolved = Resolved {
-        call_id: resolve_one("call_id", &columns.call_id, header)?,
+        call_id,
         date: opt("date", &columns.date)?,
         day_anchor: opt("day_anchor", &columns.day_anchor)?,
         queue_entry: resolve_one("queue_entry", &columns.queue_entry, header)?,
@@ -488,23 +574,27 @@ fn resolve(columns: &Columns, header: Option<&[String]>) -> Result<Resolved, Map
         queue: opt("queue", &columns.queue)?,
         width: 0,
     };
-    resolved.width = [
-        Some(&resolved.call_id),
-        resolved.date.as_ref(),
-        resolved.day_anchor.as_ref(),
-        Some(&resolved.queue_entry),
-        resolved.queue_exit.as_ref(),
-        resolved.answer.as_ref(),
-        resolved.end.as_ref(),
-        Some(&resolved.outcome),
-        resolved.agent.as_ref(),
-        resolved.queue.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|c| c.index.saturating_add(1))
-    .max()
-    .unwrap_or(0);
+    resolved.width = resolved
+        .call_id
+        .iter()
+        .chain(
+            [
+                resolved.date.as_ref(),
+                resolved.day_anchor.as_ref(),
+                Some(&resolved.queue_entry),
+                resolved.queue_exit.as_ref(),
+                resolved.answer.as_ref(),
+                resolved.end.as_ref(),
+                Some(&resolved.outcome),
+                resolved.agent.as_ref(),
+                resolved.queue.as_ref(),
+            ]
+            .into_iter()
+            .flatten(),
+        )
+        .map(|c| c.index.saturating_add(1))
+        .max()
+        .unwrap_or(0);
     Ok(resolved)
 }
 
@@ -516,6 +606,7 @@ pub fn import(
 ) -> Result<CsvImport, CsvImportError> {
     let delimiter =
         u8::try_from(mapping.delimiter).map_err(|_| MappingError::Delimiter(mapping.delimiter))?;
+    let lines = LineIndex::new(source.bytes);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(mapping.has_header)
@@ -546,31 +637,40 @@ pub fn import(
         mapping,
         columns: &columns,
         client_id: &options.client_id,
-        seen: BTreeSet::new(),
+        seen: BTreeMap::new(),
         out: CsvImport::default(),
     };
     let mut raw = csv::ByteRecord::new();
     loop {
-        let line = reader.position().line();
+        let line = lines.line_at(reader.position().byte());
         match reader.read_byte_record(&mut raw) {
             Ok(false) => break,
             Ok(true) => {
                 importer.out.rows_read = importer.out.rows_read.saturating_add(1);
-                let line = raw.position().map_or(line, csv::Position::line);
-                if let Err(error) = importer.row(&raw, line) {
-                    importer.skip_or_fail(options.malformed, error)?;
+                let line = raw.position().map_or(line, |p| lines.line_at(p.byte()));
+                match importer.row(&raw, line) {
+                    Ok((disposition, detail)) => {
+                        let source = LineRef {
+                            file: source.name.to_owned(),
+                            line,
+                        };
+                        importer.out.accounting.push(source, disposition, detail);
+                    }
+                    Err(error) => importer.skip_or_fail(options.malformed, error, line)?,
                 }
             }
             Err(e) => {
                 // Reading `&[u8]` cannot fail on I/O and a flexible byte reader accepts any
                 // shape, so this is unexpected; reading stops because the reader's position
                 // after an error is not guaranteed to advance.
+                let line = e.position().map_or(line, |p| lines.line_at(p.byte()));
                 let error = RowError::Csv {
                     file: source.name.to_owned(),
-                    line: e.position().map_or(line, csv::Position::line),
+                    line,
                     message: e.to_string(),
                 };
-                importer.skip_or_fail(options.malformed, error)?;
+                importer.out.rows_read = importer.out.rows_read.saturating_add(1);
+                importer.skip_or_fail(options.malformed, error, line)?;
                 break;
             }
         }
@@ -623,8 +723,8 @@ struct Importer<'a> {
     mapping: &'a CsvMapping,
     columns: &'a Resolved,
     client_id: &'a ClientId,
-    /// Domain call ids already imported from this file.
-    seen: BTreeSet<CallId>,
+    /// The identities of the rows read so far, with the line and cells of the first.
+    seen: BTreeMap<String, (u64, Vec<Vec<u8>>)>,
     out: CsvImport,
 }
 
@@ -643,10 +743,29 @@ struct Instants {
 }
 
 impl Importer<'_> {
-    fn skip_or_fail(&mut self, policy: MalformedLines, error: RowError) -> Result<(), RowError> {
+    /// Stops with the row's error, or (when asked to skip) lists the row as skipped, as a
+    /// conflicting repeat for a conflict and as invalid otherwise.
+    fn skip_or_fail(
+        &mut self,
+        policy: MalformedLines,
+        error: RowError,
+        line: u64,
+    ) -> Result<(), RowError> {
         match policy {
             MalformedLines::Fail => Err(error),
             MalformedLines::Skip => {
+                let disposition = match error {
+                    RowError::Conflict { .. } => Disposition::ConflictingRepeat,
+                    _ => Disposition::SkippedInvalid,
+                };
+                self.out.accounting.push(
+                    LineRef {
+                        file: self.file.to_owned(),
+                        line,
+                    },
+                    disposition,
+                    error.to_string(),
+                );
                 self.out.skipped.push(SkippedRow { error });
                 Ok(())
             }
@@ -768,7 +887,45 @@ impl Importer<'_> {
             })
     }
 
-    fn row(&mut self, raw: &csv::ByteRecord, line: u64) -> Result<(), RowError> {
+    /// The identity of a row: its identity cells, each escaped, joined with `:` (escaping
+    /// leaves no `:` in a part, so different cells never give the same identity).
+    fn identity(&self, row: &Row<'_>) -> Result<String, RowError> {
+        let mut parts = Vec::with_capacity(self.columns.call_id.len());
+        for col in &self.columns.call_id {
+            parts.push(escape_id(row.text(col)?));
+        }
+        if parts.iter().all(String::is_empty) {
+            let col = &self.columns.call_id[0];
+            return Err(row.malformed(col, "is empty", ""));
+        }
+        Ok(parts.join(":"))
+    }
+
+    /// An instant that must not be before `since`: as it is when it is not, `since` (and a
+    /// clamp noted) when it is no more than the mapping's tolerance before, else an error.
+    fn not_before(
+        &self,
+        row: &Row<'_>,
+        col: Option<&Col>,
+        (instant, since): (DateTime<Utc>, DateTime<Utc>),
+        reason: &'static str,
+        clamped: &mut Vec<String>,
+    ) -> Result<DateTime<Utc>, RowError> {
+        if instant >= since {
+            return Ok(instant);
+        }
+        let col = col.unwrap_or(&self.columns.queue_entry);
+        let early_secs = (since - instant).num_seconds();
+        if early_secs <= i64::from(self.mapping.time.tolerance_secs) {
+            clamped.push(format!("{} {early_secs} s early", col.label));
+            return Ok(since);
+        }
+        let found = row.text(col).unwrap_or("").to_owned();
+        Err(row.malformed(col, reason, &found))
+    }
+
+    /// Translates one row; returns what became of it, or why it cannot be imported.
+    fn row(&mut self, raw: &csv::ByteRecord, line: u64) -> Result<(Disposition, String), RowError> {
         let row = Row {
             raw,
             file: self.file,
@@ -777,22 +934,26 @@ impl Importer<'_> {
         let c = self.columns;
         if raw.len() < c.width {
             // Name the first mapped column the row lacks.
-            let missing = [
-                Some(&c.call_id),
-                c.date.as_ref(),
-                c.day_anchor.as_ref(),
-                Some(&c.queue_entry),
-                c.queue_exit.as_ref(),
-                c.answer.as_ref(),
-                c.end.as_ref(),
-                Some(&c.outcome),
-                c.agent.as_ref(),
-                c.queue.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter(|col| col.index >= raw.len())
-            .min_by_key(|col| col.index);
+            let missing = c
+                .call_id
+                .iter()
+                .chain(
+                    [
+                        c.date.as_ref(),
+                        c.day_anchor.as_ref(),
+                        Some(&c.queue_entry),
+                        c.queue_exit.as_ref(),
+                        c.answer.as_ref(),
+                        c.end.as_ref(),
+                        Some(&c.outcome),
+                        c.agent.as_ref(),
+                        c.queue.as_ref(),
+                    ]
+                    .into_iter()
+                    .flatten(),
+                )
+                .filter(|col| col.index >= raw.len())
+                .min_by_key(|col| col.index);
             if let Some(col) = missing {
                 return Err(RowError::MissingColumn {
                     file: self.file.to_owned(),
@@ -807,21 +968,36 @@ impl Importer<'_> {
             file: self.file.to_owned(),
             line,
         };
-        let acd_call_id = row.text(&c.call_id)?;
-        if acd_call_id.is_empty() {
-            return Err(row.malformed(&c.call_id, "is empty", ""));
+        let identity = self.identity(&row)?;
+        // A row whose identity an earlier row had: the same row again adds nothing; a
+        // different one is a conflict, because both would claim the same call and event ids.
+        let content: Vec<Vec<u8>> = raw.iter().map(<[u8]>::to_vec).collect();
+        if let Some((first_line, first_content)) = self.seen.get(&identity) {
+            let first_line = *first_line;
+            self.out.duplicate_calls.push(source);
+            if *first_content == content {
+                return Ok((Disposition::ExactRepeat, format!("as line {first_line}")));
+            }
+            return Err(RowError::Conflict {
+                file: self.file.to_owned(),
+                line,
+                first_line,
+                identity,
+            });
         }
+        self.seen.insert(identity.clone(), (line, content));
         let outcome_text = row.text(&c.outcome)?;
         let outcome = *self.mapping.outcomes.get(outcome_text).ok_or_else(|| {
             row.malformed(&c.outcome, "is not in the mapping's outcomes", outcome_text)
         })?;
         if outcome == OutcomeKind::Ignore {
             *self.out.ignored.entry(outcome_text.to_owned()).or_insert(0) += 1;
-            return Ok(());
+            return Ok((Disposition::IgnoredByMapping, outcome_text.to_owned()));
         }
-        let call_text = format!("{}:{}", self.client_id, sanitize(acd_call_id));
+        let call_text = format!("{}:{}", self.client_id, identity);
+        let id_col = &c.call_id[0];
         let call_id = CallId::new(call_text.clone())
-            .map_err(|_| row.malformed(&c.call_id, "does not make a valid call id", &call_text))?;
+            .map_err(|_| row.malformed(id_col, "does not make a valid call id", &call_text))?;
         let at = self.instants(&row)?;
         let entered_at = match (
             at.queue_entry,
@@ -831,13 +1007,21 @@ impl Importer<'_> {
         ) {
             (Some(entry), _, _, _) => entry,
             (None, QueueEntryAbsent::ServedDirectly, OutcomeKind::Answered, Some(answer)) => answer,
+            (None, QueueEntryAbsent::ServedDirectly, OutcomeKind::Answered, None) => {
+                let answer_col = c.answer.as_ref().unwrap_or(&c.outcome);
+                return Err(row.malformed(
+                    answer_col,
+                    "is absent, and so is the queue entry: the answered call has no instant",
+                    "",
+                ));
+            }
             (None, _, _, _) => {
                 self.out.not_queued.push(NotQueued {
-                    call_id: acd_call_id.to_owned(),
+                    call_id: identity,
                     outcome: outcome_text.to_owned(),
                     source,
                 });
-                return Ok(());
+                return Ok((Disposition::NotOffered, outcome_text.to_owned()));
             }
         };
         let queue = match &c.queue {
@@ -856,28 +1040,35 @@ impl Importer<'_> {
                 caller_number: None,
             }),
         )];
-        let not_before =
-            |col: Option<&Col>, instant: DateTime<Utc>, since: DateTime<Utc>, reason| {
-                if instant < since {
-                    let col = col.unwrap_or(&c.queue_entry);
-                    let found = row.text(col).unwrap_or("").to_owned();
-                    Err(row.malformed(col, reason, &found))
-                } else {
-                    Ok(())
-                }
-            };
+        let mut clamped: Vec<String> = Vec::new();
+        let mut without_service_start = false;
         match outcome {
             OutcomeKind::Answered => {
-                let answer_col = c.answer.as_ref().unwrap_or(&c.outcome);
-                let answered_at = at.answer.ok_or_else(|| {
-                    row.malformed(answer_col, "is absent but the outcome is answered", "")
-                })?;
-                not_before(
-                    c.answer.as_ref(),
-                    answered_at,
-                    entered_at,
-                    "is before the queue entry",
-                )?;
+                let answered_at = match at.answer {
+                    Some(answer) => self.not_before(
+                        &row,
+                        c.answer.as_ref(),
+                        (answer, entered_at),
+                        "is before the queue entry",
+                        &mut clamped,
+                    )?,
+                    // Served, but the service start is missing: the caller stopped waiting
+                    // when they left the queue (or at once, when never queued), so the answer
+                    // is placed there; the talk time is unknown.
+                    None => {
+                        without_service_start = true;
+                        match at.queue_exit {
+                            Some(exit) => self.not_before(
+                                &row,
+                                c.queue_exit.as_ref(),
+                                (exit, entered_at),
+                                "is before the queue entry",
+                                &mut clamped,
+                            )?,
+                            None => entered_at,
+                        }
+                    }
+                };
                 let agent_text = match &c.agent {
                     Some(col) => row.text(col)?,
                     None => "",
@@ -887,7 +1078,7 @@ impl Importer<'_> {
                 {
                     UNKNOWN_AGENT.to_owned()
                 } else {
-                    sanitize(agent_text)
+                    escape_agent_id(agent_text)
                 };
                 let agent_col = c.agent.as_ref().unwrap_or(&c.outcome);
                 let agent_id = AgentId::new(agent_text.clone()).map_err(|_| {
@@ -902,8 +1093,16 @@ impl Importer<'_> {
                         agent_id,
                     }),
                 ));
-                if let Some(end) = at.end {
-                    not_before(c.end.as_ref(), end, answered_at, "is before the answer")?;
+                // Without a service start the end of service alone says nothing reliable
+                // about talk time, so no completion is recorded.
+                if let (Some(end), false) = (at.end, without_service_start) {
+                    let end = self.not_before(
+                        &row,
+                        c.end.as_ref(),
+                        (end, answered_at),
+                        "is before the answer",
+                        &mut clamped,
+                    )?;
                     events.push(("completed", self.completed(&call_id, end)));
                 }
             }
@@ -918,7 +1117,13 @@ impl Importer<'_> {
                     _ => AbandonReason::CallerHungUp,
                 };
                 let (left_col, left_at) = self.queue_exit_or_end(&row, &at)?;
-                not_before(left_col, left_at, entered_at, "is before the queue entry")?;
+                let left_at = self.not_before(
+                    &row,
+                    left_col,
+                    (left_at, entered_at),
+                    "is before the queue entry",
+                    &mut clamped,
+                )?;
                 events.push((
                     "abandoned",
                     DomainEvent::CallAbandoned(CallAbandoned {
@@ -931,7 +1136,13 @@ impl Importer<'_> {
             }
             OutcomeKind::Voicemail => {
                 let (left_col, left_at) = self.queue_exit_or_end(&row, &at)?;
-                not_before(left_col, left_at, entered_at, "is before the queue entry")?;
+                let left_at = self.not_before(
+                    &row,
+                    left_col,
+                    (left_at, entered_at),
+                    "is before the queue entry",
+                    &mut clamped,
+                )?;
                 events.push((
                     "routed_to_voicemail",
                     DomainEvent::CallRoutedToVoicemail(CallRoutedToVoicemail {
@@ -941,16 +1152,20 @@ impl Importer<'_> {
                     }),
                 ));
                 if let (Some(_), Some(end)) = (at.queue_exit, at.end) {
-                    not_before(c.end.as_ref(), end, left_at, "is before the queue exit")?;
+                    let end = self.not_before(
+                        &row,
+                        c.end.as_ref(),
+                        (end, left_at),
+                        "is before the queue exit",
+                        &mut clamped,
+                    )?;
                     events.push(("completed", self.completed(&call_id, end)));
                 }
             }
             // Handled before the times were read.
-            OutcomeKind::Ignore => return Ok(()),
-        }
-        if !self.seen.insert(call_id.clone()) {
-            self.out.duplicate_calls.push(source);
-            return Ok(());
+            OutcomeKind::Ignore => {
+                return Ok((Disposition::IgnoredByMapping, outcome_text.to_owned()))
+            }
         }
         for (kind, event) in events {
             self.out.events.push(ImportedEvent {
@@ -959,7 +1174,20 @@ impl Importer<'_> {
                 source: source.clone(),
             });
         }
-        Ok(())
+        let mut detail = outcome_text.to_owned();
+        if !clamped.is_empty() {
+            detail = format!("{detail}; clamped: {}", clamped.join(", "));
+        }
+        Ok(if without_service_start {
+            (
+                Disposition::AnsweredWithoutServiceStart,
+                format!("{detail}; no service start, answered at queue exit, talk time unknown"),
+            )
+        } else if !clamped.is_empty() {
+            (Disposition::Clamped, detail)
+        } else {
+            (Disposition::Imported, detail)
+        })
     }
 
     fn completed(&self, call_id: &CallId, at: DateTime<Utc>) -> DomainEvent {

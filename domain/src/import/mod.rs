@@ -4,6 +4,7 @@
 //! return domain events with deterministic ids, so importing the same records twice yields
 //! the same events and the store's idempotency makes the second import a no-op.
 
+pub mod accounting;
 pub mod cdr_csv;
 pub mod csv_mapping;
 pub mod queue_log;
