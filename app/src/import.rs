@@ -186,7 +186,7 @@ pub async fn import(
     }
     if unresolved_calls > 0 {
         notes.push(format!(
-            "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved, and the SLA report's service level still counts them as offered (docs/imports.md)"
+            "{unresolved_calls} calls had no outcome when the input ended: they are recorded as offered and unresolved, and the SLA report leaves them out of its rates (docs/imports.md)"
         ));
     }
     Ok(Imported {

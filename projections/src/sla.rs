@@ -10,14 +10,15 @@
 //!   **abandoned**: left the queue without pickup (`call.abandoned`, any reason, broken down by
 //!   reason: the caller hung up, the queue timed out, no agent could take calls, or the caller
 //!   pressed a key). **Unresolved**: offered with none of these yet (still queued, or its outcome
-//!   lies beyond an import's cut-off); it counts as offered but in no other figure.
+//!   lies beyond an import's cut-off); it counts as offered but in no other figure, and is left
+//!   out of every rate, like a pending deadline: nobody knows yet whether it was answered in time.
 //! - **Wait**: from entering the queue to pickup, voicemail routing or abandonment, in
 //!   milliseconds (Asterisk logs whole seconds).
 //! - **Answered within target (R-ANS-1)**: answered at or before the target in force at the
 //!   clock start. With the SOP's 8 s, a wait of exactly 8 s is within target, 8.001 s is not.
-//! - **Service level**: answered within target ÷ offered, in basis points (1 % = 100, rounded
-//!   half up). A call abandoned before the target elapsed stays in the denominator (it was
-//!   offered and not answered within target); `abandoned_within_target` is reported so that a
+//! - **Service level**: answered within target ÷ resolved calls (offered minus unresolved), in
+//!   basis points (1 % = 100, rounded half up). A call abandoned before the target elapsed stays
+//!   in the denominator (it was offered and not answered within target); `abandoned_within_target` is reported so that a
 //!   reader can compute the variant that excludes short abandons.
 //! - **Maximum queue time breach (R-ANS-2)**: the wait ended after the maximum in force. The SOP
 //!   says "more than 45 seconds", so a wait of exactly 45 s is not a breach. An abandoned call
@@ -82,7 +83,8 @@ pub struct CallFigures {
     pub answered_within_target: u64,
     /// Abandoned before the R-ANS-1 target elapsed.
     pub abandoned_within_target: u64,
-    /// Answered within target ÷ offered, basis points; `None` with no offered call.
+    /// Answered within target ÷ resolved calls (offered minus unresolved), basis points; `None`
+    /// with no resolved call.
     pub service_level_basis_points: Option<u64>,
     /// Waits longer than the R-ANS-2 maximum (breaches).
     pub max_queue_breaches: u64,
@@ -263,7 +265,10 @@ impl Accumulator {
 
     fn finish(mut self) -> CallFigures {
         let f = &mut self.f;
-        f.service_level_basis_points = basis_points(f.answered_within_target, f.offered);
+        // Unresolved calls are left out of the rate, as a pending deadline is: counting them as
+        // failures would report a miss the ledger has no evidence of (issue 11).
+        let resolved = f.offered.saturating_sub(f.unresolved);
+        f.service_level_basis_points = basis_points(f.answered_within_target, resolved);
         f.average_speed_of_answer_ms = div_round(f.answered_wait_total_ms, f.answered);
         f.average_talk_ms = div_round(f.talk_total_ms, f.talk_calls);
         self.f

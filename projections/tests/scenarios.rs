@@ -726,3 +726,47 @@ fn retention_windows_holds_and_overdue_deletions() {
     assert!(matches!(ret2.verdict, Verdict::Missed { .. }));
     let _ = Duration::zero();
 }
+
+/// Given one call answered in 5 s and one still queued when the input ended, when the month's
+/// SLA report is asked, then the unresolved call is counted but left out of the service level
+/// (issue 11): 1 of 1 resolved call within target is 100 %, not 50 %.
+#[test]
+fn an_unresolved_call_is_counted_but_left_out_of_the_service_level() {
+    let onboarded = t("2024-01-01T00:00:00Z");
+    let events = vec![
+        (
+            onboarded,
+            onboard(
+                &acme(),
+                onboarded,
+                agreement(
+                    Tier::Professional,
+                    Coverage::TwentyFourSeven,
+                    "America/New_York",
+                ),
+            ),
+        ),
+        (
+            t("2024-03-04T15:00:00Z"),
+            connected("u1", t("2024-03-04T15:00:00Z")),
+        ),
+        (
+            t("2024-03-04T15:00:05Z"),
+            answered("u1", t("2024-03-04T15:00:05Z")),
+        ),
+        (
+            t("2024-03-04T15:10:00Z"),
+            connected("u2", t("2024-03-04T15:10:00Z")),
+        ),
+    ];
+    let p = Projections::rebuild(&position(events)).unwrap();
+    let month = YearMonth::new(2024, 3).unwrap();
+    let raw = p
+        .sla_report(&acme(), month, AsOf::Head, t("2024-04-10T00:00:00Z"))
+        .unwrap()
+        .calls
+        .raw;
+    assert_eq!((raw.offered, raw.unresolved, raw.answered), (2, 1, 1));
+    assert_eq!(raw.answered_within_target, 1);
+    assert_eq!(raw.service_level_basis_points, Some(10_000));
+}
