@@ -279,9 +279,9 @@ pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
         })
         .await
         .map_err(AppError::from)?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
+    // With --json, one document is printed at the end: the chain's verdict and, when the
+    // read model is checked, its verdict beside it, so a machine reads one value.
+    if !args.json {
         match &report {
             VerifyReport::Intact { events, head, .. } => match head {
                 Some((p, h)) => println!("intact: {events} events, head position {p} hash {h}"),
@@ -292,10 +292,14 @@ pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
             } => println!("BROKEN at position {position}: {reason}"),
         }
     }
+    let chain = serde_json::to_value(&report)?;
     if let VerifyReport::Broken {
         position, reason, ..
     } = report
     {
+        if args.json {
+            println!("{}", serde_json::json!({ "chain": chain }));
+        }
         return Err(AppError::ChainBroken {
             position: Some(position),
             reason: reason.to_string(),
@@ -304,7 +308,13 @@ pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
     }
     // The read model is derived data: once the log it comes from is proven intact, every
     // stored row is derived again and compared, so an edited row cannot pass for the log's.
-    if args.from == 0 && args.to.is_none() && !args.skip_read_models {
+    if args.from != 0 || args.to.is_some() || args.skip_read_models {
+        if args.json {
+            println!("{}", serde_json::json!({ "chain": chain }));
+        }
+        return Ok(());
+    }
+    {
         let check = opsledger_app::project::check_read_model(&store).await?;
         match (&check.first_mismatch, args.json) {
             (None, false) => println!(
@@ -315,6 +325,7 @@ pub async fn verify(target: &Target, args: VerifyArgs) -> anyhow::Result<()> {
             (found, true) => println!(
                 "{}",
                 serde_json::json!({
+                    "chain": chain,
                     "read_model": {
                         "rows": check.rows,
                         "next_position": check.next_position,
