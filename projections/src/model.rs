@@ -341,10 +341,9 @@ pub struct CallRecord {
     pub abandoned: Option<Abandonment>,
     /// Completed (R-DOC-*, R-ESC-1 clock start).
     pub completed: Option<EventRef>,
-    /// First classification.
-    pub first_classification: Option<Classification>,
-    /// Latest classification.
-    pub last_classification: Option<Classification>,
+    /// Every classification, in log order. All are kept (not only the first and the latest)
+    /// because an as-of basis may see any prefix of them and must get the latest it sees.
+    pub classifications: Vec<Classification>,
     /// First documentation.
     pub first_documentation: Option<Documentation>,
     /// First documentation with all four fields (R-DOC-1).
@@ -361,9 +360,11 @@ row!(CallRecord, CallId, call_id);
 impl CallRecord {
     /// The latest classification an `AsOf` basis sees.
     pub fn classification(&self, as_of: &crate::AsOf) -> Option<Classification> {
-        self.last_classification
-            .filter(|c| as_of.sees(&c.event))
-            .or_else(|| self.first_classification.filter(|c| as_of.sees(&c.event)))
+        self.classifications
+            .iter()
+            .rev()
+            .find(|c| as_of.sees(&c.event))
+            .copied()
     }
 }
 
@@ -710,8 +711,7 @@ impl ReadModel {
                     voicemail: None,
                     abandoned: None,
                     completed: None,
-                    first_classification: None,
-                    last_classification: None,
+                    classifications: Vec::new(),
                     first_documentation: None,
                     complete_documentation: None,
                     documentation_delivered: None,
@@ -765,8 +765,7 @@ impl ReadModel {
                         urgent,
                         outcome: e.outcome,
                     };
-                    c.first_classification.get_or_insert(class);
-                    c.last_classification = Some(class);
+                    c.classifications.push(class);
                 }
             }
             E::CallDocumented(e) => {

@@ -1729,9 +1729,12 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
         .iter()
         .find(|d| ctx.as_of.sees(&d.event) && d.scope == DeletionScope::AllClientData)
         .map(|d| d.event);
+    // R-RET-1's minimum is computed as its own verdict above computes it (one definition of
+    // "kept 90 days", in the calendar in force at the last call).
     let ret1_until = last_call.and_then(|c| {
         let v = ctx.value(RuleId::Ret1, c);
-        due_at(&v, calendar, c).ok().flatten()
+        let calendar = &ctx.rules.agreement_at(c).calendar;
+        rule_due_at(RuleId::Ret1, &v, calendar, c).ok().flatten()
     });
     let holds = active_holds(ctx.model, ctx.client, ctx.as_of, ctx.evaluated_at);
     // Holds count up to the deletion, if it happened: one placed after it held nothing.
@@ -1842,15 +1845,32 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
     );
 }
 
+/// When the client's last call occurred (R-RET-1 counts from it), as the basis sees the log.
+///
+/// "Last" is by occurred time, not by log position: an import of older calls recorded after
+/// newer ones must not move the deadline back. Calls are bucketed by month, so the latest
+/// call is in the latest month holding a seen call; the month before it is read too, because
+/// a bucket is a client-local month and a change of zone can move its edge by up to a day.
 fn last_call_at(ctx: &Ctx<'_>) -> Option<DateTime<Utc>> {
-    ctx.client
+    let mut months_with_calls = ctx
+        .client
         .calls_by_month
         .values()
         .rev()
-        .flat_map(|slots| slots.iter().rev())
-        .filter_map(|s| ctx.model.calls.get(*s))
-        .find(|c| ctx.as_of.sees(&c.connected))
-        .map(|c| c.connected.occurred_at)
+        .filter_map(|slots| {
+            slots
+                .iter()
+                .filter_map(|s| ctx.model.calls.get(*s))
+                .filter(|c| ctx.as_of.sees(&c.connected))
+                .map(|c| c.connected.occurred_at)
+                .max()
+        });
+    let latest_month = months_with_calls.next()?;
+    Some(
+        months_with_calls
+            .next()
+            .map_or(latest_month, |before| latest_month.max(before)),
+    )
 }
 
 /// Every legal hold of the client as `(placed, released)` intervals, as a basis sees them at an
