@@ -1344,13 +1344,18 @@ fn split_by_windows(
     parts
 }
 
-/// When the invoice was settled (payments and credits reaching the total), as a basis sees it.
+/// When the invoice was settled (payments and credits in its currency reaching the total), as
+/// a basis sees it.
+///
+/// Amounts in another currency never count toward the total: the domain refuses them, and a
+/// log that holds one anyway (an old or raw append) must not have cents of one currency
+/// settle cents of another.
 pub(crate) fn settled_by(invoice: &InvoiceRecord, as_of: &AsOf) -> Option<EventRef> {
     let mut settlements: Vec<_> = invoice
         .payments
         .iter()
         .chain(invoice.credits.iter())
-        .filter(|s| as_of.sees(&s.event))
+        .filter(|s| as_of.sees(&s.event) && s.amount.currency == invoice.total.currency)
         .collect();
     settlements.sort_by_key(|s| s.event.position);
     let mut paid: i64 = 0;
