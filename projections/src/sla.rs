@@ -16,6 +16,9 @@
 //!   milliseconds (Asterisk logs whole seconds).
 //! - **Answered within target (R-ANS-1)**: answered at or before the target in force at the
 //!   clock start. With the SOP's 8 s, a wait of exactly 8 s is within target, 8.001 s is not.
+//! - **Impossible wait**: a call whose recorded wait ends before it began is counted as such
+//!   and left out of every rate and wait figure (the domain refuses it; only a raw append can
+//!   record one).
 //! - **Service level**: answered within target ÷ resolved calls (offered minus unresolved), in
 //!   basis points (1 % = 100, rounded half up). A call abandoned before the target elapsed stays
 //!   in the denominator (it was offered and not answered within target); `abandoned_within_target` is reported so that a
@@ -79,6 +82,12 @@ pub struct CallFigures {
     pub voicemail: u64,
     /// Offered with no outcome known yet.
     pub unresolved: u64,
+    /// Offered with a wait that ends before it began (an answer or abandonment recorded before
+    /// the queue entry). The domain refuses such a record; one that reached the log anyway (a
+    /// raw append) is counted here and left out of every rate and wait figure, since its
+    /// wait is not known.
+    #[serde(default)]
+    pub impossible_wait: u64,
     /// Answered within the R-ANS-1 target.
     pub answered_within_target: u64,
     /// Abandoned before the R-ANS-1 target elapsed.
@@ -230,6 +239,10 @@ impl Accumulator {
             f.unresolved += 1;
             return;
         };
+        if end < connected {
+            f.impossible_wait += 1;
+            return;
+        }
         let wait_ms = ms_between(connected, end);
         f.longest_wait_ms = Some(f.longest_wait_ms.map_or(wait_ms, |w| w.max(wait_ms)));
         let within_target = target.is_some_and(|t| end <= t);
@@ -267,7 +280,10 @@ impl Accumulator {
         let f = &mut self.f;
         // Unresolved calls are left out of the rate, as a pending deadline is: counting them as
         // failures would report a miss the ledger has no evidence of (issue 11).
-        let resolved = f.offered.saturating_sub(f.unresolved);
+        let resolved = f
+            .offered
+            .saturating_sub(f.unresolved)
+            .saturating_sub(f.impossible_wait);
         f.service_level_basis_points = basis_points(f.answered_within_target, resolved);
         f.average_speed_of_answer_ms = div_round(f.answered_wait_total_ms, f.answered);
         f.average_talk_ms = div_round(f.talk_total_ms, f.talk_calls);
