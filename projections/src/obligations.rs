@@ -30,6 +30,15 @@
 //! - R-QA-1 counts the month's answered calls reviewed by the month's QA summary deadline,
 //!   judged at that deadline and never changed by later reviews.
 //! - R-COV-1 reports each interval where fewer distinct agents than required were on duty.
+//! - "No data recorded" (issue 11): R-COV-1 (shifts), R-REP-1/2/3 (report deliveries and
+//!   quarterly reviews) and R-QA-1/4 (QA reviews and summaries) are judged on a family of facts
+//!   the agency records. Per client and per family, over the events the basis sees, an
+//!   obligation due before the family's first fact occurred (for R-COV-1, the part of the period
+//!   before the first shift) and without a meeting event of its own is "no data recorded"
+//!   rather than missed or excused; it is tallied apart and never in a miss count or rate. From
+//!   the first fact on, every obligation of the family is judged as usual, so a later gap is a
+//!   miss. Rules whose clock-start events are themselves the facts (calls, escalations,
+//!   invoices) need no such reading: without the facts there is no obligation.
 //! - R-RET-2's deadline is the later of R-RET-2's days after termination and R-RET-1's minimum
 //!   for the client's last call, extended by the time legal holds were active after the
 //!   termination (`domain::deadlines::extended_by_holds`); an active legal hold keeps it pending
@@ -59,8 +68,8 @@ use crate::position::{AsOf, EventRef, Period, YearMonth};
 use crate::report::{month_period, months_in, quarter, quarter_start, resolve_client, ReportError};
 use crate::sla::basis_points;
 use crate::verdict::{
-    judge_deadline, judge_due, no_deadline_verdict, secs_late, stamp, windows_seen, ExcusedWindow,
-    Shortfall, Tally, Unit, Verdict,
+    judge_deadline, judge_due, no_deadline_verdict, secs_late, stamp, windows_seen, DataFamily,
+    ExcusedWindow, Shortfall, Tally, Unit, Verdict,
 };
 
 /// What an obligation is about.
@@ -259,6 +268,11 @@ pub fn report(
             s.tally.add(&o.verdict);
         }
     }
+    for s in &mut summaries {
+        if let (true, Some(family)) = (s.tally.no_data > 0, DataFamily::of_rule(s.rule)) {
+            s.note = Some(no_data_definition(family));
+        }
+    }
     Ok(ObligationReport {
         client_id: client_id.clone(),
         period,
@@ -269,6 +283,18 @@ pub fn report(
         rules: summaries,
         obligations: computed.obligations,
     })
+}
+
+/// The report's definition of "no data recorded" for a family (issue 11).
+fn no_data_definition(family: DataFamily) -> String {
+    format!(
+        "no data recorded: counted apart, never as missed and in no rate; an obligation is no data \
+         when, as the basis sees the log, no {} event ({}) occurred for this client by its due \
+         instant (R-COV-1: before the instant judged) and it has no meeting event of its own; \
+         from the family's first event on, obligations are judged as usual",
+        family.facts(),
+        family.label()
+    )
 }
 
 /// Rules that need more than events, or point elsewhere.
@@ -304,6 +330,8 @@ struct Ctx<'a> {
     period: Period,
     evaluated_at: DateTime<Utc>,
     windows: Vec<ExcusedWindow>,
+    /// When each family of facts was first recorded for the client, as the basis sees the log.
+    data_from: DataStarts,
     out: Vec<Obligation>,
     /// Whether to keep every obligation, or only tally them (R-COV-1 gaps are always kept).
     collect: bool,
@@ -458,6 +486,7 @@ pub(crate) fn for_client(
         period,
         evaluated_at,
         windows: windows_seen(model, client, as_of),
+        data_from: DataStarts::of(model, client, as_of),
         out: Vec::new(),
         collect,
         tallies: BTreeMap::new(),
@@ -927,6 +956,107 @@ fn issues(ctx: &mut Ctx<'_>) {
     }
 }
 
+/// The earliest fact of each family a basis sees for one client ("no data recorded", issue 11).
+///
+/// "Never recorded" is precise: per client and per family, over the events the basis sees
+/// (`AsOf`), by when they occurred. An obligation of a family falls before its data when no
+/// event of the family occurred at or before the obligation's due instant (for R-COV-1, at or
+/// before the instant judged): those obligations are "no data recorded" unless their own
+/// meeting event is in the log. A later gap in a family that has data is judged as usual.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DataStarts {
+    shifts: Option<DateTime<Utc>>,
+    report_deliveries: Option<DateTime<Utc>>,
+    qa_reviews: Option<DateTime<Utc>>,
+}
+
+impl DataStarts {
+    fn of(model: &ReadModel, client: &ClientRecord, as_of: &AsOf) -> DataStarts {
+        let earliest = |events: &mut dyn Iterator<Item = EventRef>| {
+            events
+                .filter(|e| as_of.sees(e))
+                .map(|e| e.occurred_at)
+                .min()
+        };
+        let shifts = earliest(
+            &mut client
+                .shifts
+                .iter()
+                .filter_map(|s| model.shifts.get(*s))
+                .flat_map(|s| std::iter::once(s.started).chain(s.ended)),
+        );
+        let report_deliveries = earliest(
+            &mut client
+                .monthly_reports
+                .iter()
+                .map(|d| d.event)
+                .chain(client.quarterly_reviews.iter().map(|r| r.event)),
+        );
+        let qa_reviews = earliest(
+            &mut client
+                .reviews
+                .iter()
+                .filter_map(|r| model.reviews.get(*r))
+                .flat_map(|r| std::iter::once(r.opened).chain(r.completed))
+                .chain(client.qa_summaries.iter().map(|d| d.event)),
+        );
+        DataStarts {
+            shifts,
+            report_deliveries,
+            qa_reviews,
+        }
+    }
+
+    /// When the family's first fact occurred, if the basis sees one.
+    fn from(&self, family: DataFamily) -> Option<DateTime<Utc>> {
+        match family {
+            DataFamily::Shifts => self.shifts,
+            DataFamily::ReportDeliveries => self.report_deliveries,
+            DataFamily::QaReviews => self.qa_reviews,
+        }
+    }
+
+    /// Whether the family has a fact at or before `at`.
+    fn has_data_by(&self, family: DataFamily, at: DateTime<Utc>) -> bool {
+        self.from(family).is_some_and(|first| first <= at)
+    }
+}
+
+/// The "no data recorded" verdict for a family with no fact by `by`.
+fn no_data(family: DataFamily, by: DateTime<Utc>) -> Verdict {
+    Verdict::NoData {
+        family,
+        reason: format!(
+            "no data recorded: no {} event recorded for this client up to {}",
+            family.facts(),
+            stamp(by)
+        ),
+    }
+}
+
+impl Ctx<'_> {
+    /// A verdict that would count against the agency (missed, or excused from a miss) becomes
+    /// "no data recorded" when the rule's family has no fact by `due` and the obligation has no
+    /// meeting event of its own; any other verdict stands.
+    fn unless_no_data(
+        &self,
+        rule: RuleId,
+        due: Option<DateTime<Utc>>,
+        met: bool,
+        verdict: Verdict,
+    ) -> Verdict {
+        let (Some(family), Some(due)) = (DataFamily::of_rule(rule), due) else {
+            return verdict;
+        };
+        let counts_against = matches!(verdict, Verdict::Missed { .. } | Verdict::Excused { .. });
+        if counts_against && !met && !self.data_from.has_data_by(family, due) {
+            no_data(family, due)
+        } else {
+            verdict
+        }
+    }
+}
+
 /// A synthetic clock-start reference for month- and quarter-level rules, which no single event starts.
 fn no_event(at: DateTime<Utc>) -> EventRef {
     EventRef {
@@ -991,6 +1121,8 @@ fn months(ctx: &mut Ctx<'_>) {
                 &ctx.windows,
                 ctx.evaluated_at,
             );
+            let verdict =
+                ctx.unless_no_data(RuleId::Rep3, judged.due_at, met.is_some(), judged.verdict);
             ctx.push(
                 RuleId::Rep3,
                 Subject::Quarter {
@@ -1000,7 +1132,7 @@ fn months(ctx: &mut Ctx<'_>) {
                 Some(start.occurred_at),
                 value,
                 judged.due_at,
-                judged.verdict,
+                verdict,
                 met.as_slice(),
                 judged.note.as_deref(),
             );
@@ -1042,13 +1174,14 @@ fn month_rule(
         &ctx.windows,
         ctx.evaluated_at,
     );
+    let verdict = ctx.unless_no_data(rule, judged.due_at, met.is_some(), judged.verdict);
     ctx.push(
         rule,
         Subject::Month { month },
         Some(bounds.to),
         own_value,
         judged.due_at,
-        judged.verdict,
+        verdict,
         met.as_slice(),
         judged.note.as_deref(),
     );
@@ -1127,6 +1260,8 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
             met_at: None,
         }
     };
+    // Reviews are the meeting events here: with any review counted the month has data.
+    let verdict = ctx.unless_no_data(RuleId::Qa1, Some(judged_at), reviewed > 0, verdict);
     ctx.push(
         RuleId::Qa1,
         Subject::Month { month },
@@ -1168,7 +1303,31 @@ fn coverage(ctx: &mut Ctx<'_>) {
         match value {
             RuleValue::Agents(required) => {
                 judged_any = true;
-                coverage_part(ctx, part_from, part_to, required, value);
+                // Before the client's first recorded shift the ledger knows nothing of who was
+                // on duty: that part is "no data recorded", the rest is judged (issue 11).
+                let data_from = ctx
+                    .data_from
+                    .from(DataFamily::Shifts)
+                    .map_or(part_to, |d| d.clamp(part_from, part_to));
+                if data_from > part_from {
+                    ctx.push(
+                        RuleId::Cov1,
+                        Subject::Coverage {
+                            from: part_from,
+                            to: data_from,
+                            agents_on_duty: 0,
+                        },
+                        Some(part_from),
+                        value.clone(),
+                        None,
+                        no_data(DataFamily::Shifts, data_from),
+                        &[],
+                        Some("no shift recorded for the client before the end of this part; agents on duty unknown"),
+                    );
+                }
+                if data_from < part_to {
+                    coverage_part(ctx, data_from, part_to, required, value);
+                }
             }
             other => {
                 if let Some(verdict) = no_deadline_verdict(RuleId::Cov1, &other) {
