@@ -7,8 +7,8 @@
 //! in: once it is past the due instant they are missed (or excused).
 //!
 //! Which obligations fall in a period: call rules (R-ANS-*, R-DOC-*, R-ESC-1) for calls that
-//! entered the queue in the period; monthly rules (R-QA-1, R-QA-4, R-REP-1/2) for client-local
-//! months overlapping it; R-REP-3 for quarters starting in it; R-COV-1 for the part of the period
+//! entered the queue in the period; monthly rules (R-QA-1, R-QA-4, R-REP-1/2, and R-BIL-1 for a
+//! service month no invoice bills) for client-local months overlapping it; R-REP-3 for quarters starting in it; R-COV-1 for the part of the period
 //! up to `evaluated_at`; everything else for clock-start events occurring in it.
 //!
 //! Choices where the catalog is silent, stated once here:
@@ -287,6 +287,13 @@ pub fn report(
 
 /// The report's definition of "no data recorded" for a family (issue 11).
 fn no_data_definition(family: DataFamily) -> String {
+    if family == DataFamily::Invoices {
+        return "no data recorded: counted apart, never as missed and in no rate; a service month \
+                is no data only when, as the basis sees the log, no invoice of this client was \
+                ever issued; once any invoice is in the log billing is in use and every service \
+                month without an invoice is missed"
+            .to_owned();
+    }
     format!(
         "no data recorded: counted apart, never as missed and in no rate; an obligation is no data \
          when, as the basis sees the log, no {} event ({}) occurred for this client by its due \
@@ -968,6 +975,7 @@ pub(crate) struct DataStarts {
     shifts: Option<DateTime<Utc>>,
     report_deliveries: Option<DateTime<Utc>>,
     qa_reviews: Option<DateTime<Utc>>,
+    invoices: Option<DateTime<Utc>>,
 }
 
 impl DataStarts {
@@ -1000,10 +1008,18 @@ impl DataStarts {
                 .flat_map(|r| std::iter::once(r.opened).chain(r.completed))
                 .chain(client.qa_summaries.iter().map(|d| d.event)),
         );
+        let invoices = earliest(
+            &mut client
+                .invoices
+                .iter()
+                .filter_map(|i| model.invoices.get(*i))
+                .map(|i| i.issued),
+        );
         DataStarts {
             shifts,
             report_deliveries,
             qa_reviews,
+            invoices,
         }
     }
 
@@ -1013,6 +1029,7 @@ impl DataStarts {
             DataFamily::Shifts => self.shifts,
             DataFamily::ReportDeliveries => self.report_deliveries,
             DataFamily::QaReviews => self.qa_reviews,
+            DataFamily::Invoices => self.invoices,
         }
     }
 
@@ -1077,6 +1094,7 @@ fn months(ctx: &mut Ctx<'_>) {
             continue;
         }
         month_qa_coverage(ctx, month, bounds);
+        monthly_invoice(ctx, month, bounds);
         for (rule, kind) in [
             (RuleId::Rep1, MonthlyReportKind::Performance),
             (RuleId::Rep2, MonthlyReportKind::Summary),
@@ -1138,6 +1156,73 @@ fn months(ctx: &mut Ctx<'_>) {
             );
         }
     }
+}
+
+/// R-BIL-1 per service month (the catalog's Readings): every client-local month of the active
+/// engagement needs an invoice issued no later than its first day. A month that some non-final
+/// invoice bills (its billed days overlap the month) is judged per invoice (see `billing`), so
+/// it is not counted twice; a month no invoice bills is pending until the end of its first
+/// local day (for the month of onboarding, the onboarding day) and missed after it.
+///
+/// "No data recorded" reads differently here: billing is in use for a client as soon as the log,
+/// as the basis sees it, holds any invoice of the client, and then every service month is
+/// judged, before the first invoice too, since invoices are issued monthly [5] and a month
+/// without one is a miss. Only a client with no invoice at all in the log is "no data recorded"
+/// (its billing may be kept elsewhere).
+fn monthly_invoice(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
+    let model = ctx.model;
+    let first_day = month.first_day();
+    let last_day = month.next().first_day().pred_opt().unwrap_or(first_day);
+    let billed = ctx
+        .client
+        .invoices
+        .iter()
+        .filter_map(|s| model.invoices.get(*s))
+        .filter(|i| ctx.as_of.sees(&i.issued))
+        .any(|i| !i.final_invoice && i.period_start <= last_day && i.period_end >= first_day);
+    if billed {
+        return;
+    }
+    let any_invoice = ctx.data_from.from(DataFamily::Invoices).is_some();
+    let calendar = &ctx.rules.agreement_at(bounds.from).calendar;
+    let service_starts = first_day.max(calendar.local_date(ctx.client.onboarded.occurred_at));
+    let clock = calendar.start_of_local_day(service_starts);
+    let due = calendar.end_of_local_day(service_starts);
+    let value = ctx.value(RuleId::Bil1, clock);
+    if let Some(verdict) = no_deadline_verdict(RuleId::Bil1, &value) {
+        ctx.push(
+            RuleId::Bil1,
+            Subject::Month { month },
+            Some(clock),
+            value,
+            None,
+            verdict,
+            &[],
+            None,
+        );
+        return;
+    }
+    let judged = judge_due(RuleId::Bil1, due, clock, None, &[], ctx.evaluated_at);
+    let (verdict, note) = match judged.verdict {
+        Verdict::Missed { .. } if !any_invoice => (
+            no_data(DataFamily::Invoices, ctx.evaluated_at),
+            "no invoice of this client is in the log: billing is not recorded here",
+        ),
+        other => (
+            other,
+            "no invoice bills this service month; invoices are issued monthly, by the month's first day",
+        ),
+    };
+    ctx.push(
+        RuleId::Bil1,
+        Subject::Month { month },
+        Some(clock),
+        value,
+        Some(due),
+        verdict,
+        &[],
+        Some(note),
+    );
 }
 
 /// A monthly delivery rule; `deadline_rule` names the rule whose value gives the deadline.

@@ -131,6 +131,8 @@ pub enum DataFamily {
     ReportDeliveries,
     /// QA reviews (selection, completion) and QA summary deliveries (R-QA-1, R-QA-4).
     QaReviews,
+    /// Invoices issued (R-BIL-1's monthly invoice).
+    Invoices,
 }
 
 impl DataFamily {
@@ -140,6 +142,7 @@ impl DataFamily {
             DataFamily::Shifts => "shifts",
             DataFamily::ReportDeliveries => "report_deliveries",
             DataFamily::QaReviews => "qa_reviews",
+            DataFamily::Invoices => "invoices",
         }
     }
 
@@ -151,6 +154,7 @@ impl DataFamily {
             DataFamily::QaReviews => {
                 "call selected for review, review completed, or QA summary delivered"
             }
+            DataFamily::Invoices => "invoice issued",
         }
     }
 
@@ -160,6 +164,7 @@ impl DataFamily {
             RuleId::Cov1 => Some(DataFamily::Shifts),
             RuleId::Rep1 | RuleId::Rep2 | RuleId::Rep3 => Some(DataFamily::ReportDeliveries),
             RuleId::Qa1 | RuleId::Qa4 => Some(DataFamily::QaReviews),
+            RuleId::Bil1 => Some(DataFamily::Invoices),
             _ => None,
         }
     }

@@ -242,3 +242,93 @@ fn never_recorded_is_read_from_the_log_as_the_basis_sees_it() {
         Verdict::Missed { .. }
     ));
 }
+
+// ------------------------------------------------------------------ R-BIL-1 per service month
+
+fn october_invoice(issued: &str) -> DomainEvent {
+    use opsledger_domain::events::InvoiceIssued;
+    use opsledger_domain::ids::InvoiceId;
+    use opsledger_domain::money::{Currency, Money};
+    DomainEvent::InvoiceIssued(InvoiceIssued {
+        client_id: acme(),
+        invoice_id: InvoiceId::new("inv-oct").unwrap(),
+        at: t(issued),
+        invoice_date: support::d(2024, 9, 25),
+        period_start: support::d(2024, 10, 1),
+        period_end: support::d(2024, 10, 31),
+        lines: vec![],
+        total: Money::new(100_000, Currency::USD),
+        due_date: support::d(2024, 10, 9),
+        final_invoice: false,
+    })
+}
+
+#[test]
+fn a_service_month_without_an_invoice_is_missed_once_billing_is_in_use() {
+    // No invoice at all: billing is not recorded in this ledger, so both months are no data.
+    let r = report(&ledger(vec![]), AsOf::Head);
+    let l = line(&r, RuleId::Bil1);
+    assert_eq!((l.tally.missed, l.tally.no_data), (0, 2), "{l:?}");
+    assert!(matches!(
+        month_verdict(&r, RuleId::Bil1, 9),
+        Verdict::NoData {
+            family: DataFamily::Invoices,
+            ..
+        }
+    ));
+
+    // October billed in advance on 25 September: billing is in use, so September, which no
+    // invoice bills, is missed even though it came before the first invoice; October is judged
+    // per invoice, once, and met.
+    let r = report(
+        &ledger(vec![october_invoice("2024-09-25T14:00:00Z")]),
+        AsOf::Head,
+    );
+    let september = r
+        .obligations
+        .iter()
+        .find(|o| {
+            o.rule == RuleId::Bil1
+                && o.subject
+                    == Subject::Month {
+                        month: YearMonth::new(2024, 9).unwrap(),
+                    }
+        })
+        .unwrap();
+    assert!(
+        matches!(september.verdict, Verdict::Missed { .. }),
+        "{september:?}"
+    );
+    // Due by the end of the first local day of service (1 September, New York).
+    assert_eq!(september.due_at, Some(t("2024-09-02T04:00:00Z")));
+    let bil1: Vec<_> = r
+        .obligations
+        .iter()
+        .filter(|o| o.rule == RuleId::Bil1)
+        .map(|o| (o.subject.clone(), o.verdict.clone()))
+        .collect();
+    assert_eq!(bil1.len(), 2, "{bil1:#?}");
+    assert!(bil1
+        .iter()
+        .any(|(s, v)| matches!(s, Subject::Invoice { .. }) && matches!(v, Verdict::Met { .. })));
+    let l = line(&r, RuleId::Bil1);
+    assert_eq!((l.tally.met, l.tally.missed, l.tally.no_data), (1, 1, 0));
+
+    // Before the first day of service has ended, a month with no invoice yet is pending.
+    let early = ledger(vec![]);
+    let r = early
+        .obligation_report(
+            &acme(),
+            Period {
+                from: t("2024-09-01T04:00:00Z"),
+                to: t("2024-09-02T04:00:00Z"),
+            },
+            AsOf::Head,
+            t("2024-09-01T20:00:00Z"),
+        )
+        .unwrap();
+    assert!(matches!(
+        month_verdict(&r, RuleId::Bil1, 9),
+        Verdict::Pending { .. }
+    ));
+}
