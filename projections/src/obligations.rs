@@ -47,9 +47,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use opsledger_domain::agreement::AccountKind;
 use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::{
-    DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
+    BreachKind, DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
 use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::{
@@ -62,7 +63,8 @@ use opsledger_domain::suspension::{suspension_permitted, CitedInvoice};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    ClientRecord, DefaultNoticeRecord, EscalationRecord, InvoiceRecord, ReadModel, RulesView,
+    BreachRecord, ClientRecord, DefaultNoticeRecord, EscalationRecord, InvoiceRecord, ReadModel,
+    RulesView,
 };
 use crate::position::{AsOf, EventRef, Period, YearMonth};
 use crate::report::{month_period, months_in, quarter, quarter_start, resolve_client, ReportError};
@@ -241,6 +243,74 @@ pub struct ObligationReport {
     pub rules: Vec<RuleSummary>,
     /// Every obligation, grouped by rule in catalog order, then by clock start.
     pub obligations: Vec<Obligation>,
+    /// Medical and legal accounts [11.8]: breaches of the agreement's privacy protocol
+    /// (confidentiality) or the client's intake protocol, conduct breaches under R-QA-5, listed
+    /// apart with their R-QA-5 verdicts. Empty (and left out) for general accounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protocol_findings: Vec<ProtocolFinding>,
+}
+
+/// A privacy or intake-protocol breach on a medical or legal account (the catalog's Readings,
+/// "Account kind [11.8]").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolFinding {
+    /// The account kind in force when the breach was identified.
+    pub account_kind: AccountKind,
+    /// Breach.
+    pub breach_id: BreachId,
+    /// Privacy (`confidentiality`) or `intake_protocol`.
+    pub kind: BreachKind,
+    /// When it was identified.
+    pub identified_at: DateTime<Utc>,
+    /// Its R-QA-5 verdict (corrective action the same business day).
+    pub verdict: Verdict,
+}
+
+/// The privacy and intake-protocol breaches of a medical or legal account in the obligations.
+fn protocol_findings(
+    model: &ReadModel,
+    client: &ClientRecord,
+    rules: &RulesView,
+    as_of: &AsOf,
+    period: Period,
+    obligations: &[Obligation],
+) -> Vec<ProtocolFinding> {
+    client
+        .breaches
+        .iter()
+        .filter_map(|s| model.breaches.get(*s))
+        .filter(|b| {
+            as_of.sees(&b.issue.identified) && period.contains(b.issue.identified.occurred_at)
+        })
+        .filter(|b| {
+            matches!(
+                b.kind,
+                BreachKind::Confidentiality | BreachKind::IntakeProtocol
+            )
+        })
+        .filter_map(|b| {
+            let at = b.issue.identified.occurred_at;
+            let account_kind = rules.agreement_at(at).account_kind;
+            if account_kind == AccountKind::General {
+                return None;
+            }
+            let subject = Subject::Breach {
+                breach_id: b.issue.id.clone(),
+            };
+            let verdict = obligations
+                .iter()
+                .find(|o| o.rule == RuleId::Qa5 && o.subject == subject)?
+                .verdict
+                .clone();
+            Some(ProtocolFinding {
+                account_kind,
+                breach_id: b.issue.id.clone(),
+                kind: b.kind,
+                identified_at: at,
+                verdict,
+            })
+        })
+        .collect()
 }
 
 /// The obligation report of a client over a period, as of a basis, judged at `evaluated_at`.
@@ -281,6 +351,14 @@ pub fn report(
         evaluated_at,
         excused_windows: computed.windows,
         rules: summaries,
+        protocol_findings: protocol_findings(
+            model,
+            client,
+            &rules,
+            &as_of,
+            period,
+            &computed.obligations,
+        ),
         obligations: computed.obligations,
     })
 }
@@ -307,9 +385,10 @@ fn no_data_definition(family: DataFamily) -> String {
 /// Rules that need more than events, or point elsewhere.
 fn static_note(rule: RuleId) -> Option<&'static str> {
     match rule {
-        RuleId::Ans3 | RuleId::Ans4 => {
-            Some("no clock: judged by QA findings (greeting, language) of completed reviews")
-        }
+        RuleId::Ans3 => Some(
+            "no clock: judged by the greeting finding of completed reviews, and missed by a disclosure of the agency's name the agreement does not authorise",
+        ),
+        RuleId::Ans4 => Some("no clock: judged by the language finding of completed reviews"),
         RuleId::Ret4 => Some(
             "not computable from events: access scoping is enforced where data is read, not recorded as events",
         ),
@@ -939,15 +1018,7 @@ fn issues(ctx: &mut Ctx<'_>) {
     for slot in &client.breaches {
         if let Some(b) = model.breaches.get(*slot) {
             if ctx.in_period(&b.issue.identified) {
-                let subject = Subject::Breach {
-                    breach_id: b.issue.id.clone(),
-                };
-                ctx.deadline(
-                    RuleId::Qa5,
-                    subject,
-                    b.issue.identified,
-                    ctx.seen(b.issue.closed),
-                );
+                breach(ctx, b);
             }
         }
     }
@@ -961,6 +1032,53 @@ fn issues(ctx: &mut Ctx<'_>) {
             }
         }
     }
+}
+
+/// R-QA-5 for one conduct breach, and R-ANS-3 for a disclosure of the agency's name (the
+/// catalog's Readings, "Affiliation [6, 11.5]"): disclosing the agency's name is a conduct breach
+/// and a greeting breach unless the agreement in force when it was identified authorises
+/// disclosure (`affiliation_disclosure_authorized`); then it is neither, and R-QA-5 is not
+/// applicable to it. The greeting breach has no clock: it is missed by the one finding.
+fn breach(ctx: &mut Ctx<'_>, b: &BreachRecord) {
+    let identified = b.issue.identified;
+    let at = identified.occurred_at;
+    let subject = || Subject::Breach {
+        breach_id: b.issue.id.clone(),
+    };
+    if b.kind == BreachKind::AffiliationDisclosed {
+        if ctx.rules.agreement_at(at).affiliation_disclosure_authorized {
+            ctx.push(
+                RuleId::Qa5,
+                subject(),
+                Some(at),
+                ctx.value(RuleId::Qa5, at),
+                None,
+                Verdict::NotApplicable {
+                    reason: "R-QA-5: the agreement in force authorises disclosing the agency's name, so the disclosure is no breach".to_owned(),
+                },
+                &[identified],
+                None,
+            );
+            return;
+        }
+        ctx.push(
+            RuleId::Ans3,
+            subject(),
+            None,
+            ctx.value(RuleId::Ans3, at),
+            None,
+            Verdict::Missed {
+                by: Shortfall {
+                    amount: 1,
+                    unit: Unit::Findings,
+                },
+                met_at: None,
+            },
+            &[identified],
+            Some("the agent disclosed the agency's name, which the agreement does not authorise: a greeting breach"),
+        );
+    }
+    ctx.deadline(RuleId::Qa5, subject(), identified, ctx.seen(b.issue.closed));
 }
 
 /// The earliest fact of each family a basis sees for one client ("no data recorded", issue 11).
