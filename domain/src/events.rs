@@ -739,6 +739,11 @@ pub enum BreachKind {
     Confidentiality,
     /// Off brand voice or script.
     OffBrand,
+    /// Caller information not handled as the client's intake protocol directs [11.8]: on legal
+    /// (and medical) accounts a conduct breach under R-QA-5, listed apart in reports. A breach of
+    /// the agreement's privacy protocol is recorded as `Confidentiality`. Added after schema
+    /// version 1 of `quality.conduct_breach_identified`: a new value, no existing value changed.
+    IntakeProtocol,
 }
 
 /// A conduct breach was identified: the R-QA-5 clock starts.

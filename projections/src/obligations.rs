@@ -7,8 +7,8 @@
 //! in: once it is past the due instant they are missed (or excused).
 //!
 //! Which obligations fall in a period: call rules (R-ANS-*, R-DOC-*, R-ESC-1) for calls that
-//! entered the queue in the period; monthly rules (R-QA-1, R-QA-4, R-REP-1/2) for client-local
-//! months overlapping it; R-REP-3 for quarters starting in it; R-COV-1 for the part of the period
+//! entered the queue in the period; monthly rules (R-QA-1, R-QA-4, R-REP-1/2, and R-BIL-1 for a
+//! service month no invoice bills) for client-local months overlapping it; R-REP-3 for quarters starting in it; R-COV-1 for the part of the period
 //! up to `evaluated_at`; everything else for clock-start events occurring in it.
 //!
 //! Choices where the catalog is silent, stated once here:
@@ -30,6 +30,15 @@
 //! - R-QA-1 counts the month's answered calls reviewed by the month's QA summary deadline,
 //!   judged at that deadline and never changed by later reviews.
 //! - R-COV-1 reports each interval where fewer distinct agents than required were on duty.
+//! - "No data recorded" (issue 11): R-COV-1 (shifts), R-REP-1/2/3 (report deliveries and
+//!   quarterly reviews) and R-QA-1/4 (QA reviews and summaries) are judged on a family of facts
+//!   the agency records. Per client and per family, over the events the basis sees, an
+//!   obligation due before the family's first fact occurred (for R-COV-1, the part of the period
+//!   before the first shift) and without a meeting event of its own is "no data recorded"
+//!   rather than missed or excused; it is tallied apart and never in a miss count or rate. From
+//!   the first fact on, every obligation of the family is judged as usual, so a later gap is a
+//!   miss. Rules whose clock-start events are themselves the facts (calls, escalations,
+//!   invoices) need no such reading: without the facts there is no obligation.
 //! - R-RET-2's deadline is the later of R-RET-2's days after termination and R-RET-1's minimum
 //!   for the client's last call, extended by the time legal holds were active after the
 //!   termination (`domain::deadlines::extended_by_holds`); an active legal hold keeps it pending
@@ -38,9 +47,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use opsledger_domain::agreement::AccountKind;
 use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::{
-    DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
+    BreachKind, DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
 use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::{
@@ -53,14 +63,15 @@ use opsledger_domain::suspension::{suspension_permitted, CitedInvoice};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    ClientRecord, DefaultNoticeRecord, EscalationRecord, InvoiceRecord, ReadModel, RulesView,
+    BreachRecord, ClientRecord, DefaultNoticeRecord, EscalationRecord, InvoiceRecord, ReadModel,
+    RulesView,
 };
 use crate::position::{AsOf, EventRef, Period, YearMonth};
 use crate::report::{month_period, months_in, quarter, quarter_start, resolve_client, ReportError};
 use crate::sla::basis_points;
 use crate::verdict::{
-    judge_deadline, judge_due, no_deadline_verdict, secs_late, stamp, windows_seen, ExcusedWindow,
-    Shortfall, Tally, Unit, Verdict,
+    judge_deadline, judge_due, no_deadline_verdict, secs_late, stamp, windows_seen, DataFamily,
+    ExcusedWindow, Shortfall, Tally, Unit, Verdict,
 };
 
 /// What an obligation is about.
@@ -232,6 +243,74 @@ pub struct ObligationReport {
     pub rules: Vec<RuleSummary>,
     /// Every obligation, grouped by rule in catalog order, then by clock start.
     pub obligations: Vec<Obligation>,
+    /// Medical and legal accounts [11.8]: breaches of the agreement's privacy protocol
+    /// (confidentiality) or the client's intake protocol, conduct breaches under R-QA-5, listed
+    /// apart with their R-QA-5 verdicts. Empty (and left out) for general accounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protocol_findings: Vec<ProtocolFinding>,
+}
+
+/// A privacy or intake-protocol breach on a medical or legal account (the catalog's Readings,
+/// "Account kind [11.8]").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolFinding {
+    /// The account kind in force when the breach was identified.
+    pub account_kind: AccountKind,
+    /// Breach.
+    pub breach_id: BreachId,
+    /// Privacy (`confidentiality`) or `intake_protocol`.
+    pub kind: BreachKind,
+    /// When it was identified.
+    pub identified_at: DateTime<Utc>,
+    /// Its R-QA-5 verdict (corrective action the same business day).
+    pub verdict: Verdict,
+}
+
+/// The privacy and intake-protocol breaches of a medical or legal account in the obligations.
+fn protocol_findings(
+    model: &ReadModel,
+    client: &ClientRecord,
+    rules: &RulesView,
+    as_of: &AsOf,
+    period: Period,
+    obligations: &[Obligation],
+) -> Vec<ProtocolFinding> {
+    client
+        .breaches
+        .iter()
+        .filter_map(|s| model.breaches.get(*s))
+        .filter(|b| {
+            as_of.sees(&b.issue.identified) && period.contains(b.issue.identified.occurred_at)
+        })
+        .filter(|b| {
+            matches!(
+                b.kind,
+                BreachKind::Confidentiality | BreachKind::IntakeProtocol
+            )
+        })
+        .filter_map(|b| {
+            let at = b.issue.identified.occurred_at;
+            let account_kind = rules.agreement_at(at).account_kind;
+            if account_kind == AccountKind::General {
+                return None;
+            }
+            let subject = Subject::Breach {
+                breach_id: b.issue.id.clone(),
+            };
+            let verdict = obligations
+                .iter()
+                .find(|o| o.rule == RuleId::Qa5 && o.subject == subject)?
+                .verdict
+                .clone();
+            Some(ProtocolFinding {
+                account_kind,
+                breach_id: b.issue.id.clone(),
+                kind: b.kind,
+                identified_at: at,
+                verdict,
+            })
+        })
+        .collect()
 }
 
 /// The obligation report of a client over a period, as of a basis, judged at `evaluated_at`.
@@ -259,6 +338,11 @@ pub fn report(
             s.tally.add(&o.verdict);
         }
     }
+    for s in &mut summaries {
+        if let (true, Some(family)) = (s.tally.no_data > 0, DataFamily::of_rule(s.rule)) {
+            s.note = Some(no_data_definition(family));
+        }
+    }
     Ok(ObligationReport {
         client_id: client_id.clone(),
         period,
@@ -267,16 +351,44 @@ pub fn report(
         evaluated_at,
         excused_windows: computed.windows,
         rules: summaries,
+        protocol_findings: protocol_findings(
+            model,
+            client,
+            &rules,
+            &as_of,
+            period,
+            &computed.obligations,
+        ),
         obligations: computed.obligations,
     })
+}
+
+/// The report's definition of "no data recorded" for a family (issue 11).
+fn no_data_definition(family: DataFamily) -> String {
+    if family == DataFamily::Invoices {
+        return "no data recorded: counted apart, never as missed and in no rate; a service month \
+                is no data only when, as the basis sees the log, no invoice of this client was \
+                ever issued; once any invoice is in the log billing is in use and every service \
+                month without an invoice is missed"
+            .to_owned();
+    }
+    format!(
+        "no data recorded: counted apart, never as missed and in no rate; an obligation is no data \
+         when, as the basis sees the log, no {} event ({}) occurred for this client by its due \
+         instant (R-COV-1: before the instant judged) and it has no meeting event of its own; \
+         from the family's first event on, obligations are judged as usual",
+        family.facts(),
+        family.label()
+    )
 }
 
 /// Rules that need more than events, or point elsewhere.
 fn static_note(rule: RuleId) -> Option<&'static str> {
     match rule {
-        RuleId::Ans3 | RuleId::Ans4 => {
-            Some("no clock: judged by QA findings (greeting, language) of completed reviews")
-        }
+        RuleId::Ans3 => Some(
+            "no clock: judged by the greeting finding of completed reviews, and missed by a disclosure of the agency's name the agreement does not authorise",
+        ),
+        RuleId::Ans4 => Some("no clock: judged by the language finding of completed reviews"),
         RuleId::Ret4 => Some(
             "not computable from events: access scoping is enforced where data is read, not recorded as events",
         ),
@@ -304,6 +416,8 @@ struct Ctx<'a> {
     period: Period,
     evaluated_at: DateTime<Utc>,
     windows: Vec<ExcusedWindow>,
+    /// When each family of facts was first recorded for the client, as the basis sees the log.
+    data_from: DataStarts,
     out: Vec<Obligation>,
     /// Whether to keep every obligation, or only tally them (R-COV-1 gaps are always kept).
     collect: bool,
@@ -458,6 +572,7 @@ pub(crate) fn for_client(
         period,
         evaluated_at,
         windows: windows_seen(model, client, as_of),
+        data_from: DataStarts::of(model, client, as_of),
         out: Vec::new(),
         collect,
         tallies: BTreeMap::new(),
@@ -903,15 +1018,7 @@ fn issues(ctx: &mut Ctx<'_>) {
     for slot in &client.breaches {
         if let Some(b) = model.breaches.get(*slot) {
             if ctx.in_period(&b.issue.identified) {
-                let subject = Subject::Breach {
-                    breach_id: b.issue.id.clone(),
-                };
-                ctx.deadline(
-                    RuleId::Qa5,
-                    subject,
-                    b.issue.identified,
-                    ctx.seen(b.issue.closed),
-                );
+                breach(ctx, b);
             }
         }
     }
@@ -923,6 +1030,164 @@ fn issues(ctx: &mut Ctx<'_>) {
                 };
                 ctx.deadline(RuleId::Com1, subject, i.identified, ctx.seen(i.closed));
             }
+        }
+    }
+}
+
+/// R-QA-5 for one conduct breach, and R-ANS-3 for a disclosure of the agency's name (the
+/// catalog's Readings, "Affiliation [6, 11.5]"): disclosing the agency's name is a conduct breach
+/// and a greeting breach unless the agreement in force when it was identified authorises
+/// disclosure (`affiliation_disclosure_authorized`); then it is neither, and R-QA-5 is not
+/// applicable to it. The greeting breach has no clock: it is missed by the one finding.
+fn breach(ctx: &mut Ctx<'_>, b: &BreachRecord) {
+    let identified = b.issue.identified;
+    let at = identified.occurred_at;
+    let subject = || Subject::Breach {
+        breach_id: b.issue.id.clone(),
+    };
+    if b.kind == BreachKind::AffiliationDisclosed {
+        if ctx.rules.agreement_at(at).affiliation_disclosure_authorized {
+            ctx.push(
+                RuleId::Qa5,
+                subject(),
+                Some(at),
+                ctx.value(RuleId::Qa5, at),
+                None,
+                Verdict::NotApplicable {
+                    reason: "R-QA-5: the agreement in force authorises disclosing the agency's name, so the disclosure is no breach".to_owned(),
+                },
+                &[identified],
+                None,
+            );
+            return;
+        }
+        ctx.push(
+            RuleId::Ans3,
+            subject(),
+            None,
+            ctx.value(RuleId::Ans3, at),
+            None,
+            Verdict::Missed {
+                by: Shortfall {
+                    amount: 1,
+                    unit: Unit::Findings,
+                },
+                met_at: None,
+            },
+            &[identified],
+            Some("the agent disclosed the agency's name, which the agreement does not authorise: a greeting breach"),
+        );
+    }
+    ctx.deadline(RuleId::Qa5, subject(), identified, ctx.seen(b.issue.closed));
+}
+
+/// The earliest fact of each family a basis sees for one client ("no data recorded", issue 11).
+///
+/// "Never recorded" is precise: per client and per family, over the events the basis sees
+/// (`AsOf`), by when they occurred. An obligation of a family falls before its data when no
+/// event of the family occurred at or before the obligation's due instant (for R-COV-1, at or
+/// before the instant judged): those obligations are "no data recorded" unless their own
+/// meeting event is in the log. A later gap in a family that has data is judged as usual.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DataStarts {
+    shifts: Option<DateTime<Utc>>,
+    report_deliveries: Option<DateTime<Utc>>,
+    qa_reviews: Option<DateTime<Utc>>,
+    invoices: Option<DateTime<Utc>>,
+}
+
+impl DataStarts {
+    fn of(model: &ReadModel, client: &ClientRecord, as_of: &AsOf) -> DataStarts {
+        let earliest = |events: &mut dyn Iterator<Item = EventRef>| {
+            events
+                .filter(|e| as_of.sees(e))
+                .map(|e| e.occurred_at)
+                .min()
+        };
+        let shifts = earliest(
+            &mut client
+                .shifts
+                .iter()
+                .filter_map(|s| model.shifts.get(*s))
+                .flat_map(|s| std::iter::once(s.started).chain(s.ended)),
+        );
+        let report_deliveries = earliest(
+            &mut client
+                .monthly_reports
+                .iter()
+                .map(|d| d.event)
+                .chain(client.quarterly_reviews.iter().map(|r| r.event)),
+        );
+        let qa_reviews = earliest(
+            &mut client
+                .reviews
+                .iter()
+                .filter_map(|r| model.reviews.get(*r))
+                .flat_map(|r| std::iter::once(r.opened).chain(r.completed))
+                .chain(client.qa_summaries.iter().map(|d| d.event)),
+        );
+        let invoices = earliest(
+            &mut client
+                .invoices
+                .iter()
+                .filter_map(|i| model.invoices.get(*i))
+                .map(|i| i.issued),
+        );
+        DataStarts {
+            shifts,
+            report_deliveries,
+            qa_reviews,
+            invoices,
+        }
+    }
+
+    /// When the family's first fact occurred, if the basis sees one.
+    fn from(&self, family: DataFamily) -> Option<DateTime<Utc>> {
+        match family {
+            DataFamily::Shifts => self.shifts,
+            DataFamily::ReportDeliveries => self.report_deliveries,
+            DataFamily::QaReviews => self.qa_reviews,
+            DataFamily::Invoices => self.invoices,
+        }
+    }
+
+    /// Whether the family has a fact at or before `at`.
+    fn has_data_by(&self, family: DataFamily, at: DateTime<Utc>) -> bool {
+        self.from(family).is_some_and(|first| first <= at)
+    }
+}
+
+/// The "no data recorded" verdict for a family with no fact by `by`.
+fn no_data(family: DataFamily, by: DateTime<Utc>) -> Verdict {
+    Verdict::NoData {
+        family,
+        reason: format!(
+            "no data recorded: no {} event recorded for this client up to {}",
+            family.facts(),
+            stamp(by)
+        ),
+    }
+}
+
+impl Ctx<'_> {
+    /// A verdict that would count against the agency (missed, or excused from a miss) becomes
+    /// "no data recorded" when the rule's family has no fact by `due` and the obligation has no
+    /// meeting event of its own; any other verdict stands.
+    fn unless_no_data(
+        &self,
+        rule: RuleId,
+        due: Option<DateTime<Utc>>,
+        met: bool,
+        verdict: Verdict,
+    ) -> Verdict {
+        let (Some(family), Some(due)) = (DataFamily::of_rule(rule), due) else {
+            return verdict;
+        };
+        let counts_against = matches!(verdict, Verdict::Missed { .. } | Verdict::Excused { .. });
+        if counts_against && !met && !self.data_from.has_data_by(family, due) {
+            no_data(family, due)
+        } else {
+            verdict
         }
     }
 }
@@ -947,6 +1212,7 @@ fn months(ctx: &mut Ctx<'_>) {
             continue;
         }
         month_qa_coverage(ctx, month, bounds);
+        monthly_invoice(ctx, month, bounds);
         for (rule, kind) in [
             (RuleId::Rep1, MonthlyReportKind::Performance),
             (RuleId::Rep2, MonthlyReportKind::Summary),
@@ -991,6 +1257,8 @@ fn months(ctx: &mut Ctx<'_>) {
                 &ctx.windows,
                 ctx.evaluated_at,
             );
+            let verdict =
+                ctx.unless_no_data(RuleId::Rep3, judged.due_at, met.is_some(), judged.verdict);
             ctx.push(
                 RuleId::Rep3,
                 Subject::Quarter {
@@ -1000,12 +1268,79 @@ fn months(ctx: &mut Ctx<'_>) {
                 Some(start.occurred_at),
                 value,
                 judged.due_at,
-                judged.verdict,
+                verdict,
                 met.as_slice(),
                 judged.note.as_deref(),
             );
         }
     }
+}
+
+/// R-BIL-1 per service month (the catalog's Readings): every client-local month of the active
+/// engagement needs an invoice issued no later than its first day. A month that some non-final
+/// invoice bills (its billed days overlap the month) is judged per invoice (see `billing`), so
+/// it is not counted twice; a month no invoice bills is pending until the end of its first
+/// local day (for the month of onboarding, the onboarding day) and missed after it.
+///
+/// "No data recorded" reads differently here: billing is in use for a client as soon as the log,
+/// as the basis sees it, holds any invoice of the client, and then every service month is
+/// judged, before the first invoice too, since invoices are issued monthly [5] and a month
+/// without one is a miss. Only a client with no invoice at all in the log is "no data recorded"
+/// (its billing may be kept elsewhere).
+fn monthly_invoice(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
+    let model = ctx.model;
+    let first_day = month.first_day();
+    let last_day = month.next().first_day().pred_opt().unwrap_or(first_day);
+    let billed = ctx
+        .client
+        .invoices
+        .iter()
+        .filter_map(|s| model.invoices.get(*s))
+        .filter(|i| ctx.as_of.sees(&i.issued))
+        .any(|i| !i.final_invoice && i.period_start <= last_day && i.period_end >= first_day);
+    if billed {
+        return;
+    }
+    let any_invoice = ctx.data_from.from(DataFamily::Invoices).is_some();
+    let calendar = &ctx.rules.agreement_at(bounds.from).calendar;
+    let service_starts = first_day.max(calendar.local_date(ctx.client.onboarded.occurred_at));
+    let clock = calendar.start_of_local_day(service_starts);
+    let due = calendar.end_of_local_day(service_starts);
+    let value = ctx.value(RuleId::Bil1, clock);
+    if let Some(verdict) = no_deadline_verdict(RuleId::Bil1, &value) {
+        ctx.push(
+            RuleId::Bil1,
+            Subject::Month { month },
+            Some(clock),
+            value,
+            None,
+            verdict,
+            &[],
+            None,
+        );
+        return;
+    }
+    let judged = judge_due(RuleId::Bil1, due, clock, None, &[], ctx.evaluated_at);
+    let (verdict, note) = match judged.verdict {
+        Verdict::Missed { .. } if !any_invoice => (
+            no_data(DataFamily::Invoices, ctx.evaluated_at),
+            "no invoice of this client is in the log: billing is not recorded here",
+        ),
+        other => (
+            other,
+            "no invoice bills this service month; invoices are issued monthly, by the month's first day",
+        ),
+    };
+    ctx.push(
+        RuleId::Bil1,
+        Subject::Month { month },
+        Some(clock),
+        value,
+        Some(due),
+        verdict,
+        &[],
+        Some(note),
+    );
 }
 
 /// A monthly delivery rule; `deadline_rule` names the rule whose value gives the deadline.
@@ -1042,13 +1377,14 @@ fn month_rule(
         &ctx.windows,
         ctx.evaluated_at,
     );
+    let verdict = ctx.unless_no_data(rule, judged.due_at, met.is_some(), judged.verdict);
     ctx.push(
         rule,
         Subject::Month { month },
         Some(bounds.to),
         own_value,
         judged.due_at,
-        judged.verdict,
+        verdict,
         met.as_slice(),
         judged.note.as_deref(),
     );
@@ -1127,6 +1463,8 @@ fn month_qa_coverage(ctx: &mut Ctx<'_>, month: YearMonth, bounds: Period) {
             met_at: None,
         }
     };
+    // Reviews are the meeting events here: with any review counted the month has data.
+    let verdict = ctx.unless_no_data(RuleId::Qa1, Some(judged_at), reviewed > 0, verdict);
     ctx.push(
         RuleId::Qa1,
         Subject::Month { month },
@@ -1168,7 +1506,31 @@ fn coverage(ctx: &mut Ctx<'_>) {
         match value {
             RuleValue::Agents(required) => {
                 judged_any = true;
-                coverage_part(ctx, part_from, part_to, required, value);
+                // Before the client's first recorded shift the ledger knows nothing of who was
+                // on duty: that part is "no data recorded", the rest is judged (issue 11).
+                let data_from = ctx
+                    .data_from
+                    .from(DataFamily::Shifts)
+                    .map_or(part_to, |d| d.clamp(part_from, part_to));
+                if data_from > part_from {
+                    ctx.push(
+                        RuleId::Cov1,
+                        Subject::Coverage {
+                            from: part_from,
+                            to: data_from,
+                            agents_on_duty: 0,
+                        },
+                        Some(part_from),
+                        value.clone(),
+                        None,
+                        no_data(DataFamily::Shifts, data_from),
+                        &[],
+                        Some("no shift recorded for the client before the end of this part; agents on duty unknown"),
+                    );
+                }
+                if data_from < part_to {
+                    coverage_part(ctx, data_from, part_to, required, value);
+                }
             }
             other => {
                 if let Some(verdict) = no_deadline_verdict(RuleId::Cov1, &other) {

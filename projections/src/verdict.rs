@@ -92,6 +92,17 @@ pub enum Verdict {
         /// The last tier of the chain, the one marked unreachable.
         last_tier: u32,
     },
+    /// No fact of the family the rule is judged on (shifts, report deliveries, QA reviews and
+    /// summaries) was recorded for the client by the time the obligation fell due, as the basis
+    /// sees the log: the ledger cannot tell a miss from a fact it was never given, so this is
+    /// neither met nor missed and never counts in a miss count or a rate (issue 11). From the
+    /// first fact of the family on, obligations are judged as usual.
+    NoData {
+        /// The family of facts never recorded (`shifts`, `report_deliveries`, `qa_reviews`).
+        family: DataFamily,
+        /// What was looked for, and up to when.
+        reason: String,
+    },
     /// The rule does not apply here (tier, coverage, or the facts of the case).
     NotApplicable {
         /// Why.
@@ -107,6 +118,56 @@ pub enum Verdict {
         /// Why, and where the judgement lives instead.
         reason: String,
     },
+}
+
+/// A family of facts some rules are judged on, whose absence from the log is "no data recorded"
+/// rather than a miss (see [`Verdict::NoData`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataFamily {
+    /// Shift starts and ends (R-COV-1).
+    Shifts,
+    /// Monthly report deliveries and quarterly reviews (R-REP-1, R-REP-2, R-REP-3).
+    ReportDeliveries,
+    /// QA reviews (selection, completion) and QA summary deliveries (R-QA-1, R-QA-4).
+    QaReviews,
+    /// Invoices issued (R-BIL-1's monthly invoice).
+    Invoices,
+}
+
+impl DataFamily {
+    /// The family as reports spell it (its serde name).
+    pub fn label(self) -> &'static str {
+        match self {
+            DataFamily::Shifts => "shifts",
+            DataFamily::ReportDeliveries => "report_deliveries",
+            DataFamily::QaReviews => "qa_reviews",
+            DataFamily::Invoices => "invoices",
+        }
+    }
+
+    /// The events that make up the family, for the report's definitions.
+    pub fn facts(self) -> &'static str {
+        match self {
+            DataFamily::Shifts => "shift started or ended",
+            DataFamily::ReportDeliveries => "monthly report delivered or quarterly review held",
+            DataFamily::QaReviews => {
+                "call selected for review, review completed, or QA summary delivered"
+            }
+            DataFamily::Invoices => "invoice issued",
+        }
+    }
+
+    /// The family a rule is judged on, for the rules "no data recorded" applies to.
+    pub fn of_rule(rule: RuleId) -> Option<DataFamily> {
+        match rule {
+            RuleId::Cov1 => Some(DataFamily::Shifts),
+            RuleId::Rep1 | RuleId::Rep2 | RuleId::Rep3 => Some(DataFamily::ReportDeliveries),
+            RuleId::Qa1 | RuleId::Qa4 => Some(DataFamily::QaReviews),
+            RuleId::Bil1 => Some(DataFamily::Invoices),
+            _ => None,
+        }
+    }
 }
 
 /// Counts of verdicts, raw and under normal operating conditions.
@@ -129,6 +190,10 @@ pub struct Tally {
     /// R-ESC-2 chains exhausted (left out of the serialized form when none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub chain_exhausted: u64,
+    /// No data recorded for the rule's family of facts: neither met nor missed, and in no rate
+    /// (left out of the serialized form when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub no_data: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -147,6 +212,7 @@ impl Tally {
             Verdict::Unconfigured { .. } => &mut self.unconfigured,
             Verdict::NotComputable { .. } => &mut self.not_computable,
             Verdict::ChainExhausted { .. } => &mut self.chain_exhausted,
+            Verdict::NoData { .. } => &mut self.no_data,
         };
         *slot = slot.saturating_add(1);
     }

@@ -73,6 +73,10 @@ fn import_lab() -> QueueLogImport {
 }
 
 fn projections(import: &QueueLogImport) -> Projections {
+    projections_with(import, Coverage::BusinessHours)
+}
+
+fn projections_with(import: &QueueLogImport, coverage: Coverage) -> Projections {
     let client = ClientId::new("lab").unwrap();
     // The lab server ran on UTC, so a UTC calendar makes client-local months the UTC months the
     // independent computation used.
@@ -81,7 +85,7 @@ fn projections(import: &QueueLogImport) -> Projections {
         onboard(
             &client,
             t("2022-06-01T00:00:00Z"),
-            agreement(Tier::Professional, Coverage::BusinessHours, "UTC"),
+            agreement(Tier::Professional, coverage, "UTC"),
         ),
     )];
     // Imported events are recorded when the import runs, after the fact.
@@ -234,4 +238,69 @@ fn importing_twice_is_idempotent_by_event_id() {
     assert_eq!(ids_a, ids_b);
     let unique: std::collections::BTreeSet<_> = ids_a.iter().collect();
     assert_eq!(unique.len(), ids_a.len());
+}
+
+/// Issue 11: the lab ledger holds telephony only. No shift, report delivery, quarterly review,
+/// QA review or QA summary was ever recorded for the client, so the rules judged on those facts
+/// (R-COV-1 on shifts; R-REP-1/3 on report deliveries; R-QA-1/4 on QA reviews and summaries)
+/// have no data: "no data recorded", never "missed", and never in a miss count.
+#[test]
+fn telephony_alone_shows_no_spurious_misses_for_rules_without_data() {
+    use opsledger_domain::rules::RuleId;
+    use opsledger_projections::verdict::Verdict;
+    use opsledger_projections::Period;
+
+    // 24/7 coverage, so that R-COV-1 applies (under business hours it does not).
+    let p = projections_with(&import_lab(), Coverage::TwentyFourSeven);
+    let client = ClientId::new("lab").unwrap();
+    let report = p
+        .obligation_report(
+            &client,
+            Period {
+                from: t("2022-06-01T00:00:00Z"),
+                to: t("2022-11-01T00:00:00Z"),
+            },
+            AsOf::Head,
+            // Late enough that every deadline of the period (October's reports, Q3's review)
+            // has passed.
+            t("2023-01-01T00:00:00Z"),
+        )
+        .unwrap();
+    for rule in [
+        RuleId::Cov1,
+        RuleId::Rep1,
+        RuleId::Rep3,
+        RuleId::Qa1,
+        RuleId::Qa4,
+    ] {
+        let line = report.rules.iter().find(|r| r.rule == rule).unwrap();
+        assert_eq!(line.tally.missed, 0, "{rule}: {line:?}");
+        assert_eq!(line.tally.excused, 0, "{rule}: {line:?}");
+        assert!(line.tally.no_data > 0, "{rule}: {line:?}");
+        let note = line.note.as_deref().unwrap_or_default();
+        assert!(note.contains("no data recorded"), "{rule}: {note}");
+        for o in report.obligations.iter().filter(|o| o.rule == rule) {
+            // Months without an answered call are vacuously met under R-QA-1 and the quarter
+            // due at the evaluation instant is pending; nothing is missed or excused.
+            assert!(
+                !matches!(o.verdict, Verdict::Missed { .. } | Verdict::Excused { .. }),
+                "{rule}: {o:?}"
+            );
+        }
+    }
+    // The calls themselves are still judged: July's waits over 45 s are R-ANS-2 misses.
+    let ans2 = report
+        .rules
+        .iter()
+        .find(|r| r.rule == RuleId::Ans2)
+        .unwrap();
+    assert!(ans2.tally.missed > 0, "{ans2:?}");
+    // No data is not a verdict on performance: the serialized name is stable.
+    let no_data = report
+        .obligations
+        .iter()
+        .find(|o| matches!(o.verdict, Verdict::NoData { .. }))
+        .unwrap();
+    let json = serde_json::to_value(&no_data.verdict).unwrap();
+    assert_eq!(json["verdict"], "no_data");
 }

@@ -18,9 +18,11 @@ use opsledger_domain::events::{
 };
 use opsledger_domain::events::{InvoiceIssued, PaymentReceived};
 use opsledger_domain::events::{LegalHoldPlaced, LegalHoldReleased, TerminationTookEffect};
+use opsledger_domain::events::{MonthlyReportDelivered, MonthlyReportKind, QaSummaryDelivered};
 use opsledger_domain::events::{PaymentDefaultNoticeSent, ServiceSuspended};
 use opsledger_domain::ids::DigestId;
 use opsledger_domain::ids::NoticeId;
+use opsledger_domain::ids::ReportId;
 use opsledger_domain::ids::SopAmendmentId;
 use opsledger_domain::ids::{
     AgentId, AgreementAmendmentId, CallId, ClientId, EscalationId, ExcusedWindowId, LegalHoldId,
@@ -176,6 +178,27 @@ fn is_missed(v: &Verdict) -> bool {
     matches!(v, Verdict::Missed { .. })
 }
 
+/// September 2024's performance report and QA summary, delivered at `at`.
+fn september_delivered(at: &str) -> [DomainEvent; 2] {
+    [
+        DomainEvent::MonthlyReportDelivered(MonthlyReportDelivered {
+            client_id: acme(),
+            report_id: ReportId::new("perf-2024-09").unwrap(),
+            at: t(at),
+            year: 2024,
+            month: 9,
+            kind: MonthlyReportKind::Performance,
+        }),
+        DomainEvent::QaSummaryDelivered(QaSummaryDelivered {
+            client_id: acme(),
+            report_id: ReportId::new("qa-2024-09").unwrap(),
+            at: t(at),
+            year: 2024,
+            month: 9,
+        }),
+    ]
+}
+
 // ------------------------------------------------------------------ 1. narrow excused windows
 
 #[test]
@@ -208,6 +231,9 @@ fn a_short_window_inside_a_month_excuses_neither_its_reports_nor_an_issue_it_doe
         at: t("2024-10-06T13:00:00Z"),
         agent_id: agent(),
     }));
+    // September's report and QA summary were delivered, so report deliveries are recorded for
+    // this client and a missing one is a miss, not "no data recorded" (issue 11).
+    events.extend(september_delivered("2024-10-04T15:00:00Z"));
     events.sort_by_key(DomainEvent::occurred_at);
     let p = ledger(base_agreement(), events);
     let r = report(
