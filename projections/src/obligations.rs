@@ -52,7 +52,6 @@ use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::{
     BreachKind, DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
-use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::{
     AccountIssueId, AgentId, BreachId, CallId, ClientId, EscalationId, InvoiceId, LegalHoldId,
     QualityIssueId, ReviewId, SopAmendmentId,
@@ -1683,7 +1682,7 @@ fn split_by_windows(
 ) -> Vec<(DateTime<Utc>, DateTime<Utc>, Option<ExcusedWindow>)> {
     let mut relevant: Vec<&ExcusedWindow> = windows
         .iter()
-        .filter(|w| cause_concerns(w.cause, rule) && w.from < to && w.to.map_or(true, |e| e > from))
+        .filter(|w| w.concerns(rule) && w.from < to && w.to.map_or(true, |e| e > from))
         .collect();
     relevant.sort_by_key(|w| w.from);
     let mut parts = Vec::new();

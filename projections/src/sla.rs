@@ -40,7 +40,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use opsledger_domain::deadlines::due_at;
 use opsledger_domain::events::AbandonReason;
-use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::ClientId;
 use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
 use serde::{Deserialize, Serialize};
@@ -341,7 +340,7 @@ pub fn monthly_report(
         // missing credentials, for one, do not slow answering.
         let excused = windows
             .iter()
-            .any(|w| cause_concerns(w.cause, RuleId::Ans1) && w.overlaps(connected, end));
+            .any(|w| w.concerns(RuleId::Ans1) && w.overlaps(connected, end));
         let add = |acc: &mut FiguresAccumulator| {
             acc.raw.add(&seen, connected, target, max);
             if excused {
