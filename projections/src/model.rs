@@ -301,6 +301,10 @@ pub struct Classification {
     /// Urgent for R-ESC-1: the nature is on the urgent list of the agreement in force at the
     /// classification, or the agent flagged it urgent.
     pub urgent: bool,
+    /// Urgent because the nature is on the client's list, whatever the agent's flag said (so
+    /// the report can say which reading made it urgent).
+    #[serde(default)]
+    pub urgent_by_nature: bool,
     /// What the call resulted in.
     pub outcome: CallOutcome,
 }
@@ -915,14 +919,13 @@ impl ReadModel {
                 if let Some(c) = self.calls.get_mut(&e.call_id) {
                     // R-ESC-1: urgency is the agreement's (in force at the classification) or
                     // the agent's flag, which may add urgency but never remove it.
-                    let urgent = self.clients.get(c.client).map_or(e.urgent, |client| {
-                        client
-                            .agreement_or_first(e.at)
-                            .call_is_urgent(&e.nature, e.urgent)
+                    let urgent_by_nature = self.clients.get(c.client).is_some_and(|client| {
+                        client.agreement_or_first(e.at).is_urgent_nature(&e.nature)
                     });
                     let class = Classification {
                         event: r,
-                        urgent,
+                        urgent: e.urgent || urgent_by_nature,
+                        urgent_by_nature,
                         outcome: e.outcome,
                     };
                     c.first_classification.get_or_insert(class);
