@@ -241,7 +241,8 @@ pub struct ExcusedWindow {
     /// The opening and (if seen) closing events.
     pub evidence: Vec<EventRef>,
     /// The only rules it excuses (a window awaiting the client's answer: the rules its
-    /// communication named); empty means every rule its cause concerns.
+    /// communication named); empty means every rule its cause concerns, except for a window
+    /// awaiting the client's answer, which then excuses nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleId>,
 }
@@ -326,7 +327,10 @@ impl ExcusedWindow {
     /// (`domain::excuses::cause_concerns`) and, when it is limited to some rules, the rule is
     /// one of them.
     pub fn concerns(&self, rule: RuleId) -> bool {
-        cause_concerns(self.cause, rule) && (self.rules.is_empty() || self.rules.contains(&rule))
+        // A wait for the client's answer excuses only what the communication named, so one
+        // naming nothing (an excused-window event appended past `decide`) excuses nothing.
+        let limited = !self.rules.is_empty() || self.cause == ExcuseCause::AwaitingClientResponse;
+        cause_concerns(self.cause, rule) && (!limited || self.rules.contains(&rule))
     }
 
     /// Whether the window holds an instant; both ends included, since a deadline at the very

@@ -276,3 +276,21 @@ fn awaiting_the_clients_answer_excuses_only_the_rules_the_communication_names() 
         Verdict::Missed { .. }
     ));
 }
+
+#[test]
+fn a_wait_for_the_client_naming_no_rule_excuses_nothing() {
+    // `decide` refuses such a window; appended past it, it still excuses nothing.
+    let mut events = late_documentation();
+    events.push(DomainEvent::ExcusedWindowOpened(ExcusedWindowOpened {
+        client_id: acme(),
+        window_id: ExcusedWindowId::new("wait").unwrap(),
+        at: t("2024-10-08T14:00:00Z"),
+        cause: ExcuseCause::AwaitingClientResponse,
+        note: None,
+    }));
+    let r = report(events);
+    assert!(matches!(
+        find_call(&r, RuleId::Doc2, "c1").verdict,
+        Verdict::Missed { .. }
+    ));
+}
