@@ -11,8 +11,9 @@ use crate::command::{
 };
 use crate::error::DomainError;
 use crate::events::{
-    CallDocumented, ClientOnboarded, DeletionScope, DocumentedFields, DomainEvent, ImmediateCause,
-    ImmediateTermination, InvoiceIssued, TerminationNoticeGiven, TerminationTookEffect, Urgency,
+    CallDocumented, ClientOnboarded, DeletionScope, DocumentedFields, DomainEvent, ExcuseCause,
+    ImmediateCause, ImmediateTermination, InvoiceIssued, TerminationNoticeGiven,
+    TerminationTookEffect, Urgency,
 };
 use crate::ids::{CallId, ClientId, InvoiceId};
 use crate::money::{Currency, Money};
@@ -97,6 +98,35 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
                     "that change id is already recorded",
                 ));
             }
+            Ok(vec![e.into()])
+        }
+
+        // An agency communication awaiting the client's answer [4 Timely Response]: the rules
+        // it names as depending on the answer are excused until the answer is recorded.
+        C::SendCommunication(e) => {
+            let client = active_client(state, &e.client_id, e.at, "communication")?;
+            if let Some((existing, _)) = client.communications.get(&e.communication_id) {
+                return duplicate(*existing == e, format!("client-{}", e.client_id));
+            }
+            Ok(vec![e.into()])
+        }
+        C::AnswerCommunication(e) => {
+            let client = known_client(state, &e.client_id)?;
+            let (sent, answered) = client
+                .communications
+                .get(&e.communication_id)
+                .ok_or_else(|| unknown("communication", e.communication_id.as_str()))?;
+            if *answered == Some(e.at) {
+                return Ok(vec![]);
+            }
+            if answered.is_some() {
+                return Err(invalid(
+                    &e.client_id,
+                    "record the answer to a communication",
+                    "its answer is already recorded",
+                ));
+            }
+            esc_monotonic(sent.at, e.at, &format!("client-{}", e.client_id))?;
             Ok(vec![e.into()])
         }
 
@@ -520,6 +550,15 @@ pub fn decide(state: &LedgerState, command: Command) -> Result<Vec<DomainEvent>,
         // ------------------------------------------------------------ operations
         C::OpenExcusedWindow(e) => {
             known_client(state, &e.client_id)?;
+            // Awaiting the client's answer excuses only the rules a communication names, so its
+            // windows come from `SendCommunication`, never from a free-standing window.
+            if e.cause == ExcuseCause::AwaitingClientResponse {
+                return Err(invalid(
+                    &e.client_id,
+                    "open an excused window awaiting the client's answer",
+                    "such windows are opened by sending the communication (send_communication)",
+                ));
+            }
             if let Some(existing) = state.excused_windows.get(&e.window_id) {
                 return duplicate(
                     existing.opened == e,

@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::agreement::{Rate, RuleOverride, ServiceAgreement};
 use crate::ids::{
     AccountIssueId, AgentId, AgreementAmendmentId, BreachId, CallId, ChangeId, ClientId,
-    CredentialId, CreditNoteId, DeletionId, DigestId, EscalationId, ExcusedWindowId, InvoiceId,
-    LegalHoldId, NoticeId, PaymentId, QualityIssueId, ReportId, ReviewId, ShiftId, SopAmendmentId,
-    AGENCY_SCOPE,
+    CommunicationId, CredentialId, CreditNoteId, DeletionId, DigestId, EscalationId,
+    ExcusedWindowId, InvoiceId, LegalHoldId, NoticeId, PaymentId, QualityIssueId, ReportId,
+    ReviewId, ShiftId, SopAmendmentId, AGENCY_SCOPE,
 };
 use crate::money::Money;
 use crate::rules::RuleId;
@@ -230,6 +230,52 @@ payload!(
     "client",
     client_id,
     ["/details"]
+);
+
+/// The agency sent the client a communication about the service engagement that needs the
+/// client's answer [4 Timely Response]. Until the client answers, performance of the rules named
+/// in `affects` is excused (an excused window of cause `awaiting_client_response` opened by this
+/// event and closed by [`CommunicationAnswered`]); other rules are judged as usual.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommunicationSent {
+    /// Client.
+    pub client_id: ClientId,
+    /// Communication.
+    pub communication_id: CommunicationId,
+    /// When sent.
+    pub at: DateTime<Utc>,
+    /// The rules whose obligations depend on the answer (e.g. R-DOC-2 while the client has not
+    /// said where documentation goes); none means the communication excuses nothing.
+    pub affects: Vec<RuleId>,
+    /// Personal data: what was asked.
+    pub subject: Option<String>,
+}
+payload!(
+    CommunicationSent,
+    "client.communication_sent",
+    1,
+    "client",
+    client_id,
+    ["/subject"]
+);
+
+/// The client answered an agency communication: the wait it excused ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommunicationAnswered {
+    /// Client.
+    pub client_id: ClientId,
+    /// Communication answered.
+    pub communication_id: CommunicationId,
+    /// When the answer came.
+    pub at: DateTime<Utc>,
+}
+payload!(
+    CommunicationAnswered,
+    "client.communication_answered",
+    1,
+    "client",
+    client_id,
+    []
 );
 
 // ---------------------------------------------------------------- calls
@@ -982,6 +1028,11 @@ pub enum ExcuseCause {
     MissingCredentials,
     /// A significant call-volume change the client did not notify.
     UnnotifiedVolumeChange,
+    /// Awaiting the client's answer to an agency communication [4 Timely Response]; opened and
+    /// closed by `CommunicationSent` / `CommunicationAnswered` only, never by an excused-window
+    /// event, since it excuses just the rules the communication names. Added as a new value; no
+    /// existing value changed.
+    AwaitingClientResponse,
 }
 
 /// An excused window opened: time outside normal operating conditions.
@@ -1534,6 +1585,8 @@ domain_events!(
     CredentialsRevoked,
     CredentialsRestored,
     SignificantChangeNotified,
+    CommunicationSent,
+    CommunicationAnswered,
     CallConnected,
     CallAnswered,
     CallRoutedToVoicemail,

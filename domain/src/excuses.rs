@@ -5,7 +5,9 @@
 //! performance; missing, expired or revoked client credentials [4 Software Access] prevent what
 //! needs the client's systems (delivering documentation into them, and reaching escalation
 //! contacts or delivering digests through them); an unnotified significant change in call volume
-//! [4 Change Notification] bears on answer times and coverage only. Rules that are not
+//! [4 Change Notification] bears on answer times and coverage only; awaiting the client's answer
+//! to an agency communication [4 Timely Response] bears on the performances the communication
+//! names as depending on the answer (the window carries them). Rules that are not
 //! performances by the agency (billing, termination, retention, amendments) and rules without a
 //! clock are never excused.
 
@@ -23,6 +25,9 @@ pub fn cause_concerns(cause: ExcuseCause, rule: RuleId) -> bool {
         ExcuseCause::UnnotifiedVolumeChange => {
             matches!(rule, RuleId::Ans1 | RuleId::Ans2 | RuleId::Cov1)
         }
+        // The window itself names the rules that depend on the answer (its communication's
+        // `affects`); among them only performances can be excused.
+        ExcuseCause::AwaitingClientResponse => is_performance_rule(rule),
     }
 }
 
@@ -32,6 +37,7 @@ pub fn cause_label(cause: ExcuseCause) -> &'static str {
         ExcuseCause::ForceMajeure => "force_majeure",
         ExcuseCause::MissingCredentials => "missing_credentials",
         ExcuseCause::UnnotifiedVolumeChange => "unnotified_volume_change",
+        ExcuseCause::AwaitingClientResponse => "awaiting_client_response",
     }
 }
 

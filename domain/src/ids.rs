@@ -234,6 +234,11 @@ string_id!(
     "change"
 );
 string_id!(
+    /// An agency communication awaiting the client's answer [4 Timely Response].
+    CommunicationId,
+    "communication"
+);
+string_id!(
     /// A performed deletion of client data.
     DeletionId,
     "deletion"
@@ -283,6 +288,7 @@ plain_check!(
     NoticeId,
     CredentialId,
     ChangeId,
+    CommunicationId,
     DeletionId
 );
 

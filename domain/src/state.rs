@@ -13,16 +13,17 @@ use serde::{Deserialize, Serialize};
 use crate::agreement::{AgreementVersion, ServiceAgreement};
 use crate::events::{
     AccountIssueIdentified, CallClassified, CallConnected, CallDocumented, ClientOnboarded,
-    ConductBreachIdentified, CorrectiveActionTaken, CreditNoteIssued, DigestDelivered, DomainEvent,
-    EscalationOpened, ExcusedWindowOpened, ImmediateTermination, InvoiceIssued, LegalHoldPlaced,
-    MonthlyReportDelivered, PaymentDefaultNoticeSent, PaymentReceived, PriceChangeNotified,
-    QaSummaryDelivered, QualityIssueIdentified, QuarterlyReviewConducted, ReviewCompleted,
-    ShiftStarted, SopAmendmentPublished, TerminationNoticeGiven,
+    CommunicationSent, ConductBreachIdentified, CorrectiveActionTaken, CreditNoteIssued,
+    DigestDelivered, DomainEvent, EscalationOpened, ExcusedWindowOpened, ImmediateTermination,
+    InvoiceIssued, LegalHoldPlaced, MonthlyReportDelivered, PaymentDefaultNoticeSent,
+    PaymentReceived, PriceChangeNotified, QaSummaryDelivered, QualityIssueIdentified,
+    QuarterlyReviewConducted, ReviewCompleted, ShiftStarted, SopAmendmentPublished,
+    TerminationNoticeGiven,
 };
 use crate::ids::{
-    AccountIssueId, AgentId, BreachId, CallId, ChangeId, ClientId, CredentialId, DigestId,
-    EscalationId, ExcusedWindowId, InvoiceId, LegalHoldId, NoticeId, QualityIssueId, ReportId,
-    ReviewId, ShiftId,
+    AccountIssueId, AgentId, BreachId, CallId, ChangeId, ClientId, CommunicationId, CredentialId,
+    DigestId, EscalationId, ExcusedWindowId, InvoiceId, LegalHoldId, NoticeId, QualityIssueId,
+    ReportId, ReviewId, ShiftId,
 };
 use crate::money::{Money, MoneyError};
 use crate::rules_in_force::ClientRules;
@@ -50,6 +51,9 @@ pub struct ClientState {
     pub credentials: BTreeMap<CredentialId, CredentialStatus>,
     /// Notified changes.
     pub changes: BTreeSet<ChangeId>,
+    /// Agency communications awaiting or given the client's answer, with the answer's instant.
+    #[serde(default)]
+    pub communications: BTreeMap<CommunicationId, (CommunicationSent, Option<DateTime<Utc>>)>,
     /// Payment default notices sent.
     pub default_notices: BTreeMap<NoticeId, PaymentDefaultNoticeSent>,
     /// Since when service is suspended, if it is.
@@ -321,6 +325,7 @@ impl LedgerState {
                         }],
                         credentials: BTreeMap::new(),
                         changes: BTreeSet::new(),
+                        communications: BTreeMap::new(),
                         default_notices: BTreeMap::new(),
                         suspended_since: None,
                         price_changes: Vec::new(),
@@ -360,6 +365,16 @@ impl LedgerState {
             }),
             E::SignificantChangeNotified(e) => self.with_client(&e.client_id, |c| {
                 c.changes.insert(e.change_id.clone());
+            }),
+            E::CommunicationSent(e) => self.with_client(&e.client_id, |c| {
+                c.communications
+                    .entry(e.communication_id.clone())
+                    .or_insert_with(|| (e.clone(), None));
+            }),
+            E::CommunicationAnswered(e) => self.with_client(&e.client_id, |c| {
+                if let Some((_, answered)) = c.communications.get_mut(&e.communication_id) {
+                    answered.get_or_insert(e.at);
+                }
             }),
             E::CallConnected(e) => {
                 self.calls

@@ -20,12 +20,13 @@ use std::hash::Hash;
 use chrono::{DateTime, NaiveDate, Utc};
 use opsledger_domain::agreement::{AgreementVersion, ServiceAgreement};
 use opsledger_domain::events::{
-    AbandonReason, BreachKind, CallOutcome, DeletionScope, DomainEvent, ExcuseCause,
+    AbandonReason, BreachKind, CallOutcome, ChangeKind, DeletionScope, DomainEvent, ExcuseCause,
     ImmediateCause, MonthlyReportKind, Party, ReviewFindings, SopAmendmentPublished, Urgency,
 };
 use opsledger_domain::ids::{
-    AccountIssueId, AgentId, BreachId, CallId, ClientId, EscalationId, ExcusedWindowId, InvoiceId,
-    LegalHoldId, NoticeId, QualityIssueId, ReviewId, ShiftId,
+    AccountIssueId, AgentId, BreachId, CallId, ClientId, CommunicationId, CredentialId,
+    EscalationId, ExcusedWindowId, InvoiceId, LegalHoldId, NoticeId, QualityIssueId, ReviewId,
+    ShiftId,
 };
 use opsledger_domain::money::Money;
 use opsledger_domain::rules::{RuleId, RuleValue};
@@ -300,6 +301,10 @@ pub struct Classification {
     /// Urgent for R-ESC-1: the nature is on the urgent list of the agreement in force at the
     /// classification, or the agent flagged it urgent.
     pub urgent: bool,
+    /// Urgent because the nature is on the client's list, whatever the agent's flag said (so
+    /// the report can say which reading made it urgent).
+    #[serde(default)]
+    pub urgent_by_nature: bool,
     /// What the call resulted in.
     pub outcome: CallOutcome,
 }
@@ -488,8 +493,26 @@ pub struct WindowRecord {
     pub opened: EventRef,
     /// Closing.
     pub closed: Option<EventRef>,
+    /// The only rules it excuses, for a window awaiting the client's answer (the rules its
+    /// communication named); empty for the other causes, which excuse every rule they concern.
+    #[serde(default)]
+    pub rules: Vec<RuleId>,
+    /// The fact that opened it when that was not an excused-window event: the credential set or
+    /// the communication, so that the restoration or the answer closes it.
+    #[serde(default)]
+    pub opened_by: Option<WindowSource>,
 }
 row!(WindowRecord, ExcusedWindowId, window_id);
+
+/// The fact behind a window opened by an event other than an excused-window event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum WindowSource {
+    /// Credentials expired or revoked; restored or provided again, the window closes.
+    Credentials(CredentialId),
+    /// An agency communication awaiting the client's answer; answered, the window closes.
+    Communication(CommunicationId),
+}
 
 /// One legal hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -582,6 +605,92 @@ pub struct ReadModel {
     pub legal_holds: Table<HoldRecord>,
     /// Invoices.
     pub invoices: Table<InvoiceRecord>,
+}
+
+impl ReadModel {
+    /// Opens a window for a fact other than an excused-window event, unless one for the same
+    /// fact is still open (credentials expired, then revoked, make one window). Its id is
+    /// `credentials:<id>:<position>` or `communication:<id>:<position>` (just the prefix and
+    /// position when that would be too long); should a recorded window already use that id,
+    /// the recorded one is kept, as for any repeated window id.
+    fn open_derived_window(
+        &mut self,
+        client_id: &ClientId,
+        cause: ExcuseCause,
+        source: WindowSource,
+        rules: Vec<RuleId>,
+        r: EventRef,
+    ) {
+        let Some(client) = self.clients.slot(client_id) else {
+            return;
+        };
+        if self.open_derived(client, &source).is_some() {
+            return;
+        }
+        let (prefix, key) = match &source {
+            WindowSource::Credentials(c) => ("credentials", c.as_str()),
+            WindowSource::Communication(c) => ("communication", c.as_str()),
+        };
+        let id = ExcusedWindowId::new(format!("{prefix}:{key}:{}", r.position))
+            .or_else(|_| ExcusedWindowId::new(format!("{prefix}:{}", r.position)));
+        let Ok(window_id) = id else {
+            return;
+        };
+        if let Some(slot) = self.excused_windows.insert_new(WindowRecord {
+            window_id,
+            client,
+            cause,
+            opened: r,
+            closed: None,
+            rules,
+            opened_by: Some(source),
+        }) {
+            if let Some(c) = self.clients.get_slot_mut(client) {
+                c.excused_windows.push(slot);
+            }
+        }
+    }
+
+    /// The slot of the open window a fact opened for a client, if any.
+    fn open_derived(&self, client: u32, source: &WindowSource) -> Option<u32> {
+        let record = self.clients.get(client)?;
+        record.excused_windows.iter().copied().find(|slot| {
+            self.excused_windows
+                .get(*slot)
+                .is_some_and(|w| w.closed.is_none() && w.opened_by.as_ref() == Some(source))
+        })
+    }
+
+    /// Closes the open window a fact opened, if there is one.
+    fn close_derived_window(&mut self, client_id: &ClientId, source: &WindowSource, r: EventRef) {
+        let Some(client) = self.clients.slot(client_id) else {
+            return;
+        };
+        if let Some(slot) = self.open_derived(client, source) {
+            if let Some(w) = self.excused_windows.get_slot_mut(slot) {
+                set_first(&mut w.closed, r);
+            }
+        }
+    }
+
+    /// Closes every open window of a cause for a client.
+    fn close_windows_of_cause(&mut self, client_id: &ClientId, cause: ExcuseCause, r: EventRef) {
+        let Some(client) = self.clients.slot(client_id) else {
+            return;
+        };
+        let slots: Vec<u32> = self
+            .clients
+            .get(client)
+            .map(|c| c.excused_windows.clone())
+            .unwrap_or_default();
+        for slot in slots {
+            if let Some(w) = self.excused_windows.get_slot_mut(slot) {
+                if w.cause == cause && w.opened.occurred_at <= r.occurred_at {
+                    set_first(&mut w.closed, r);
+                }
+            }
+        }
+    }
 }
 
 fn set_first(slot: &mut Option<EventRef>, event: EventRef) {
@@ -690,13 +799,68 @@ impl ReadModel {
                     });
                 }
             }
-            // Credentials and change notices matter only through the excused windows that
-            // operations open for them; the windows are events of their own.
-            E::CredentialsProvided(_)
-            | E::CredentialsExpired(_)
-            | E::CredentialsRevoked(_)
-            | E::CredentialsRestored(_)
-            | E::SignificantChangeNotified(_) => {}
+            // Credentials, change notices and communications open and close excused windows
+            // themselves (the catalog's Readings: windows come from these events). Expired or
+            // revoked credentials open a `missing_credentials` window until the same set is
+            // restored or provided again.
+            E::CredentialsExpired(e) => {
+                self.open_derived_window(
+                    &e.client_id,
+                    ExcuseCause::MissingCredentials,
+                    WindowSource::Credentials(e.credential_id.clone()),
+                    Vec::new(),
+                    r,
+                );
+            }
+            E::CredentialsRevoked(e) => {
+                self.open_derived_window(
+                    &e.client_id,
+                    ExcuseCause::MissingCredentials,
+                    WindowSource::Credentials(e.credential_id.clone()),
+                    Vec::new(),
+                    r,
+                );
+            }
+            E::CredentialsRestored(e) => self.close_derived_window(
+                &e.client_id,
+                &WindowSource::Credentials(e.credential_id.clone()),
+                r,
+            ),
+            E::CredentialsProvided(e) => self.close_derived_window(
+                &e.client_id,
+                &WindowSource::Credentials(e.credential_id.clone()),
+                r,
+            ),
+            // A call-volume change is unnotified until the client notifies it [4 Change
+            // Notification]: the notice closes every open `unnotified_volume_change` window of
+            // the client. A notice opens none, since a notified change is the agency's to plan for.
+            E::SignificantChangeNotified(e) => {
+                if e.kind == ChangeKind::CallVolume {
+                    self.close_windows_of_cause(
+                        &e.client_id,
+                        ExcuseCause::UnnotifiedVolumeChange,
+                        r,
+                    );
+                }
+            }
+            // Awaiting the client's answer [4 Timely Response] excuses the rules the
+            // communication names, from sending to the answer.
+            E::CommunicationSent(e) => {
+                if !e.affects.is_empty() {
+                    self.open_derived_window(
+                        &e.client_id,
+                        ExcuseCause::AwaitingClientResponse,
+                        WindowSource::Communication(e.communication_id.clone()),
+                        e.affects.clone(),
+                        r,
+                    );
+                }
+            }
+            E::CommunicationAnswered(e) => self.close_derived_window(
+                &e.client_id,
+                &WindowSource::Communication(e.communication_id.clone()),
+                r,
+            ),
             E::CallConnected(e) => {
                 let Some(client) = self.clients.slot(&e.client_id) else {
                     return;
@@ -755,14 +919,13 @@ impl ReadModel {
                 if let Some(c) = self.calls.get_mut(&e.call_id) {
                     // R-ESC-1: urgency is the agreement's (in force at the classification) or
                     // the agent's flag, which may add urgency but never remove it.
-                    let urgent = self.clients.get(c.client).map_or(e.urgent, |client| {
-                        client
-                            .agreement_or_first(e.at)
-                            .call_is_urgent(&e.nature, e.urgent)
+                    let urgent_by_nature = self.clients.get(c.client).is_some_and(|client| {
+                        client.agreement_or_first(e.at).is_urgent_nature(&e.nature)
                     });
                     let class = Classification {
                         event: r,
-                        urgent,
+                        urgent: e.urgent || urgent_by_nature,
+                        urgent_by_nature,
                         outcome: e.outcome,
                     };
                     c.classifications.push(class);
@@ -993,6 +1156,8 @@ impl ReadModel {
                     cause: e.cause,
                     opened: r,
                     closed: None,
+                    rules: Vec::new(),
+                    opened_by: None,
                 }) {
                     if let Some(c) = self.clients.get_slot_mut(client) {
                         c.excused_windows.push(slot);

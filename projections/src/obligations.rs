@@ -52,7 +52,6 @@ use opsledger_domain::deadlines::{due_at, extended_by_holds, rule_due_at};
 use opsledger_domain::events::{
     BreachKind, DeletionScope, Finding, ImmediateCause, MonthlyReportKind, Urgency,
 };
-use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::{
     AccountIssueId, AgentId, BreachId, CallId, ClientId, EscalationId, InvoiceId, LegalHoldId,
     QualityIssueId, ReviewId, SopAmendmentId,
@@ -382,6 +381,26 @@ fn no_data_definition(family: DataFamily) -> String {
     )
 }
 
+/// The catalog's reading of a rule value's deadline, where the Terms leave room (the
+/// "Readings" section), as the report states it next to the verdict.
+fn deadline_reading(rule: RuleId, value: &RuleValue) -> Option<&'static str> {
+    match (rule, value) {
+        (RuleId::Qa5, RuleValue::SameBusinessDay) => Some(
+            "\"immediately\" for a conduct breach reads as by the end of the same business day",
+        ),
+        (_, RuleValue::Immediate) => Some(
+            "\"immediately\" reads as within 60 s of the clock start (the catalog's stated tolerance)",
+        ),
+        (RuleId::Ret2 | RuleId::Bil2, RuleValue::Days(_)) => Some(
+            "\"within N days\" runs to the end of the N-th local calendar day after the clock start",
+        ),
+        (_, RuleValue::Days(_)) => Some(
+            "N days are N of the client's local calendar days, at the same local wall-clock time; daylight saving never moves it",
+        ),
+        _ => None,
+    }
+}
+
 /// Rules that need more than events, or point elsewhere.
 fn static_note(rule: RuleId) -> Option<&'static str> {
     match rule {
@@ -461,6 +480,19 @@ impl Ctx<'_> {
         start: EventRef,
         meeting: Option<EventRef>,
     ) {
+        self.deadline_noted(rule, subject, start, meeting, None);
+    }
+
+    /// As [`Ctx::deadline`], with a sentence on why the obligation exists, put before the
+    /// reading of the deadline.
+    fn deadline_noted(
+        &mut self,
+        rule: RuleId,
+        subject: impl MakeSubject,
+        start: EventRef,
+        meeting: Option<EventRef>,
+        why: Option<&str>,
+    ) {
         let value = self.value(rule, start.occurred_at);
         let calendar = &self.rules.agreement_at(start.occurred_at).calendar;
         let judged = judge_deadline(
@@ -478,6 +510,15 @@ impl Ctx<'_> {
         } else {
             &evidence[..1]
         };
+        // The note says which reading applied: a window's, else the deadline's own.
+        let reading = judged
+            .note
+            .or_else(|| deadline_reading(rule, &value).map(str::to_owned));
+        let note = match (why, reading) {
+            (Some(w), Some(r)) => Some(format!("{w}; {r}")),
+            (Some(w), None) => Some(w.to_owned()),
+            (None, r) => r,
+        };
         self.record(
             rule,
             subject,
@@ -486,7 +527,7 @@ impl Ctx<'_> {
             judged.due_at,
             judged.verdict,
             evidence,
-            judged.note.as_deref(),
+            note.as_deref(),
         );
     }
 
@@ -714,12 +755,18 @@ fn calls(ctx: &mut Ctx<'_>) {
             }
         }
         // R-ESC-1.
-        if class.is_some_and(|c| c.urgent) {
-            ctx.deadline(
+        if let Some(c) = class.filter(|c| c.urgent) {
+            let why = if c.urgent_by_nature {
+                "urgent because its nature is on the client's list of urgent natures (the agent's flag may add urgency, never remove it)"
+            } else {
+                "urgent because the agent classified it urgent (its nature is not on the client's list)"
+            };
+            ctx.deadline_noted(
                 RuleId::Esc1,
                 subject(),
                 completed,
                 ctx.seen(call.urgent_escalation_attempt),
+                Some(why),
             );
         }
     }
@@ -1683,7 +1730,7 @@ fn split_by_windows(
 ) -> Vec<(DateTime<Utc>, DateTime<Utc>, Option<ExcusedWindow>)> {
     let mut relevant: Vec<&ExcusedWindow> = windows
         .iter()
-        .filter(|w| cause_concerns(w.cause, rule) && w.from < to && w.to.map_or(true, |e| e > from))
+        .filter(|w| w.concerns(rule) && w.from < to && w.to.map_or(true, |e| e > from))
         .collect();
     relevant.sort_by_key(|w| w.from);
     let mut parts = Vec::new();
@@ -1940,6 +1987,12 @@ fn notice_period(
             reason: format!("{rule} value has no period"),
         }),
     };
+    let note = match deadline_reading(rule, &value) {
+        Some(reading) => {
+            format!("the earliest permitted effective instant is the due instant; {reading}")
+        }
+        None => "the earliest permitted effective instant is the due instant".to_owned(),
+    };
     ctx.push(
         rule,
         subject,
@@ -1948,7 +2001,7 @@ fn notice_period(
         earliest,
         verdict,
         &[notice],
-        Some("the earliest permitted effective instant is the due instant"),
+        Some(note.as_str()),
     );
 }
 
@@ -2147,6 +2200,16 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
             }),
         ),
     };
+    // Which readings applied: local calendar days, and legal holds extending the deadline.
+    let mut ret2_note = deadline_reading(RuleId::Ret2, &value)
+        .unwrap_or_default()
+        .to_owned();
+    if !hold_times.is_empty() {
+        ret2_note.push_str(&format!(
+            "; extended by the time {} legal hold(s) were active after the termination (a hold suspends the deadline)",
+            hold_times.len()
+        ));
+    }
     let mut evidence = vec![terminated];
     evidence.extend(deleted);
     ctx.push(
@@ -2157,7 +2220,7 @@ fn termination_and_retention(ctx: &mut Ctx<'_>) {
         due,
         verdict,
         &evidence,
-        None,
+        Some(ret2_note.as_str()),
     );
     // R-RET-3: an obligation in force for a span, not a deadline.
     let value = ctx.value(RuleId::Ret3, t);

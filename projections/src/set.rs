@@ -21,7 +21,10 @@ use crate::retention::{self, RetentionReport};
 use crate::sla::{self, SlaReport};
 
 /// The version of the persisted state layout; state of another version must be rebuilt.
-pub const STATE_VERSION: u32 = 1;
+/// Version 2: the fold opens and closes excused windows from credential, change-notice and
+/// communication events and records why a call is urgent, so state folded by version 1 lacks
+/// them and is rebuilt rather than served.
+pub const STATE_VERSION: u32 = 2;
 
 /// Why an event could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -37,13 +37,19 @@
 //!   majeure, unnotified volume change; `[connected, end of wait]`, a point for an unresolved
 //!   call); every window is listed. Clocked rules' tallies give `excused` apart from
 //!   `missed`: the raw view counts both as missed.
+//! - **No data recorded** (`no_data` in a rule's tally): an obligation judged on a family of
+//!   facts the log never recorded for this client by its due instant, as the report's basis
+//!   sees the log: shifts (R-COV-1, the part before the first shift), report deliveries and
+//!   quarterly reviews (R-REP-1/2/3), QA reviews and summaries (R-QA-1/4), invoices (R-BIL-1's
+//!   monthly invoice, only while the client has no invoice at all). It is neither met nor
+//!   missed, in no miss count and no rate; from the family's first fact on, obligations are
+//!   judged as usual (`crate::obligations`).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use opsledger_domain::deadlines::due_at;
 use opsledger_domain::events::AbandonReason;
-use opsledger_domain::excuses::cause_concerns;
 use opsledger_domain::ids::ClientId;
 use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
 use serde::{Deserialize, Serialize};
@@ -357,7 +363,7 @@ pub fn monthly_report(
         // missing credentials, for one, do not slow answering.
         let excused = windows
             .iter()
-            .any(|w| cause_concerns(w.cause, RuleId::Ans1) && w.overlaps(connected, end));
+            .any(|w| w.concerns(RuleId::Ans1) && w.overlaps(connected, end));
         let add = |acc: &mut FiguresAccumulator| {
             acc.raw.add(&seen, connected, target, max);
             if excused {

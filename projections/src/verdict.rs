@@ -7,7 +7,11 @@
 //! obligation stays met even inside a window.
 //!
 //! Excused windows excuse narrowly (the catalog's Readings), and only windows whose cause
-//! concerns the rule (`domain::excuses::cause_concerns`) count:
+//! concerns the rule (`domain::excuses::cause_concerns`) count, and a window awaiting the
+//! client's answer only for the rules its communication named ([`ExcusedWindow::concerns`]).
+//! Windows come from events (`crate::model`): excused-window events, credentials expired or
+//! revoked until restored or provided again, an unnotified volume change until the client's
+//! call-volume notice, a communication until its answer:
 //! - (a) a window holding the whole performance interval, clock start to due instant (closed),
 //!   excuses it outright;
 //! - (b) a window holding the due instant extends the deadline by the part of the window after
@@ -236,6 +240,11 @@ pub struct ExcusedWindow {
     pub to: Option<DateTime<Utc>>,
     /// The opening and (if seen) closing events.
     pub evidence: Vec<EventRef>,
+    /// The only rules it excuses (a window awaiting the client's answer: the rules its
+    /// communication named); empty means every rule its cause concerns, except for a window
+    /// awaiting the client's answer, which then excuses nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleId>,
 }
 
 impl ExcusedWindow {
@@ -262,6 +271,7 @@ pub fn windows_seen(model: &ReadModel, client: &ClientRecord, as_of: &AsOf) -> V
                 from: w.opened.occurred_at,
                 to: closed.map(|c| c.occurred_at),
                 evidence,
+                rules: w.rules.clone(),
             }
         })
         .collect()
@@ -295,10 +305,32 @@ pub fn stamp(at: DateTime<Utc>) -> String {
 }
 
 impl ExcusedWindow {
-    /// "force_majeure 2024-03-01T15:00:00Z–2024-03-01T16:00:00Z" (an open window ends in "…").
+    /// "force_majeure 2024-03-01T15:00:00Z–2024-03-01T16:00:00Z" (an open window ends in "…");
+    /// a window limited to some rules names them: "awaiting_client_response (R-DOC-2) …".
     pub fn describe(&self) -> String {
         let to = self.to.map_or_else(|| "…".to_owned(), stamp);
-        format!("{} {}–{}", cause_label(self.cause), stamp(self.from), to)
+        let rules = if self.rules.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = self.rules.iter().map(ToString::to_string).collect();
+            format!(" ({})", names.join(", "))
+        };
+        format!(
+            "{}{rules} {}–{}",
+            cause_label(self.cause),
+            stamp(self.from),
+            to
+        )
+    }
+
+    /// Whether the window can excuse an obligation under `rule`: its cause concerns the rule
+    /// (`domain::excuses::cause_concerns`) and, when it is limited to some rules, the rule is
+    /// one of them.
+    pub fn concerns(&self, rule: RuleId) -> bool {
+        // A wait for the client's answer excuses only what the communication named, so one
+        // naming nothing (an excused-window event appended past `decide`) excuses nothing.
+        let limited = !self.rules.is_empty() || self.cause == ExcuseCause::AwaitingClientResponse;
+        cause_concerns(self.cause, rule) && (!limited || self.rules.contains(&rule))
     }
 
     /// Whether the window holds an instant; both ends included, since a deadline at the very
@@ -333,10 +365,7 @@ pub fn excusal(
     due: DateTime<Utc>,
     windows: &[ExcusedWindow],
 ) -> Excusal {
-    let relevant: Vec<&ExcusedWindow> = windows
-        .iter()
-        .filter(|w| cause_concerns(w.cause, rule))
-        .collect();
+    let relevant: Vec<&ExcusedWindow> = windows.iter().filter(|w| w.concerns(rule)).collect();
     if let Some(w) = relevant
         .iter()
         .find(|w| w.holds(clock_start) && w.holds(due))
@@ -525,6 +554,7 @@ mod tests {
             from: at(from),
             to: None,
             evidence: vec![],
+            rules: vec![],
         }
     }
 

@@ -87,9 +87,16 @@ fn an_unauthorised_disclosure_is_a_conduct_and_a_greeting_breach() {
         base(),
         breach("b1", BreachKind::AffiliationDisclosed).to_vec(),
     );
-    // R-QA-5: corrected the same business day, so met.
+    // R-QA-5: corrected the same business day, so met; the report names that reading.
     let qa5 = of_breach(&r, RuleId::Qa5, "b1");
     assert!(matches!(qa5[..], [Verdict::Met { .. }]), "{qa5:?}");
+    let note = r
+        .obligations
+        .iter()
+        .find(|o| o.rule == RuleId::Qa5)
+        .and_then(|o| o.note.clone())
+        .unwrap_or_default();
+    assert!(note.contains("same business day"), "{note}");
     // R-ANS-3: the greeting was breached by the disclosure.
     assert_eq!(
         of_breach(&r, RuleId::Ans3, "b1"),

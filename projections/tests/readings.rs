@@ -393,6 +393,23 @@ fn a_call_of_an_urgent_nature_is_urgent_whatever_the_agents_flag() {
     );
     assert!(is_missed(&find_call(&r, RuleId::Esc1, "c1").verdict));
     assert!(is_missed(&find_call(&r, RuleId::Esc1, "c2").verdict));
+    // The report says which reading made each call urgent.
+    let note = |id| {
+        find_call(&r, RuleId::Esc1, id)
+            .note
+            .clone()
+            .unwrap_or_default()
+    };
+    assert!(
+        note("c1").contains("list of urgent natures"),
+        "{}",
+        note("c1")
+    );
+    assert!(
+        note("c2").contains("agent classified it urgent"),
+        "{}",
+        note("c2")
+    );
     assert!(!r.obligations.iter().any(|o| o.rule == RuleId::Esc1
         && o.subject
             == Subject::Call {
@@ -489,6 +506,9 @@ fn the_next_tier_within_sixty_seconds_is_immediate_and_an_exhausted_chain_is_its
             met_at: t("2024-10-08T14:00:50Z")
         }
     );
+    // Met 50 s after the mark: the report names the 60 s reading of "immediately".
+    let note = esc2(&r, "e1", 1).note.clone().unwrap_or_default();
+    assert!(note.contains("within 60 s"), "{note}");
     assert_eq!(
         esc2(&r, "e1", 2).verdict,
         Verdict::ChainExhausted { last_tier: 2 }
@@ -706,6 +726,9 @@ fn a_legal_hold_extends_the_deletion_deadline_by_the_time_it_was_active() {
             held_by: vec!["lh-1".to_owned()]
         }
     );
+    // The report says the hold extended the deadline.
+    let note = ret2("2024-12-16T00:00:00Z").note.unwrap_or_default();
+    assert!(note.contains("legal hold"), "{note}");
     // The day after the release the deletion is not late: the hold's 66 days were added.
     let extended = t(RET2_EXTENDED_DUE);
     assert_eq!(
