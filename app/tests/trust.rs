@@ -465,3 +465,57 @@ fn a_refusal_quotes_at_most_a_bounded_excerpt() {
     assert!(message.len() < opsledger_app::error::MAX_DETAIL_CHARS + 100);
     assert!(message.contains("200000 bytes in all"), "{message}");
 }
+
+on_both_backends!(a_year_past_9999_on_the_last_row_appends_nothing_and_says_where);
+async fn a_year_past_9999_on_the_last_row_appends_nothing_and_says_where(target: Target) {
+    let store = onboarded(&target).await;
+    let before = head(&store).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("mapping.json");
+    std::fs::write(
+        &mapping,
+        json!({"name": "t", "has_header": true,
+               "columns": {"call_id": "id", "queue_entry": "entry", "queue_exit": "exit",
+                           "outcome": "outcome"},
+               "time": {"format": "%Y-%m-%d %H:%M:%S", "zone": "UTC"},
+               "outcomes": {"HANG": "abandoned"}})
+        .to_string(),
+    )
+    .unwrap();
+    let file = dir.path().join("calls.csv");
+    let mut text = String::from("id,entry,exit,outcome\n");
+    for i in 0..3000 {
+        // chrono reads a year past 9999 only with its sign, as a real export might write it.
+        let year = if i == 2999 { "+10000" } else { "2022" };
+        let (h, m) = (i / 60 % 24, i % 60);
+        text.push_str(&format!(
+            "r{i},{year}-07-{:02} {h:02}:{m:02}:00,{year}-07-{:02} {h:02}:{m:02}:30,HANG\n",
+            1 + i / 1440,
+            1 + i / 1440
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    let error = opsledger_app::import::import(
+        &target,
+        ImportRequest {
+            client: CLIENT.to_owned(),
+            skip_invalid: false,
+            report_file: None,
+            source: ImportSource::Csv {
+                mapping: mapping.display().to_string(),
+                file: file.clone(),
+            },
+        },
+        &NoProgress,
+    )
+    .await
+    .unwrap_err();
+    let message = error.to_string();
+    // Row 3000 is line 3001, after the header.
+    assert!(
+        message.starts_with(&format!("{}:3001: occurred_at: ", file.display())),
+        "{message}"
+    );
+    assert!(message.ends_with("nothing was appended"), "{message}");
+    assert_eq!(head(&store).await, before);
+}
