@@ -258,6 +258,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
+mod arg_values;
+
+#[cfg(test)]
 mod tests {
     use opsledger_app::store::ExpectedVersion;
     use opsledger_app::Origin;
