@@ -321,3 +321,22 @@ fn the_findings_inputs_are_typed_errors() {
     .expect("an exit status");
     assert_eq!(position, Some(super::exit::FAILURE));
 }
+
+#[test]
+fn the_demo_refuses_a_database_url_instead_of_ignoring_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("demo");
+    let status = run_line(
+        ledger(),
+        &[
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+            "demo",
+            "--out",
+            out.to_str().expect("UTF-8 path"),
+        ],
+    )
+    .expect("an exit status");
+    assert_eq!(status, Some(super::exit::FAILURE));
+    assert!(!out.exists(), "nothing was written");
+}
