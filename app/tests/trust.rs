@@ -179,6 +179,27 @@ async fn raw_personal_fields_are_sealed_and_sealed_ones_must_open(target: Target
     let stored = stored_data(&store, "call-c1").await;
     let sealed = stored[0]["caller_number"].as_str().unwrap().to_owned();
     assert!(sealed.starts_with("enc:v1:"), "{sealed}");
+    // Appending the same line again is an idempotent replay; the same id with other content
+    // is refused.
+    let again = append_text(
+        &store,
+        &connected_envelope(first, "c1", "2022-07-01T10:00:00Z", "+1 555 0100"),
+    )
+    .await
+    .unwrap();
+    assert_eq!((again.recorded, again.already_recorded), (0, 1));
+    let changed = append_text(
+        &store,
+        &connected_envelope(first, "c1", "2022-07-01T10:00:00Z", "+1 555 0999"),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        changed
+            .to_string()
+            .contains("already recorded with different content"),
+        "{changed}"
+    );
 
     // A sealed value copied to another event does not open there, and a made-up one does
     // not open at all: both are refused, naming the line.
