@@ -66,7 +66,7 @@ enum Kind {
     Stream,
 }
 
-/// The command lines under test; `{}` is where the value goes.
+/// The command lines under test; `{}` is where the value goes, `{out}` an output file.
 const TEMPLATES: &[(Kind, &[&str])] = &[
     (
         Kind::Month,
@@ -183,7 +183,7 @@ const TEMPLATES: &[(Kind, &[&str])] = &[
         &[
             "export",
             "--out",
-            "/dev/null",
+            "{out}",
             "--force",
             "--client",
             "issabel-lab",
@@ -196,7 +196,7 @@ const TEMPLATES: &[(Kind, &[&str])] = &[
         &[
             "export",
             "--out",
-            "/dev/null",
+            "{out}",
             "--force",
             "--client",
             "issabel-lab",
@@ -284,10 +284,18 @@ proptest! {
     fn no_argument_value_panics_a_command(
         (template, value) in (0..TEMPLATES.len()).prop_flat_map(|i| (Just(i), value_of(TEMPLATES[i].0)))
     ) {
+        // Exports write into the ledger's own temporary directory: never a system path
+        // (`--force` replaces the file it names, and these tests may run as root).
+        let out = ledger().with_file_name("export.json");
+        let out = out.to_str().expect("UTF-8 path");
         let args: Vec<&str> = TEMPLATES[template]
             .1
             .iter()
-            .map(|a| if *a == "{}" { value.as_str() } else { a })
+            .map(|a| match *a {
+                "{}" => value.as_str(),
+                "{out}" => out,
+                other => other,
+            })
             .collect();
         // A panic fails the case with this line; an error is an answer.
         let outcome = run_line(ledger(), &args);
