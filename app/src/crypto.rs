@@ -31,6 +31,11 @@ pub const CIPHERTEXT_PREFIX: &str = "enc:v1:";
 pub const SHREDDED: &str = "[shredded]";
 /// What a personal field reads as where personal data is not needed (the projections).
 pub const WITHHELD: &str = "[withheld]";
+/// What a personal field reads as when its stored value does not open (it is not a valid
+/// sealed value, or it was sealed under another key or for another event): the event is
+/// permanent, so one bad value must not stop every later read of its client (issue 12,
+/// finding 2). The sealer lists each such field as an [`Unreadable`].
+pub const UNREADABLE: &str = "[unreadable]";
 /// XChaCha20's nonce: 24 bytes, large enough to draw at random for every field without a
 /// realistic chance of reuse under one key.
 const NONCE_BYTES: usize = 24;
@@ -208,6 +213,27 @@ fn has_personal_text(data: &mut Value, pointers: &[&str]) -> bool {
     found
 }
 
+/// A personal field of a recorded event that did not open, read as [`UNREADABLE`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unreadable {
+    pub position: u64,
+    pub event_id: Uuid,
+    /// The field's concrete JSON pointer.
+    pub pointer: String,
+    /// Why it did not open.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "position {}: personal field {} is unreadable: {}",
+            self.position, self.pointer, self.reason
+        )
+    }
+}
+
 /// What reading does with personal fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PersonalData {
@@ -226,6 +252,8 @@ pub struct Sealer {
     store: Arc<dyn EventStore>,
     mode: PersonalData,
     keys: HashMap<String, DataKey>,
+    /// Fields that did not open, in the order they were read.
+    unreadable: Vec<Unreadable>,
 }
 
 impl Sealer {
@@ -240,7 +268,18 @@ impl Sealer {
             store,
             mode,
             keys: HashMap::new(),
+            unreadable: Vec::new(),
         }
+    }
+
+    /// The personal fields read so far that did not open (each read as [`UNREADABLE`]).
+    pub fn unreadable(&self) -> &[Unreadable] {
+        &self.unreadable
+    }
+
+    /// Takes the list of fields that did not open, leaving it empty.
+    pub fn take_unreadable(&mut self) -> Vec<Unreadable> {
+        std::mem::take(&mut self.unreadable)
     }
 
     /// The key of `client_id`, from the cache or the store; `create` asks the store to make one
@@ -329,44 +368,108 @@ impl Sealer {
             return Ok(data);
         }
         let event_id = recorded.event_id;
+        let position = recorded.global_position;
+        // A field that does not open is read as UNREADABLE and listed, never an error: the
+        // event cannot be removed, so an error here would stop every later timeline, record
+        // and retention run of the client for good (issue 12, finding 2).
         let key = match self.mode {
             PersonalData::Withhold => None,
-            PersonalData::Reveal => {
-                let client_id = recorded
-                    .client_id
-                    .as_deref()
-                    .ok_or(CryptoError::NoClient { event_id })?;
-                Some((
+            PersonalData::Reveal => match recorded.client_id.as_deref() {
+                Some(client_id) => Some((
                     client_id.to_owned(),
                     self.key(client_id, false).await?.clone(),
-                ))
-            }
+                )),
+                None => Some((String::new(), DataKey::Missing)),
+            },
         };
+        let mut failed: Vec<Unreadable> = Vec::new();
+        for pointer in pointers {
+            visit_pointer::<std::convert::Infallible>(
+                &mut data,
+                pointer,
+                &mut |concrete, value| {
+                    let Value::String(text) = value else {
+                        return Ok(());
+                    };
+                    let opened = match &key {
+                        None => Ok(WITHHELD.to_owned()),
+                        Some(_) if !text.starts_with(CIPHERTEXT_PREFIX) => return Ok(()),
+                        Some((_, DataKey::Destroyed { .. })) => Ok(SHREDDED.to_owned()),
+                        Some((client_id, DataKey::Missing)) if client_id.is_empty() => {
+                            Err(CryptoError::NoClient { event_id })
+                        }
+                        Some((client_id, DataKey::Missing)) => Err(CryptoError::KeyMissing {
+                            client_id: client_id.clone(),
+                            event_id,
+                        }),
+                        Some((client_id, DataKey::Active(key))) => {
+                            open_text(key, client_id, event_id, concrete, text)
+                        }
+                    };
+                    *value = Value::String(match opened {
+                        Ok(text) => text,
+                        Err(error) => {
+                            failed.push(Unreadable {
+                                position,
+                                event_id,
+                                pointer: concrete.to_owned(),
+                                reason: error.to_string(),
+                            });
+                            UNREADABLE.to_owned()
+                        }
+                    });
+                    Ok(())
+                },
+            )
+            .unwrap_or_else(|never| match never {});
+        }
+        self.unreadable.extend(failed);
+        Ok(data)
+    }
+
+    /// The `data` of an envelope given from outside (`append`, `import ndjson`) with every
+    /// already-sealed personal field opened. Unlike reading, nothing is let through: a sealed
+    /// value is accepted only if it opens under the client's active key, so a value that
+    /// would read as [`UNREADABLE`] (or one sealed for another client or event) never enters
+    /// the log, and a client whose key is destroyed gets no personal data, sealed or not.
+    pub async fn open_given(
+        &mut self,
+        event_id: Uuid,
+        client_id: &str,
+        event_type: &str,
+        mut data: Value,
+    ) -> AppResult<Value> {
+        let pointers = codec::personal_fields(event_type).unwrap_or_default();
+        if pointers.is_empty() || !has_personal_text(&mut data, pointers) {
+            return Ok(data);
+        }
+        let key = self.key(client_id, false).await?.clone();
+        if let DataKey::Destroyed { at } = key {
+            return Err(CryptoError::ClientDataDeleted {
+                client_id: client_id.to_owned(),
+                at,
+            }
+            .into());
+        }
         for pointer in pointers {
             visit_pointer(&mut data, pointer, &mut |concrete, value| {
                 let Value::String(text) = value else {
                     return Ok(());
                 };
+                if !text.starts_with(CIPHERTEXT_PREFIX) {
+                    return Ok(());
+                }
                 let opened = match &key {
-                    None => WITHHELD.to_owned(),
-                    Some(_) if !text.starts_with(CIPHERTEXT_PREFIX) => return Ok(()),
-                    Some((_, DataKey::Destroyed { .. })) => SHREDDED.to_owned(),
-                    Some((client_id, DataKey::Missing)) => {
+                    DataKey::Active(key) => open_text(key, client_id, event_id, concrete, text)?,
+                    _ => {
                         return Err(CryptoError::KeyMissing {
-                            client_id: client_id.clone(),
+                            client_id: client_id.to_owned(),
                             event_id,
                         })
-                    }
-                    Some((client_id, DataKey::Active(key))) => {
-                        open_text(key, client_id, event_id, concrete, text)?
                     }
                 };
                 *value = Value::String(opened);
                 Ok(())
-            })
-            .map_err(|error| AppError::Crypto {
-                position: Some(recorded.global_position),
-                error,
             })?;
         }
         Ok(data)

@@ -153,13 +153,29 @@ pub enum AppError {
     Internal(String),
 }
 
+/// The most characters of one input value an error message quotes: a field of 200 MB must
+/// not be copied whole into a message (issue 12, finding 4).
+pub const EXCERPT_CHARS: usize = 120;
+/// The most characters of a whole refusal's detail; parser messages quote values, and a
+/// message stays readable in a terminal only when it is bounded.
+pub const MAX_DETAIL_CHARS: usize = 600;
+
+/// `text` cut to at most `limit` characters; a cut text ends with how long it was.
+pub fn excerpt(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
+    }
+}
+
 impl AppError {
-    /// Refused input at `origin`.
+    /// Refused input at `origin`; the detail is cut to [`MAX_DETAIL_CHARS`].
     pub fn input(origin: Origin, field: Option<&str>, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
         AppError::Input {
             origin,
             field: field.map(str::to_owned),
-            detail: detail.into(),
+            detail: excerpt(&detail, MAX_DETAIL_CHARS),
         }
     }
 

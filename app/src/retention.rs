@@ -62,6 +62,16 @@ pub enum Action {
     KeyDestroyedForRecordedDeletion { client_id: String },
     /// A dry run's [`Action::KeyDestroyedForRecordedDeletion`].
     WouldDestroyKeyForRecordedDeletion { client_id: String },
+    /// Handling this client failed; the other clients were handled all the same (issue 12,
+    /// finding 2), and a rerun tries this one again. `error` is the failure's whole message.
+    Failed { client_id: String, error: String },
+}
+
+impl Action {
+    /// Whether handling the client failed.
+    pub fn failed(&self) -> bool {
+        matches!(self, Action::Failed { .. })
+    }
 }
 
 impl std::fmt::Display for Action {
@@ -100,6 +110,7 @@ impl std::fmt::Display for Action {
                 f,
                 "{client_id}: the deletion is recorded but the data key is active; would destroy it"
             ),
+            Action::Failed { client_id, error } => write!(f, "{client_id}: FAILED: {error}"),
         }
     }
 }
@@ -123,41 +134,78 @@ pub async fn apply(
     let clients = project::clients(store).await?;
     let mut actions = Vec::new();
     for client_id in clients {
-        let projections = project::client_view(store, &client_id, Some(head_next)).await?;
-        // The period only selects `deletions_due`; the whole-client record is always reported.
-        let period = Period {
-            from: evaluated_at,
-            to: evaluated_at,
-        };
-        let report = projections.retention_report(&client_id, AsOf::Head, evaluated_at, period)?;
-        let Some(whole) = report
-            .records
-            .iter()
-            .find(|r| r.record == RecordKind::ClientData)
-        else {
-            continue;
-        };
-        let name = client_id.as_str().to_owned();
-        if whole.deleted.is_some() {
-            if matches!(store.data_key(&name, false).await?, DataKey::Active(_)) {
-                if dry_run {
-                    actions.push(Action::WouldDestroyKeyForRecordedDeletion { client_id: name });
-                } else {
-                    store
-                        .destroy_data_key(&name, "R-RET-2: completing a recorded deletion")
-                        .await?;
-                    actions.push(Action::KeyDestroyedForRecordedDeletion { client_id: name });
-                }
-            }
-            continue;
+        // Each client on its own: one client's failure (a store error, a bad value in its
+        // events) is reported as its action, and the others are still handled.
+        match client_action(store, &client_id, head_next, evaluated_at, dry_run, actor).await {
+            Ok(Some(action)) => actions.push(action),
+            Ok(None) => {}
+            Err(error) => actions.push(Action::Failed {
+                client_id: client_id.as_str().to_owned(),
+                error: error_chain(&error),
+            }),
         }
-        let Some(deadline) = whole.deletion_deadline.filter(|d| *d <= evaluated_at) else {
-            continue;
-        };
-        actions
-            .push(delete_client(store, &client_id, deadline, evaluated_at, dry_run, actor).await?);
     }
     Ok(actions)
+}
+
+/// The error's message with its sources, `: `-separated.
+fn error_chain(error: &AppError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+/// What the run does for one client: `None` when nothing is due.
+async fn client_action(
+    store: &Arc<dyn EventStore>,
+    client_id: &ClientId,
+    head_next: u64,
+    evaluated_at: DateTime<Utc>,
+    dry_run: bool,
+    actor: &Actor,
+) -> AppResult<Option<Action>> {
+    let projections = project::client_view(store, client_id, Some(head_next)).await?;
+    // The period only selects `deletions_due`; the whole-client record is always reported.
+    let period = Period {
+        from: evaluated_at,
+        to: evaluated_at,
+    };
+    let report = projections.retention_report(client_id, AsOf::Head, evaluated_at, period)?;
+    let Some(whole) = report
+        .records
+        .iter()
+        .find(|r| r.record == RecordKind::ClientData)
+    else {
+        return Ok(None);
+    };
+    let name = client_id.as_str().to_owned();
+    if whole.deleted.is_some() {
+        if matches!(store.data_key(&name, false).await?, DataKey::Active(_)) {
+            if dry_run {
+                return Ok(Some(Action::WouldDestroyKeyForRecordedDeletion {
+                    client_id: name,
+                }));
+            }
+            store
+                .destroy_data_key(&name, "R-RET-2: completing a recorded deletion")
+                .await?;
+            return Ok(Some(Action::KeyDestroyedForRecordedDeletion {
+                client_id: name,
+            }));
+        }
+        return Ok(None);
+    }
+    let Some(deadline) = whole.deletion_deadline.filter(|d| *d <= evaluated_at) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        delete_client(store, client_id, deadline, evaluated_at, dry_run, actor).await?,
+    ))
 }
 
 /// Decides the deletion of one client's data and, if the domain accepts, destroys the key and

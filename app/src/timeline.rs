@@ -11,7 +11,7 @@ use opsledger_store::{Direction, RecordedEvent, StreamId};
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::crypto::Sealer;
+use crate::crypto::{Sealer, Unreadable};
 use crate::error::AppResult;
 use crate::ledger::Target;
 use crate::progress::Progress;
@@ -28,6 +28,8 @@ pub struct Timeline {
     pub events: Vec<RecordedEvent>,
     /// The obligations these events opened, judged at the evaluation instant.
     pub obligations: Vec<Obligation>,
+    /// Personal fields that did not open (shown as `[unreadable]` in `events`).
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// The timeline of `stream`; pending deadlines are judged at `evaluated_at` (default: the
@@ -62,6 +64,7 @@ pub async fn timeline(
         let opened = sealer.open_data(event).await?;
         event.data = serde_json::to_string(&opened)?;
     }
+    let unreadable = sealer.take_unreadable();
     let client_id = events.iter().find_map(|e| e.client_id.clone());
     let positions: HashSet<u64> = events.iter().map(|e| e.global_position).collect();
     let mut obligations = Vec::new();
@@ -88,5 +91,6 @@ pub async fn timeline(
         client_id,
         events,
         obligations,
+        unreadable,
     })
 }

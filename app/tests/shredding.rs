@@ -223,7 +223,7 @@ async fn personal_fields_are_stored_sealed_and_read_back_in_the_clear() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ciphertext_moved_to_another_event_does_not_open() {
+async fn a_ciphertext_moved_to_another_event_does_not_open_and_reads_as_unreadable() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _month, _) = ledger(dir.path()).await;
     let filter = EventFilter {
@@ -249,16 +249,23 @@ async fn a_ciphertext_moved_to_another_event_does_not_open() {
         let mut data: Value = serde_json::from_str(&forged.data).unwrap();
         data["caller_number"] = stolen.clone();
         forged.data = data.to_string();
-        let error = sealer.decode(&forged).await.unwrap_err();
+        // It reads as unreadable, and the sealer says why, instead of an error that would
+        // stop every read of the client (issue 12, finding 2).
+        let event = sealer.decode(&forged).await.unwrap();
+        let opsledger_domain::events::DomainEvent::CallConnected(call) = event else {
+            panic!("a call.connected decodes as one");
+        };
+        assert_eq!(
+            call.caller_number.as_deref(),
+            Some(opsledger_app::crypto::UNREADABLE)
+        );
+        let unreadable = sealer.take_unreadable();
+        assert_eq!(unreadable.len(), 1);
+        assert_eq!(unreadable[0].pointer, "/caller_number");
         assert!(
-            matches!(
-                error,
-                AppError::Crypto {
-                    error: CryptoError::DoesNotOpen { .. },
-                    ..
-                }
-            ),
-            "{error}"
+            unreadable[0].reason.contains("does not open"),
+            "{}",
+            unreadable[0].reason
         );
     }
 }

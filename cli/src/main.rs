@@ -251,11 +251,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention(args) => retention::run(&target, args).await,
         Command::Publish(args) => publish::run(&target, args).await,
         Command::Replay(args) => report::replay(&target, args).await,
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => {
+            // The demo always writes a fresh ledger file under --out; a database URL given
+            // with it would otherwise be ignored in silence (issue 12, finding 10).
+            if cli.database_url.is_some() {
+                return Err(AppError::InvalidRequest {
+                    what: "--database-url".to_owned(),
+                    detail: "the demo writes a new ledger file under --out and never a database; run it without --database-url (or unset DATABASE_URL)".to_owned(),
+                }
+                .into());
+            }
+            demo::run(args).await
+        }
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,
         Command::Load(args) => load::run(&target, args).await,
     }
 }
+
+#[cfg(test)]
+mod arg_values;
 
 #[cfg(test)]
 mod tests {

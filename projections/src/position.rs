@@ -94,15 +94,20 @@ pub struct YearMonth {
     pub month: u32,
 }
 
-/// A month that is not `YYYY-MM` with a month of 1–12.
+/// A month that is not `YYYY-MM` with a month of 1–12 and a year in [`YearMonth::YEARS`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{0:?} is not a month of the form YYYY-MM")]
+#[error("{0:?} is not a month of the form YYYY-MM (years 1970 to 9999)")]
 pub struct InvalidMonth(pub String);
 
 impl YearMonth {
-    /// A month; `None` unless `month` is 1–12.
+    /// The years a month may be in: those of the instants the ledger stores. Bounding them
+    /// keeps every day of the month and of the next one within the calendar's range, so no
+    /// month given on a command line can panic a report (issue 12, finding 9).
+    pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+    /// A month; `None` unless `month` is 1–12 and `year` is in [`Self::YEARS`].
     pub fn new(year: i32, month: u32) -> Option<Self> {
-        (1..=12).contains(&month).then_some(Self { year, month })
+        ((1..=12).contains(&month) && Self::YEARS.contains(&year)).then_some(Self { year, month })
     }
 
     /// The month of a date.
@@ -177,5 +182,41 @@ impl Period {
     /// Whether an instant falls inside.
     pub fn contains(&self, at: DateTime<Utc>) -> bool {
         self.from <= at && at < self.to
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text a user can type either parses into a month whose days exist, or is a typed
+        /// error; `262142-12` used to parse and then panic the report (issue 12, finding 9).
+        #[test]
+        fn every_month_that_parses_has_its_days(year in any::<i32>(), month in any::<u32>(), junk in ".{0,12}") {
+            for text in [format!("{year}-{month}"), format!("{year}-{month:02}"), junk] {
+                if let Ok(m) = text.parse::<YearMonth>() {
+                    prop_assert!(YearMonth::YEARS.contains(&m.first_day().year()));
+                    prop_assert!(m.next().first_day() > m.first_day());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn months_past_the_ledgers_years_are_refused() {
+        for bad in [
+            "262142-12",
+            "10000-01",
+            "1969-12",
+            "-1-01",
+            "2026-13",
+            "2026-0",
+        ] {
+            assert!(bad.parse::<YearMonth>().is_err(), "{bad}");
+        }
+        assert!("9999-12".parse::<YearMonth>().is_ok());
+        assert!("1970-01".parse::<YearMonth>().is_ok());
     }
 }

@@ -54,5 +54,12 @@ pub async fn run(target: &Target, args: RetentionArgs) -> anyhow::Result<()> {
     for action in &actions {
         println!("{action}");
     }
+    let failed = actions.iter().filter(|a| a.failed()).count();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} clients failed (listed above); the others were handled, and a rerun retries the failed ones",
+            actions.len()
+        );
+    }
     Ok(())
 }
