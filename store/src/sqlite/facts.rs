@@ -146,8 +146,17 @@ fn select(
     condition: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<FactRow>, StoreError> {
-    // `condition` is one of the fixed clauses below, never input.
-    let text = format!("SELECT {COLUMNS} FROM rm_fact WHERE {condition} ORDER BY position LIMIT ?");
+    select_from(conn, "rm_fact", condition, args)
+}
+
+fn select_from(
+    conn: &Connection,
+    table: &str,
+    condition: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<FactRow>, StoreError> {
+    // `table` and `condition` are the fixed texts of this module, never input.
+    let text = format!("SELECT {COLUMNS} FROM {table} WHERE {condition} ORDER BY position LIMIT ?");
     let mut stmt = conn.prepare_cached(&text).map_err(sql)?;
     let mut rows = stmt.query(args).map_err(sql)?;
     let mut out = Vec::new();
@@ -178,13 +187,17 @@ pub(crate) fn read(
                 let from = sql_bound(one.from_position);
                 let before = one.before_position.map_or(i64::MAX, sql_bound);
                 let limit = sql_bound(max_count);
-                let own = select(
+                // The period index, named: left to itself SQLite walks the client index in
+                // position order and filters by area, which reads every row of the client.
+                let own = select_from(
                     conn,
+                    "rm_fact INDEXED BY rm_fact_period",
                     "client_id = ? AND area = ? AND position >= ? AND position < ?",
                     &[client, area, &from, &before, &limit],
                 )?;
-                let agency = select(
+                let agency = select_from(
                     conn,
+                    "rm_fact INDEXED BY rm_fact_period",
                     "client_id IS NULL AND area = ? AND position >= ? AND position < ?",
                     &[area, &from, &before, &limit],
                 )?;
