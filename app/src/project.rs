@@ -9,11 +9,16 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use opsledger_domain::ids::{ClientId, AGENCY_SCOPE};
-use opsledger_projections::facts::{event_of, fact_of, ClientFold, Fact};
-use opsledger_projections::{PositionedEvent, Projections, FACTS_VERSION};
+use opsledger_projections::facts::{
+    call_entity, event_of, fact_of, needs_whole_call_history, referenced_call, standing_areas,
+    ClientFold, Fact, PERIOD_BOUNDED_AREA, PERIOD_MARGIN_HOURS,
+};
+use opsledger_projections::{Period, PositionedEvent, Projections, FACTS_VERSION};
 use opsledger_store::{
-    EventFilter, EventStore, FactCheckpoint, FactQuery, FactRow, RecordedEvent, StoreError,
+    EventFilter, EventStore, FactCheckpoint, FactQuery, FactRow, PeriodQuery, RecordedEvent,
+    StoreError,
 };
 use tokio::sync::mpsc;
 
@@ -253,6 +258,7 @@ pub async fn client_view(
         entity: None,
         from_position: 0,
         before_position: Some(rows_until),
+        areas: Vec::new(),
     };
     loop {
         let page = store.read_facts(&query, VIEW_PAGE).await?;
@@ -269,6 +275,93 @@ pub async fn client_view(
         for event in &tail {
             fold.apply(event).map_err(AppError::Fact)?;
         }
+    }
+    Ok(Projections::for_client(fold, limit))
+}
+
+/// One client's view for the reports of one period, up to `before` (exclusive; `None`: the
+/// head): what [`client_view`] folds, less the calls no report of the period looks at. It
+/// reads the client's standing areas whole (and the agency-wide rows), the calls with a fact
+/// within [`PERIOD_MARGIN_HOURS`] of `period` through the period index, every call another
+/// fact refers to, and the client's events past the checkpoint from the log, and folds them in
+/// position order; each call is read whole or not at all. `None` for `period` reads no call
+/// but the referenced ones (the billing report judges no call). The SLA, obligation and
+/// billing reports of the period are then those of the whole fold (the property test in
+/// `app/tests/period_views.rs`); a client with a deletion of all its data folds whole, since
+/// R-RET-1 judges it against the newest call ever.
+pub async fn client_period_view(
+    store: &Arc<dyn EventStore>,
+    client: &ClientId,
+    before: Option<u64>,
+    period: Option<Period>,
+) -> AppResult<Projections> {
+    let head = head_next(store).await?;
+    let limit = before.map_or(head, |b| b.min(head));
+    let rows_until = match stored_checkpoint(store).await? {
+        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
+        _ => 0,
+    };
+    let mut events: Vec<PositionedEvent> = Vec::new();
+    let mut query = FactQuery {
+        client_id: Some(client.as_str().to_owned()),
+        entity: None,
+        from_position: 0,
+        before_position: Some(rows_until),
+        areas: standing_areas().into_iter().map(str::to_owned).collect(),
+    };
+    loop {
+        let page = store.read_facts(&query, VIEW_PAGE).await?;
+        for row in &page {
+            events.push(from_row(row)?);
+        }
+        match page.last() {
+            Some(last) if page.len() == VIEW_PAGE => query.from_position = last.position + 1,
+            _ => break,
+        }
+    }
+    let tail = if rows_until < limit {
+        client_log(store, client, rows_until, limit).await?
+    } else {
+        Vec::new()
+    };
+    if events
+        .iter()
+        .chain(&tail)
+        .any(|e| needs_whole_call_history(&e.event))
+    {
+        return client_view(store, client, before).await;
+    }
+    let mut referenced: Vec<String> = events
+        .iter()
+        .chain(&tail)
+        .filter_map(|e| referenced_call(&e.event))
+        .map(call_entity)
+        .collect();
+    referenced.sort_unstable();
+    referenced.dedup();
+    let margin = Duration::hours(PERIOD_MARGIN_HOURS);
+    // Without a period the window is empty: only the referenced calls are read.
+    let (occurred_from, occurred_before) = match period {
+        Some(p) => (p.from - margin, p.to + margin),
+        None => (DateTime::<Utc>::UNIX_EPOCH, DateTime::<Utc>::UNIX_EPOCH),
+    };
+    let calls = store
+        .read_period_facts(&PeriodQuery {
+            client_id: client.as_str().to_owned(),
+            area: PERIOD_BOUNDED_AREA.as_str().to_owned(),
+            occurred_from,
+            occurred_before,
+            entities: referenced,
+            before_position: Some(rows_until),
+        })
+        .await?;
+    for row in &calls {
+        events.push(from_row(row)?);
+    }
+    events.sort_by_key(|e| e.position);
+    let mut fold = ClientFold::new();
+    for event in events.iter().chain(&tail) {
+        fold.apply(event).map_err(AppError::Fact)?;
     }
     Ok(Projections::for_client(fold, limit))
 }

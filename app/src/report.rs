@@ -102,14 +102,49 @@ pub async fn view_for(
     client: &ClientId,
     as_of: AsOf,
 ) -> AppResult<Projections> {
-    let before = match as_of {
+    let before = position_bound(as_of)?;
+    let view = project::client_view(store, client, before).await?;
+    refuse_past_head(&view, as_of)?;
+    Ok(view)
+}
+
+/// The view one report needs: [`view_for`] bounded to the report's period. The SLA and
+/// obligation reports of a month read the month's calls (and the calls other facts refer to)
+/// besides the client's standing facts, the billing report no call at all, so their cost does
+/// not grow with the client's history; the retention report, which spans every call record,
+/// reads the whole client. `report` is `sla`, `obligations`, `billing` or `retention`.
+pub async fn view_for_report(
+    store: &Arc<dyn EventStore>,
+    client: &ClientId,
+    as_of: AsOf,
+    report: &str,
+    month: Option<YearMonth>,
+) -> AppResult<Projections> {
+    let before = position_bound(as_of)?;
+    let view = match (report, month) {
+        ("sla" | "obligations", Some(m)) => {
+            project::client_period_view(store, client, before, Some(utc_month(m)?)).await?
+        }
+        ("billing", _) => project::client_period_view(store, client, before, None).await?,
+        _ => project::client_view(store, client, before).await?,
+    };
+    refuse_past_head(&view, as_of)?;
+    Ok(view)
+}
+
+/// The exclusive position bound of an as-of basis (`None`: the head).
+fn position_bound(as_of: AsOf) -> AppResult<Option<u64>> {
+    Ok(match as_of {
         AsOf::Position(p) => Some(p.checked_add(1).ok_or_else(|| AppError::InvalidRequest {
             what: "--as-of-position".to_owned(),
             detail: format!("{p} is past the last representable position"),
         })?),
         _ => None,
-    };
-    let view = project::client_view(store, client, before).await?;
+    })
+}
+
+/// A position past the head of the log is refused, not answered with the head.
+fn refuse_past_head(view: &Projections, as_of: AsOf) -> AppResult<()> {
     if let AsOf::Position(p) = as_of {
         if p >= view.checkpoint() {
             return Err(AppError::InvalidRequest {
@@ -121,7 +156,7 @@ pub async fn view_for(
             });
         }
     }
-    Ok(view)
+    Ok(())
 }
 
 /// Service levels of one client-local month.

@@ -12,7 +12,8 @@
 
 use chrono::{DateTime, Utc};
 use opsledger_domain::codec;
-use opsledger_domain::ids::AGENCY_SCOPE;
+use opsledger_domain::events::{CallConnected, DomainEvent, EventPayload};
+use opsledger_domain::ids::{CallId, AGENCY_SCOPE};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -46,6 +47,18 @@ pub enum Area {
 }
 
 impl Area {
+    /// Every area, in a fixed order.
+    pub const ALL: [Area; 8] = [
+        Area::Client,
+        Area::Calls,
+        Area::Escalations,
+        Area::Quality,
+        Area::Coverage,
+        Area::Reporting,
+        Area::Billing,
+        Area::Termination,
+    ];
+
     /// The stable name stored in rows.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -164,6 +177,58 @@ pub fn event_of(
         recorded_at,
         event,
     })
+}
+
+/// The area a period-bounded view reads by entity rather than whole: calls are where a
+/// client's volume is (several facts per call, every day), and a monthly report judges only
+/// the calls of its month (plus the calls other facts refer to, see [`referenced_call`]).
+/// Every other area is small and standing (agreements, holds, invoices, notices, windows,
+/// escalations, reviews, issues, shifts, deliveries) and is read whole.
+pub const PERIOD_BOUNDED_AREA: Area = Area::Calls;
+
+/// How far around a UTC month a period-bounded view looks for calls, in hours. A call belongs
+/// to the month of its connection in the client's zone in force (offsets are within ±14 h),
+/// and the SLA and obligation reports of a month read the calls bucketed in it; three days
+/// take every such call in, and taking a few calls of the neighbouring months in changes no
+/// figure of the month (they are bucketed elsewhere).
+pub const PERIOD_MARGIN_HOURS: i64 = 72;
+
+/// The areas a period-bounded view reads whole.
+pub fn standing_areas() -> Vec<&'static str> {
+    Area::ALL
+        .iter()
+        .filter(|a| **a != PERIOD_BOUNDED_AREA)
+        .map(|a| a.as_str())
+        .collect()
+}
+
+/// The call a fact outside the calls area refers to. The fold links an escalation or a review
+/// to its call when it folds them (the escalation's urgent attempt and the review's
+/// completion are marked on the call), so a period-bounded view reads the whole history of
+/// every call referred to, whatever month it was connected in: then each escalation and
+/// review folds exactly as in the client's whole history.
+pub fn referenced_call(event: &DomainEvent) -> Option<&CallId> {
+    match event {
+        DomainEvent::EscalationOpened(e) => e.call_id.as_ref(),
+        DomainEvent::CallSelectedForReview(e) => Some(&e.call_id),
+        DomainEvent::ClientReviewRequested(e) => Some(&e.call_id),
+        DomainEvent::ReviewCompleted(e) => Some(&e.call_id),
+        DomainEvent::QualityIssueIdentified(e) => e.call_id.as_ref(),
+        DomainEvent::ConductBreachIdentified(e) => e.call_id.as_ref(),
+        _ => None,
+    }
+}
+
+/// The entity (stream) of a call's facts.
+pub fn call_entity(call_id: &CallId) -> String {
+    format!("{}-{}", CallConnected::STREAM_CATEGORY, call_id.as_str())
+}
+
+/// Whether a fact makes a client's reports depend on its whole call history, so no
+/// period-bounded view may serve them: R-RET-1 judges a deletion of all client data against
+/// the client's newest call, whenever that was.
+pub fn needs_whole_call_history(event: &DomainEvent) -> bool {
+    matches!(event, DomainEvent::ClientDataDeleted(_))
 }
 
 /// Folds a client's events (its own and the agency-wide ones), in position order, into a read

@@ -9,7 +9,7 @@ use crate::envelope::{
     AppendOutcome, ExpectedVersion, Head, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
 use crate::error::Result;
-use crate::facts::{FactCheckpoint, FactQuery, FactRow};
+use crate::facts::{FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 use crate::hash::VerifyReport;
 use crate::keys::DataKey;
 use crate::subscription::Subscription;
@@ -165,6 +165,11 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
 
     /// Up to `max_count` read-model rows matching `query`, in position order.
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>>;
+
+    /// The read-model rows of the entities a period touches (see [`PeriodQuery`]), in position
+    /// order: found through the client/area/occurred-at index, so a report of one month
+    /// reads that month's entities, not the client's whole history.
+    async fn read_period_facts(&self, query: &PeriodQuery) -> Result<Vec<FactRow>>;
 
     /// The data key of `client_id`. With `create`, a client without a key gets a fresh random
     /// one; creation is race-free (insert-if-absent, then read), so concurrent callers all get

@@ -68,6 +68,30 @@ pub struct FactQuery {
     pub from_position: u64,
     /// Rows at positions `< before_position` (`None`: no upper bound).
     pub before_position: Option<u64>,
+    /// Rows of these areas only; empty: every area.
+    #[serde(default)]
+    pub areas: Vec<String>,
+}
+
+/// The rows of one client's entities that a period touches: every row (below
+/// `before_position`) of each entity of the client that has a row of `area` occurred in
+/// `[occurred_from, occurred_before)`, and every row of the entities named in `entities`
+/// (an entity of another client contributes nothing). Whole entities, never a part of one, so
+/// a fold of them sees each entity exactly as a fold of the client's whole history would.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodQuery {
+    /// The client.
+    pub client_id: String,
+    /// The area whose rows' occurred-at select the entities (the high-volume one).
+    pub area: String,
+    /// Start of the occurred-at window (inclusive).
+    pub occurred_from: DateTime<Utc>,
+    /// End of the occurred-at window (exclusive).
+    pub occurred_before: DateTime<Utc>,
+    /// Entities read whole whatever their rows' instants (referenced by other rows).
+    pub entities: Vec<String>,
+    /// Rows at positions `< before_position` (`None`: no upper bound).
+    pub before_position: Option<u64>,
 }
 
 impl FactQuery {
@@ -79,8 +103,10 @@ impl FactQuery {
             Some(c) => row.client_id.as_deref().map_or(true, |rc| rc == c),
         };
         let entity_ok = self.entity.as_deref().map_or(true, |e| e == row.entity);
+        let area_ok = self.areas.is_empty() || self.areas.contains(&row.area);
         client_ok
             && entity_ok
+            && area_ok
             && row.position >= self.from_position
             && self.before_position.map_or(true, |b| row.position < b)
     }
@@ -106,6 +132,14 @@ pub fn validate_fact(row: &FactRow) -> Result<()> {
             position: row.position,
         })
     }
+}
+
+/// Merges position-ordered row lists into one position-ordered list of at most `max_count`.
+pub(crate) fn merge_all_by_position(lists: Vec<Vec<FactRow>>, max_count: usize) -> Vec<FactRow> {
+    let mut out: Vec<FactRow> = lists.into_iter().flatten().collect();
+    out.sort_by_key(|r| r.position);
+    out.truncate(max_count);
+    out
 }
 
 /// Merges two position-ordered row lists into one (a client's rows and the agency-wide rows).

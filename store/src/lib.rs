@@ -24,7 +24,7 @@ pub use envelope::{
     AppendOutcome, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
 pub use error::{InvalidEvent, StoreError};
-pub use facts::{FactCheckpoint, FactQuery, FactRow};
+pub use facts::{FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 pub use hash::{ChainBreak, Hash, VerifyReport};
 pub use keys::{DataKey, Key32};
 pub use postgres::PgStore;

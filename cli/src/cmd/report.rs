@@ -111,7 +111,8 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
     let client = report::client_id(&common.client)?;
     let basis = common.basis();
     let clock = SystemClock;
-    let projections = report::view_for(&store, &client, basis.as_of()).await?;
+    // The HTML page shows the SLA report and the obligations of its month: the same period.
+    let projections = report::view_for_report(&store, &client, basis.as_of(), kind, month).await?;
     let mut out = output(common.out.as_ref())?;
     match (&args.kind, common.format) {
         (ReportKind::Sla { month, .. }, Format::Html) => {

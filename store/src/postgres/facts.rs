@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::pg_error;
 use super::rows::to_i64;
 use crate::error::StoreError;
-use crate::facts::{merge_by_position, FactCheckpoint, FactQuery, FactRow};
+use crate::facts::{merge_by_position, FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 
 fn corrupt(position: i64, detail: &'static str) -> StoreError {
     StoreError::CorruptFact { position, detail }
@@ -178,6 +178,81 @@ async fn select(
 }
 
 pub(crate) async fn read(
+    conn: &Object,
+    query: &FactQuery,
+    max_count: usize,
+) -> Result<Vec<FactRow>, StoreError> {
+    if query.areas.is_empty() {
+        return read_any_area(conn, query, max_count).await;
+    }
+    let from = i64::try_from(query.from_position).unwrap_or(i64::MAX);
+    let before = query
+        .before_position
+        .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    let limit = i64::try_from(max_count).unwrap_or(i64::MAX);
+    match (&query.entity, &query.client_id) {
+        (None, Some(client)) => {
+            let own = select(
+                conn,
+                "SELECT position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body FROM rm_fact WHERE client_id = $1 AND area = ANY($2) AND position >= $3 AND position < $4 ORDER BY position LIMIT $5",
+                &[client, &query.areas, &from, &before, &limit],
+            )
+            .await?;
+            let agency = select(
+                conn,
+                "SELECT position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body FROM rm_fact WHERE client_id IS NULL AND area = ANY($1) AND position >= $2 AND position < $3 ORDER BY position LIMIT $4",
+                &[&query.areas, &from, &before, &limit],
+            )
+            .await?;
+            Ok(merge_by_position(own, agency, max_count))
+        }
+        _ => {
+            let any = FactQuery {
+                areas: Vec::new(),
+                ..query.clone()
+            };
+            Ok(read_any_area(conn, &any, usize::MAX)
+                .await?
+                .into_iter()
+                .filter(|r| query.matches(r))
+                .take(max_count)
+                .collect())
+        }
+    }
+}
+
+/// The rows of the entities a period touches, in position order: the entities come from the
+/// client/area/occurred-at index, their rows from the entity index.
+pub(crate) async fn read_period(
+    conn: &Object,
+    query: &PeriodQuery,
+) -> Result<Vec<FactRow>, StoreError> {
+    let before = query
+        .before_position
+        .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    select(
+        conn,
+        "SELECT position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body FROM rm_fact
+         WHERE client_id = $1 AND position < $5
+           AND entity IN (
+               SELECT entity FROM rm_fact
+               WHERE client_id = $1 AND area = $2 AND occurred_at >= $3 AND occurred_at < $4
+                 AND position < $5
+               UNION SELECT unnest($6::text[]))
+         ORDER BY position",
+        &[
+            &query.client_id,
+            &query.area,
+            &query.occurred_from,
+            &query.occurred_before,
+            &before,
+            &query.entities,
+        ],
+    )
+    .await
+}
+
+async fn read_any_area(
     conn: &Object,
     query: &FactQuery,
     max_count: usize,

@@ -32,7 +32,7 @@ use crate::api::{
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
-use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow};
+use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 use crate::hash::{
     looks_past_head, with_rows_past_head, ChainEntry, ChainWalker, Hash, VerifyReport,
 };
@@ -705,6 +705,11 @@ impl EventStore for PgStore {
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
         let conn = self.conn().await?;
         facts::read(&conn, query, max_count).await
+    }
+
+    async fn read_period_facts(&self, query: &PeriodQuery) -> Result<Vec<FactRow>> {
+        let conn = self.conn().await?;
+        facts::read_period(&conn, query).await
     }
 
     async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {

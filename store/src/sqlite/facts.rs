@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use super::rows::{micros, sql_bound};
 use crate::error::StoreError;
-use crate::facts::{merge_by_position, FactCheckpoint, FactQuery, FactRow};
+use crate::facts::{
+    merge_all_by_position, merge_by_position, FactCheckpoint, FactQuery, FactRow, PeriodQuery,
+};
 
 const COLUMNS: &str =
     "position, event_id, client_id, area, entity, kind, occurred_at, recorded_at, body";
@@ -144,8 +146,17 @@ fn select(
     condition: &str,
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<FactRow>, StoreError> {
-    // `condition` is one of the fixed clauses below, never input.
-    let text = format!("SELECT {COLUMNS} FROM rm_fact WHERE {condition} ORDER BY position LIMIT ?");
+    select_from(conn, "rm_fact", condition, args)
+}
+
+fn select_from(
+    conn: &Connection,
+    table: &str,
+    condition: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<FactRow>, StoreError> {
+    // `table` and `condition` are the fixed texts of this module, never input.
+    let text = format!("SELECT {COLUMNS} FROM {table} WHERE {condition} ORDER BY position LIMIT ?");
     let mut stmt = conn.prepare_cached(&text).map_err(sql)?;
     let mut rows = stmt.query(args).map_err(sql)?;
     let mut out = Vec::new();
@@ -156,6 +167,101 @@ fn select(
 }
 
 pub(crate) fn read(
+    conn: &Connection,
+    query: &FactQuery,
+    max_count: usize,
+) -> Result<Vec<FactRow>, StoreError> {
+    if query.areas.is_empty() {
+        return read_any_area(conn, query, max_count);
+    }
+    // One indexed read per area, merged: SQLite has no array parameter, and SQL is never
+    // assembled from input.
+    let mut lists = Vec::with_capacity(query.areas.len());
+    for area in &query.areas {
+        let one = FactQuery {
+            areas: Vec::new(),
+            ..query.clone()
+        };
+        let rows = match &one.client_id {
+            Some(client) if one.entity.is_none() => {
+                let from = sql_bound(one.from_position);
+                let before = one.before_position.map_or(i64::MAX, sql_bound);
+                let limit = sql_bound(max_count);
+                // The period index, named: left to itself SQLite walks the client index in
+                // position order and filters by area, which reads every row of the client.
+                let own = select_from(
+                    conn,
+                    "rm_fact INDEXED BY rm_fact_period",
+                    "client_id = ? AND area = ? AND position >= ? AND position < ?",
+                    &[client, area, &from, &before, &limit],
+                )?;
+                let agency = select_from(
+                    conn,
+                    "rm_fact INDEXED BY rm_fact_period",
+                    "client_id IS NULL AND area = ? AND position >= ? AND position < ?",
+                    &[area, &from, &before, &limit],
+                )?;
+                merge_by_position(own, agency, max_count)
+            }
+            _ => read_any_area(conn, &one, usize::MAX)?
+                .into_iter()
+                .filter(|r| &r.area == area)
+                .take(max_count)
+                .collect(),
+        };
+        lists.push(rows);
+    }
+    Ok(merge_all_by_position(lists, max_count))
+}
+
+/// The rows of the entities a period touches: the entities found through the
+/// client/area/occurred-at index, then each entity's rows through the entity index.
+pub(crate) fn read_period(
+    conn: &Connection,
+    query: &PeriodQuery,
+) -> Result<Vec<FactRow>, StoreError> {
+    let before = query.before_position.map_or(i64::MAX, sql_bound);
+    let mut entities: std::collections::BTreeSet<String> = query.entities.iter().cloned().collect();
+    {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT DISTINCT entity FROM rm_fact INDEXED BY rm_fact_period
+                 WHERE client_id = ?1 AND area = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
+                   AND position < ?5",
+            )
+            .map_err(sql)?;
+        let mut rows = stmt
+            .query(params![
+                query.client_id,
+                query.area,
+                micros(query.occurred_from),
+                micros(query.occurred_before),
+                before
+            ])
+            .map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            entities.insert(row.get(0).map_err(sql)?);
+        }
+    }
+    let text = format!(
+        "SELECT {COLUMNS} FROM rm_fact WHERE entity = ?1 AND position < ?2 ORDER BY position"
+    );
+    let mut stmt = conn.prepare_cached(&text).map_err(sql)?;
+    let mut out = Vec::new();
+    for entity in &entities {
+        let mut rows = stmt.query(params![entity, before]).map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let row = decode(row)?;
+            if row.client_id.as_deref() == Some(query.client_id.as_str()) {
+                out.push(row);
+            }
+        }
+    }
+    out.sort_by_key(|r| r.position);
+    Ok(out)
+}
+
+fn read_any_area(
     conn: &Connection,
     query: &FactQuery,
     max_count: usize,

@@ -25,7 +25,7 @@ use crate::api::{
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
-use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow};
+use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 use crate::hash::VerifyReport;
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::subscription::Subscription;
@@ -285,6 +285,12 @@ impl EventStore for SqliteStore {
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
         let query = query.clone();
         self.read(move |r| r.with(|conn| facts::read(conn, &query, max_count)))
+            .await
+    }
+
+    async fn read_period_facts(&self, query: &PeriodQuery) -> Result<Vec<FactRow>> {
+        let query = query.clone();
+        self.read(move |r| r.with(|conn| facts::read_period(conn, &query)))
             .await
     }
 
