@@ -2,7 +2,8 @@
 //!
 //! Writes go through one writer task per store handle (group commit, see [`writer`]); reads
 //! use a connection pool. A LISTEN connection turns other processes' commits into wake-ups for
-//! subscribers; polling covers the gaps.
+//! subscribers; polling covers the gaps. On a hot standby, which cannot LISTEN, the wake-ups come
+//! from polling the replicated head instead ([`standby`]).
 
 pub mod baseline;
 mod facts;
@@ -10,6 +11,7 @@ mod keys;
 pub mod roles;
 mod rows;
 pub mod schema;
+pub mod standby;
 mod writer;
 
 use std::str::FromStr;
@@ -37,6 +39,7 @@ use crate::hash::{
     looks_past_head, with_rows_past_head, ChainEntry, ChainWalker, Hash, VerifyReport,
 };
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
+use crate::replica::ReplicaLag;
 use crate::subscription::Subscription;
 use rows::{chain_entry_from_row, decode_row, to_i64, EVENT_COLUMNS};
 use schema::NOTIFY_CHANNEL;
@@ -64,6 +67,8 @@ struct Inner {
     writer: Option<mpsc::Sender<writer::WriteRequest>>,
     wake: watch::Receiver<u64>,
     listener: JoinHandle<()>,
+    /// Whether the server was a standby in recovery when the handle was opened.
+    standby: bool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -166,6 +171,12 @@ impl PgStore {
         self.inner.writer.is_none()
     }
 
+    /// True when the server was a hot standby (in recovery) when the handle was opened: its
+    /// subscribers are woken by polling, not by NOTIFY (see [`standby`]).
+    pub fn is_standby(&self) -> bool {
+        self.inner.standby
+    }
+
     /// Creates a LOGIN role of `kind` in the cluster of `admin_url` (see [`roles`]).
     pub async fn create_login_role(
         admin_url: &str,
@@ -189,6 +200,16 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut conn = pool.get().await.map_err(pool_error)?;
+        let standby = standby::in_recovery(&conn).await?;
+        if standby && access == Access::ReadWrite {
+            // Migrating would fail statement by statement with "read-only transaction"; the
+            // caller is better told what the server is and how to read from it.
+            return Err(StoreError::Unavailable(
+                "this PostgreSQL server is a standby (in recovery): it can only be read; \
+                 connect read-only (`--read-only`) or write to the primary"
+                    .to_owned(),
+            ));
+        }
         let next = match access {
             Access::ReadWrite => {
                 schema::migrate(&mut conn).await?;
@@ -229,6 +250,7 @@ impl PgStore {
                 writer,
                 wake: wake_rx,
                 listener,
+                standby,
             }),
         })
     }
@@ -304,7 +326,9 @@ async fn next_position(conn: &Object) -> Result<u64> {
 }
 
 /// Forwards NOTIFYs from other processes' writers to this handle's subscribers, reconnecting
-/// when the connection drops. Subscribers poll as well, so a lost notification only delays.
+/// when the connection drops. Subscribers poll as well, so a lost notification only delays. On
+/// a standby, where LISTEN is refused, it polls the replicated head instead until the server
+/// is promoted, then reconnects and listens.
 async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
     loop {
         match config.connect(NoTls).await {
@@ -321,6 +345,18 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
                         }
                     }
                 });
+                match standby::in_recovery(&client).await {
+                    Ok(true) => {
+                        standby::follow_replay(&client, &wake).await;
+                        pump.abort();
+                        // Promoted or disconnected: reconnect after the pause and find out
+                        // which.
+                        tokio::time::sleep(LISTEN_RETRY).await;
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::debug!(error = %e, "opsledger recovery probe failed"),
+                }
                 if client
                     .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
                     .await
@@ -781,5 +817,10 @@ impl EventStore for PgStore {
             from_position,
             self.inner.wake.clone(),
         )
+    }
+
+    async fn replica_lag(&self) -> Result<Option<ReplicaLag>> {
+        let conn = self.conn().await?;
+        standby::lag(&conn).await
     }
 }
