@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opsledger_store::postgres::WakeSource;
 use opsledger_store::{
     EventStore, ExpectedVersion, PgStore, PositionRange, RecordedEvent, StoreError, StreamId,
     VerifyReport,
@@ -18,6 +19,19 @@ const WRITERS: u64 = 4;
 const APPENDS_PER_WRITER: u64 = 40;
 /// How long the subscriber may take to see everything once the standby has replayed it.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The handle's wake-up source once its listener task has connected.
+async fn settled(store: &PgStore) -> WakeSource {
+    let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+    while store.wake_source() == WakeSource::Connecting {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listener task never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    store.wake_source()
+}
 
 fn stream(raw: &str) -> StreamId {
     StreamId::parse(raw).expect("test stream ids are valid")
@@ -93,6 +107,10 @@ async fn a_read_write_handle_on_the_standby_is_refused_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_subscriber_on_the_standby_sees_every_event_in_order_without_notify() {
     let (primary, standby) = ledger().await;
+    // The listener task finds out what the server is once connected: on the standby it must
+    // settle on polling the replicated head, on the primary on LISTEN.
+    assert_eq!(settled(&standby).await, WakeSource::StandbyPolling);
+    assert_eq!(settled(&primary).await, WakeSource::Notify);
     let received: Arc<Mutex<Vec<RecordedEvent>>> = Arc::default();
     // Subscribed before anything is appended: everything arrives live, by polling, since a
     // standby can neither LISTEN nor receive the primary's NOTIFYs.

@@ -15,6 +15,7 @@ pub mod standby;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +70,9 @@ struct Inner {
     listener: JoinHandle<()>,
     /// Whether the server was a standby in recovery when the handle was opened.
     standby: bool,
+    /// What currently wakes this handle's subscribers, a [`WakeSource`] as `u8`, set by the
+    /// listener task.
+    wake_source: Arc<AtomicU8>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -171,6 +175,16 @@ impl PgStore {
         self.inner.writer.is_none()
     }
 
+    /// What wakes this handle's subscribers right now. They poll in any case; this only says
+    /// how soon they learn of a commit.
+    pub fn wake_source(&self) -> WakeSource {
+        match self.inner.wake_source.load(Ordering::Relaxed) {
+            x if x == WakeSource::Notify as u8 => WakeSource::Notify,
+            x if x == WakeSource::StandbyPolling as u8 => WakeSource::StandbyPolling,
+            _ => WakeSource::Connecting,
+        }
+    }
+
     /// True when the server was a hot standby (in recovery) when the handle was opened: its
     /// subscribers are woken by polling, not by NOTIFY (see [`standby`]).
     pub fn is_standby(&self) -> bool {
@@ -243,7 +257,8 @@ impl PgStore {
             }
             Access::ReadOnly => None,
         };
-        let listener = tokio::spawn(listen(config, wake_tx));
+        let wake_source = Arc::new(AtomicU8::new(WakeSource::Connecting as u8));
+        let listener = tokio::spawn(listen(config, wake_tx, Arc::clone(&wake_source)));
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
@@ -251,6 +266,7 @@ impl PgStore {
                 wake: wake_rx,
                 listener,
                 standby,
+                wake_source,
             }),
         })
     }
@@ -309,6 +325,19 @@ impl PgStore {
     }
 }
 
+/// What wakes a handle's subscribers when an event is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WakeSource {
+    /// The listener task is (re)connecting: subscribers rely on their own poll meanwhile.
+    Connecting = 0,
+    /// `LISTEN` on a primary: the writers' `NOTIFY` wakes them at commit.
+    Notify = 1,
+    /// A hot standby, which cannot `LISTEN`: the replicated head is polled every
+    /// [`standby::STANDBY_POLL_INTERVAL`].
+    StandbyPolling = 2,
+}
+
 /// Whether a handle may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -329,8 +358,13 @@ async fn next_position(conn: &Object) -> Result<u64> {
 /// when the connection drops. Subscribers poll as well, so a lost notification only delays. On
 /// a standby, where LISTEN is refused, it polls the replicated head instead until the server
 /// is promoted, then reconnects and listens.
-async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
+async fn listen(
+    config: tokio_postgres::Config,
+    wake: Arc<watch::Sender<u64>>,
+    source: Arc<AtomicU8>,
+) {
     loop {
+        source.store(WakeSource::Connecting as u8, Ordering::Relaxed);
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
                 let (tx, mut rx) = mpsc::unbounded_channel();
@@ -347,6 +381,7 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
                 });
                 match standby::in_recovery(&client).await {
                     Ok(true) => {
+                        source.store(WakeSource::StandbyPolling as u8, Ordering::Relaxed);
                         standby::follow_replay(&client, &wake).await;
                         pump.abort();
                         // Promoted or disconnected: reconnect after the pause and find out
@@ -362,6 +397,7 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
                     .await
                     .is_ok()
                 {
+                    source.store(WakeSource::Notify as u8, Ordering::Relaxed);
                     while let Some(payload) = rx.recv().await {
                         if let Ok(next) = payload.parse::<u64>() {
                             wake.send_if_modified(|v| {
