@@ -7,6 +7,7 @@
 
 pub mod baseline;
 mod facts;
+pub mod indexes;
 mod keys;
 pub mod roles;
 mod rows;
