@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opsledger_store::postgres::roles::RoleKind;
 use opsledger_store::postgres::WakeSource;
 use opsledger_store::{
     EventStore, ExpectedVersion, PgStore, PositionRange, RecordedEvent, StoreError, StreamId,
@@ -229,4 +230,50 @@ async fn replica_lag_is_reported_on_the_standby_only() {
     assert!(lag.since_last_replayed_commit_ms.is_some());
     // The head the standby reports is the last position it replayed.
     assert_eq!(standby.head().await.unwrap().map(|h| h.position), Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_reader_on_the_standby_sees_only_its_clients_events() {
+    let pair = pair();
+    let (primary_url, standby_url) = pair.fresh_database().await;
+    let primary = PgStore::connect(&primary_url)
+        .await
+        .expect("connect to the primary");
+    for (i, client) in ["acme", "globex", "acme"].iter().enumerate() {
+        let mut batch = events(2);
+        for e in &mut batch {
+            e.client_id = Some((*client).to_owned());
+        }
+        primary
+            .append(
+                &stream(&format!("call-{i}")),
+                ExpectedVersion::NoStream,
+                batch,
+            )
+            .await
+            .unwrap();
+    }
+    // Roles live in the cluster, so the one created on the primary replicates with the rest.
+    let name = format!("acme_{}", uuid::Uuid::new_v4().simple());
+    let kind = RoleKind::ClientReader {
+        client_id: "acme".into(),
+    };
+    PgStore::create_login_role(&primary_url, &kind, &name, "a password")
+        .await
+        .unwrap();
+    pair.wait_for_replay().await;
+    let mut config: tokio_postgres::Config = standby_url.parse().unwrap();
+    config.user(&name);
+    config.password("a password");
+    let reader = PgStore::connect_read_only_with(config)
+        .await
+        .expect("a client reader opens the standby read-only");
+    // It may not read the head, so its wake-up task polls recovery alone; it still settles.
+    assert_eq!(settled(&reader).await, WakeSource::StandbyPolling);
+    let seen = reader.read_all(0, 100).await.unwrap();
+    assert_eq!(seen.len(), 4, "acme's four events, none of globex's");
+    assert!(seen.iter().all(|e| e.client_id.as_deref() == Some("acme")));
+    // A position replayed but not the reader's to see is not disclosed by its lag either: the
+    // lag names WAL positions and times, not ledger positions.
+    assert!(reader.replica_lag().await.unwrap().is_some());
 }

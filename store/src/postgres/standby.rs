@@ -38,14 +38,22 @@ pub(crate) async fn in_recovery(client: &tokio_postgres::Client) -> Result<bool>
 /// listens for NOTIFYs like on any primary) or the connection fails. A role that may not read
 /// the head (a client reader) learns nothing here, and its subscribers rely on their own poll.
 pub(crate) async fn follow_replay(client: &tokio_postgres::Client, wake: &Arc<watch::Sender<u64>>) {
-    let statement = match client
-        .prepare(
-            "SELECT pg_is_in_recovery(), \
-             CASE WHEN has_table_privilege('ledger_head', 'SELECT') \
-             THEN (SELECT next_position FROM ledger_head WHERE id = 1) END",
-        )
+    // Privileges are checked for every table a statement names, evaluated or not, so a role
+    // that may not read the head gets a statement that does not name it.
+    let sql = match client
+        .query_one("SELECT has_table_privilege('ledger_head', 'SELECT')", &[])
         .await
     {
+        Ok(row) if row.get::<_, bool>(0) => {
+            "SELECT pg_is_in_recovery(), (SELECT next_position FROM ledger_head WHERE id = 1)"
+        }
+        Ok(_) => "SELECT pg_is_in_recovery(), NULL::bigint",
+        Err(e) => {
+            tracing::debug!(error = %e, "opsledger standby poll cannot check its privileges");
+            return;
+        }
+    };
+    let statement = match client.prepare(sql).await {
         Ok(statement) => statement,
         Err(e) => {
             tracing::debug!(error = %e, "opsledger standby poll cannot prepare its query");
