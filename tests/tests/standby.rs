@@ -277,3 +277,50 @@ async fn a_client_reader_on_the_standby_sees_only_its_clients_events() {
     // lag names WAL positions and times, not ledger positions.
     assert!(reader.replica_lag().await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_promoted_standby_wakes_its_subscribers_by_notify_again() {
+    let pair = pair();
+    let (primary_url, _) = pair.fresh_database().await;
+    let primary = PgStore::connect(&primary_url).await.unwrap();
+    primary
+        .append(&stream("call-1"), ExpectedVersion::NoStream, events(1))
+        .await
+        .unwrap();
+    // A standby of its own: promoting the shared one would end the other tests' replication.
+    let second = pair.primary.start_standby();
+    let config: tokio_postgres::Config = primary_url.parse().unwrap();
+    let dbname = config.get_dbname().unwrap().to_owned();
+    let second_sql = replica::connect(&second.url("postgres")).await;
+    let primary_sql = replica::connect(&pair.primary.url("postgres")).await;
+    replica::wait_for_lsn(&second_sql, &replica::flushed_lsn(&primary_sql).await).await;
+    let reader = PgStore::connect_read_only(&second.url(&dbname))
+        .await
+        .unwrap();
+    assert_eq!(settled(&reader).await, WakeSource::StandbyPolling);
+
+    second.promote();
+    // The wake-up task notices the end of recovery, reconnects and LISTENs.
+    let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+    while reader.wake_source() != WakeSource::Notify {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reader still polls after promotion: {:?}",
+            reader.wake_source()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And a commit on the promoted server reaches a subscriber there.
+    let writer = PgStore::connect(&second.url(&dbname)).await.unwrap();
+    let mut subscription = reader.subscribe(1);
+    writer
+        .append(&stream("call-2"), ExpectedVersion::NoStream, events(1))
+        .await
+        .unwrap();
+    let next = subscription
+        .next_timeout(CATCH_UP_TIMEOUT)
+        .await
+        .unwrap()
+        .expect("the event appended after promotion arrives");
+    assert_eq!(next.global_position, 1);
+}

@@ -113,6 +113,22 @@ impl DedicatedServer {
         standby
     }
 
+    /// Promotes this standby to a primary (`pg_ctl promote`) and waits until it accepts
+    /// writes. Its own primary is left as it is; the two then diverge.
+    pub fn promote(&self) {
+        let output = pg_command(self.as_postgres, &self.bin.join("pg_ctl"))
+            .args(["-w", "-t", "60", "-D"])
+            .arg(&self.data)
+            .arg("promote")
+            .output()
+            .expect("run pg_ctl promote");
+        assert!(
+            output.status.success(),
+            "pg_ctl promote failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Adds a `pg_hba.conf` line letting the replication role stream over TCP from this
     /// machine, and reloads the configuration. `initdb -A trust` already trusts local
     /// replication for every role; the explicit line keeps the standby working if that default
