@@ -185,7 +185,10 @@ fn event_row(e: &opsledger_app::store::RecordedEvent) -> [String; 9] {
 
 pub async fn head(target: &Target) -> anyhow::Result<()> {
     let store = target.open().await?;
-    match store.head().await.map_err(AppError::from)? {
+    let head = store.head().await.map_err(AppError::from)?;
+    // Read after the head, so the lag covers at least the head just printed.
+    let lag = store.replica_lag().await.map_err(AppError::from)?;
+    match head {
         None => println!("empty ledger"),
         Some(h) => println!(
             "position {} hash {} recorded_at {}",
@@ -194,7 +197,36 @@ pub async fn head(target: &Target) -> anyhow::Result<()> {
             h.recorded_at.to_rfc3339()
         ),
     }
+    if let Some(lag) = lag {
+        print_replica_lag(&lag, head.map(|h| h.position));
+    }
     Ok(())
+}
+
+/// The replica's half of `head`: what this server can see and how far behind its primary it
+/// may be, each figure named by where it comes from.
+fn print_replica_lag(lag: &opsledger_app::store::ReplicaLag, visible: Option<u64>) {
+    let unknown = || "unknown".to_owned();
+    println!("replica: this server is a hot standby; reads here see the log as replayed");
+    match visible {
+        Some(p) => println!("replica: last position visible here: {p}"),
+        None => println!("replica: last position visible here: none (nothing replayed yet)"),
+    }
+    println!(
+        "replica: WAL received {}, replayed {}, received but not replayed {}",
+        lag.received_lsn.clone().unwrap_or_else(unknown),
+        lag.replayed_lsn.clone().unwrap_or_else(unknown),
+        lag.unreplayed_wal_bytes
+            .map_or_else(unknown, |b| format!("{b} bytes")),
+    );
+    match (lag.last_replayed_commit_at, lag.since_last_replayed_commit_ms) {
+        (Some(at), Some(ms)) => println!(
+            "replica: last replayed commit at {} ({ms} ms ago by this server's clock; \
+             an upper bound on the lag while the primary is writing, it grows when the primary is idle)",
+            at.to_rfc3339()
+        ),
+        _ => println!("replica: no commit replayed since this standby started"),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::facts::{FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 use crate::hash::VerifyReport;
 use crate::keys::DataKey;
+use crate::replica::ReplicaLag;
 use crate::subscription::Subscription;
 
 /// Which way `read_stream` walks.
@@ -191,6 +192,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// A catch-up subscription: every event from `from_position` on, exactly once and in
     /// order, then live appends as they commit.
     fn subscribe(&self, from_position: u64) -> Subscription;
+
+    /// How far behind its primary this store's server is, when it is a replica (a PostgreSQL
+    /// hot standby); `None` for a primary or the embedded file, which lag behind nothing.
+    async fn replica_lag(&self) -> Result<Option<ReplicaLag>> {
+        Ok(None)
+    }
 }
 
 /// Checks a projection name: names are fixed identifiers chosen by code, never user text.

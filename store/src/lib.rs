@@ -13,6 +13,7 @@ pub mod hash;
 pub mod keys;
 mod plan;
 pub mod postgres;
+pub mod replica;
 pub mod sqlite;
 pub mod subscription;
 
@@ -28,5 +29,6 @@ pub use facts::{FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 pub use hash::{ChainBreak, Hash, VerifyReport};
 pub use keys::{DataKey, Key32};
 pub use postgres::PgStore;
+pub use replica::ReplicaLag;
 pub use sqlite::SqliteStore;
 pub use subscription::Subscription;

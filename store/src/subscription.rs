@@ -5,7 +5,9 @@
 //! once every lower position is visible (appends are serialized under the head lock, see
 //! `docs/adr/0001-ordering.md`). So a subscriber can simply ask for "everything from my next
 //! position" and never skip anything. The wake-up signal only shortens the wait; a periodic
-//! poll covers writers in other processes.
+//! poll covers writers in other processes. On a PostgreSQL hot standby, which can neither
+//! LISTEN nor receive the primary's NOTIFY, the wake-ups come from polling the replicated head
+//! (`postgres::standby`); replay keeps the same ordering, so nothing else changes there.
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -1,5 +1,7 @@
-//! Shared test support: the throwaway PostgreSQL server and the store conformance suite.
+//! Shared test support: the throwaway PostgreSQL server (and its hot standby) and the store
+//! conformance suite.
 
 pub mod conformance;
 pub mod pg;
+pub mod standby_reads;
 pub mod trust;

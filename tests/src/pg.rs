@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+pub mod replica;
+
 /// Where the tests' server is.
 #[derive(Debug)]
 pub struct PgServer {

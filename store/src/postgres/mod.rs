@@ -2,17 +2,21 @@
 //!
 //! Writes go through one writer task per store handle (group commit, see [`writer`]); reads
 //! use a connection pool. A LISTEN connection turns other processes' commits into wake-ups for
-//! subscribers; polling covers the gaps.
+//! subscribers; polling covers the gaps. On a hot standby, which cannot LISTEN, the wake-ups come
+//! from polling the replicated head instead ([`standby`]).
 
 pub mod baseline;
 mod facts;
+pub mod indexes;
 mod keys;
 pub mod roles;
 mod rows;
 pub mod schema;
+pub mod standby;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +41,7 @@ use crate::hash::{
     looks_past_head, with_rows_past_head, ChainEntry, ChainWalker, Hash, VerifyReport,
 };
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
+use crate::replica::ReplicaLag;
 use crate::subscription::Subscription;
 use rows::{chain_entry_from_row, decode_row, to_i64, EVENT_COLUMNS};
 use schema::NOTIFY_CHANNEL;
@@ -64,6 +69,11 @@ struct Inner {
     writer: Option<mpsc::Sender<writer::WriteRequest>>,
     wake: watch::Receiver<u64>,
     listener: JoinHandle<()>,
+    /// Whether the server was a standby in recovery when the handle was opened.
+    standby: bool,
+    /// What currently wakes this handle's subscribers, a [`WakeSource`] as `u8`, set by the
+    /// listener task.
+    wake_source: Arc<AtomicU8>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -166,6 +176,22 @@ impl PgStore {
         self.inner.writer.is_none()
     }
 
+    /// What wakes this handle's subscribers right now. They poll in any case; this only says
+    /// how soon they learn of a commit.
+    pub fn wake_source(&self) -> WakeSource {
+        match self.inner.wake_source.load(Ordering::Relaxed) {
+            x if x == WakeSource::Notify as u8 => WakeSource::Notify,
+            x if x == WakeSource::StandbyPolling as u8 => WakeSource::StandbyPolling,
+            _ => WakeSource::Connecting,
+        }
+    }
+
+    /// True when the server was a hot standby (in recovery) when the handle was opened: its
+    /// subscribers are woken by polling, not by NOTIFY (see [`standby`]).
+    pub fn is_standby(&self) -> bool {
+        self.inner.standby
+    }
+
     /// Creates a LOGIN role of `kind` in the cluster of `admin_url` (see [`roles`]).
     pub async fn create_login_role(
         admin_url: &str,
@@ -189,6 +215,16 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut conn = pool.get().await.map_err(pool_error)?;
+        let standby = standby::in_recovery(&conn).await?;
+        if standby && access == Access::ReadWrite {
+            // Migrating would fail statement by statement with "read-only transaction"; the
+            // caller is better told what the server is and how to read from it.
+            return Err(StoreError::Unavailable(
+                "this PostgreSQL server is a standby (in recovery): it can only be read; \
+                 connect read-only (`--read-only`) or write to the primary"
+                    .to_owned(),
+            ));
+        }
         let next = match access {
             Access::ReadWrite => {
                 schema::migrate(&mut conn).await?;
@@ -222,13 +258,16 @@ impl PgStore {
             }
             Access::ReadOnly => None,
         };
-        let listener = tokio::spawn(listen(config, wake_tx));
+        let wake_source = Arc::new(AtomicU8::new(WakeSource::Connecting as u8));
+        let listener = tokio::spawn(listen(config, wake_tx, Arc::clone(&wake_source)));
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
                 writer,
                 wake: wake_rx,
                 listener,
+                standby,
+                wake_source,
             }),
         })
     }
@@ -287,6 +326,19 @@ impl PgStore {
     }
 }
 
+/// What wakes a handle's subscribers when an event is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WakeSource {
+    /// The listener task is (re)connecting: subscribers rely on their own poll meanwhile.
+    Connecting = 0,
+    /// `LISTEN` on a primary: the writers' `NOTIFY` wakes them at commit.
+    Notify = 1,
+    /// A hot standby, which cannot `LISTEN`: the replicated head is polled every
+    /// [`standby::STANDBY_POLL_INTERVAL`].
+    StandbyPolling = 2,
+}
+
 /// Whether a handle may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
@@ -304,9 +356,16 @@ async fn next_position(conn: &Object) -> Result<u64> {
 }
 
 /// Forwards NOTIFYs from other processes' writers to this handle's subscribers, reconnecting
-/// when the connection drops. Subscribers poll as well, so a lost notification only delays.
-async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
+/// when the connection drops. Subscribers poll as well, so a lost notification only delays. On
+/// a standby, where LISTEN is refused, it polls the replicated head instead until the server
+/// is promoted, then reconnects and listens.
+async fn listen(
+    config: tokio_postgres::Config,
+    wake: Arc<watch::Sender<u64>>,
+    source: Arc<AtomicU8>,
+) {
     loop {
+        source.store(WakeSource::Connecting as u8, Ordering::Relaxed);
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
                 let (tx, mut rx) = mpsc::unbounded_channel();
@@ -321,11 +380,25 @@ async fn listen(config: tokio_postgres::Config, wake: Arc<watch::Sender<u64>>) {
                         }
                     }
                 });
+                match standby::in_recovery(&client).await {
+                    Ok(true) => {
+                        source.store(WakeSource::StandbyPolling as u8, Ordering::Relaxed);
+                        standby::follow_replay(&client, &wake).await;
+                        pump.abort();
+                        // Promoted or disconnected: reconnect after the pause and find out
+                        // which.
+                        tokio::time::sleep(LISTEN_RETRY).await;
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::debug!(error = %e, "opsledger recovery probe failed"),
+                }
                 if client
                     .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
                     .await
                     .is_ok()
                 {
+                    source.store(WakeSource::Notify as u8, Ordering::Relaxed);
                     while let Some(payload) = rx.recv().await {
                         if let Ok(next) = payload.parse::<u64>() {
                             wake.send_if_modified(|v| {
@@ -786,5 +859,10 @@ impl EventStore for PgStore {
             from_position,
             self.inner.wake.clone(),
         )
+    }
+
+    async fn replica_lag(&self) -> Result<Option<ReplicaLag>> {
+        let conn = self.conn().await?;
+        standby::lag(&conn).await
     }
 }
