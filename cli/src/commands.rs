@@ -11,8 +11,6 @@ use opsledger_app::store::{EventFilter, PositionRange, StreamId, TimeRange, Veri
 use opsledger_app::{AppError, Target};
 use uuid::Uuid;
 
-use crate::render::Format;
-
 pub async fn init(target: &Target) -> anyhow::Result<()> {
     target.create().await?;
     println!("created {}", target.describe());
@@ -83,12 +81,34 @@ pub struct EventsArgs {
     /// Start at this global position.
     #[arg(long, default_value_t = 0)]
     from_position: u64,
-    /// Print at most this many events.
+    /// Print at most this many events; when more match, standard error says where they go on.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
-    /// Output: JSON lines (default, for piping), a table or CSV.
-    #[arg(long, value_enum, default_value = "json")]
-    format: Format,
+    /// Output: `ndjson` (one event per line, streamed, for pipes), `json` (one document with
+    /// `truncated` and `next_position`), a table or CSV. `data` is a JSON object in both JSON
+    /// forms.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    format: EventsFormat,
+}
+
+/// The forms `opsledger events` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsFormat {
+    Ndjson,
+    Json,
+    Table,
+    Csv,
+}
+
+/// An event as the machine forms print it: the envelope as recorded, with `data` as the JSON
+/// object it is rather than the canonical text the chain hashes (that text is re-derived by
+/// canonicalising the object; `verify` and bundles work on the stored text).
+fn event_json(e: &opsledger_app::store::RecordedEvent) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(e)?;
+    value["data"] = e
+        .data_json()
+        .with_context(|| format!("the data of position {}", e.global_position))?;
+    Ok(value)
 }
 
 pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
@@ -115,21 +135,35 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
     let store = target.open().await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = EventPages::new(store, filter, args.from_position, args.limit);
-    // JSON lines stream page by page (for pipes); a table or CSV is laid out once at the end.
+    // JSON lines stream page by page (for pipes); the other forms are laid out once at the end.
     let mut collected = Vec::new();
     while let Some(page) = pages.next_page().await? {
-        if args.format == Format::Json {
+        if args.format == EventsFormat::Ndjson {
             for e in &page {
-                serde_json::to_writer(&mut out, e)?;
+                serde_json::to_writer(&mut out, &event_json(e)?)?;
                 out.write_all(b"\n")?;
             }
         } else {
             collected.extend(page);
         }
     }
+    let next_position = pages.continues_at().await?;
     match args.format {
-        Format::Json => {}
-        Format::Csv => {
+        EventsFormat::Ndjson => {}
+        EventsFormat::Json => {
+            let events = collected
+                .iter()
+                .map(event_json)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let document = serde_json::json!({
+                "events": events,
+                "truncated": next_position.is_some(),
+                "next_position": next_position,
+            });
+            serde_json::to_writer_pretty(&mut out, &document)?;
+            writeln!(out)?;
+        }
+        EventsFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
             csv.write_record(EVENT_COLUMNS)?;
             for e in &collected {
@@ -137,19 +171,32 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
             }
             csv.flush()?;
         }
-        Format::Table | Format::Html => {
+        EventsFormat::Table => {
             let mut table = comfy_table::Table::new();
             table
                 .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
                 .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
                 .set_header(EVENT_COLUMNS);
             for e in &collected {
-                table.add_row(event_row(e));
+                let mut row = event_row(e);
+                row[8] = crate::render::cut(&row[8], crate::render::CELL_CHARS);
+                table.add_row(row);
             }
             writeln!(out, "{table}")?;
         }
     }
     out.flush()?;
+    if let Some(next) = next_position {
+        eprintln!(
+            "opsledger: stopped at the limit of {}; more follow from position {next} \
+             (--from-position {next}, or a higher --limit)",
+            crate::render::count(
+                u64::try_from(args.limit).unwrap_or(u64::MAX),
+                "event",
+                "events"
+            ),
+        );
+    }
     Ok(())
 }
 

@@ -202,16 +202,39 @@ pub fn actor() -> Actor {
     std::env::var("USER").map_or_else(|_| Actor::unknown(), Actor::named)
 }
 
-/// A reader that stopped reading (`opsledger events | head`) is not a failure.
+/// A reader that stopped reading (`opsledger events | head`) is not a failure. The write
+/// error may come wrapped by the JSON or CSV writer, which do not expose it as a source.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     error.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(BrokenPipe))
+            || cause.downcast_ref::<csv::Error>().is_some_and(
+                |csv| matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
     })
 }
 
+/// `println!` panics when standard output is a pipe whose reader has gone
+/// (`opsledger timeline … | head`). That is the reader's choice, not a failure: every command
+/// then ends quietly with status 0, here in one place rather than in each command's prints.
+fn end_quietly_when_the_reader_leaves() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.to_string();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    end_quietly_when_the_reader_leaves();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -20,6 +20,34 @@ pub enum Format {
     Html,
 }
 
+/// The widest a table cell is printed, in characters; longer text is cut with a marker
+/// (the JSON and CSV forms keep it whole).
+pub const CELL_CHARS: usize = 60;
+
+/// `text` cut to `max_chars` characters, ending in `…` when something was left out, so a
+/// table stays readable and the reader knows the cell is not all there is.
+pub fn cut(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// The word for `n` things: `one` for exactly one, `many` otherwise ("0 clients").
+pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// `n` and its word: "1 client", "2 clients".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", plural(n, one, many))
+}
+
 /// Flattens a JSON value into `(path, scalar)` pairs; arrays of objects are left to
 /// [`sections`].
 pub fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
@@ -183,6 +211,16 @@ pub fn write<T: Serialize>(report: &T, format: Format, out: &mut dyn Write) -> a
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn long_cells_are_cut_with_a_marker_and_counts_take_the_right_word() {
+        assert_eq!(cut("short", 10), "short");
+        assert_eq!(cut("abcdefghijkl", 5), "abcd…");
+        assert_eq!(cut("ééééé", 5), "ééééé");
+        assert_eq!(count(1, "client", "clients"), "1 client");
+        assert_eq!(count(0, "client", "clients"), "0 clients");
+        assert_eq!(count(2, "miss", "misses"), "2 misses");
+    }
 
     #[test]
     fn flattening_names_every_scalar_by_its_path() {

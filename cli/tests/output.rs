@@ -1,0 +1,162 @@
+//! Output people and jobs can trust, checked on the built binary: `events` says when it stops
+//! at its limit and prints `data` as JSON, and a reader that closes the pipe early ends every
+//! command quietly with status 0.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_opsledger"));
+    command.env_remove("DATABASE_URL");
+    command
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .arg("--ledger")
+        .arg(dir.join("test.ledger"))
+        .args(args)
+        .output()
+        .expect("run opsledger")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A ledger with the lab client onboarded and its July 2022 queue log imported.
+fn lab_ledger() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&run(dir.path(), &["init"]));
+    let onboarding = repo().join("examples/lab-client.ndjson");
+    ok(&run(
+        dir.path(),
+        &["record", "--file", onboarding.to_str().unwrap()],
+    ));
+    let queue_log = repo().join("../shared/data/asterisk-issabel-lab-2022/queue_log-20220801");
+    ok(&run(
+        dir.path(),
+        &[
+            "import",
+            "queue-log",
+            "--client",
+            "issabel-lab",
+            queue_log.to_str().unwrap(),
+        ],
+    ));
+    dir
+}
+
+#[test]
+fn events_say_when_they_stop_at_the_limit_and_print_data_as_json() {
+    let dir = lab_ledger();
+    let cut = run(dir.path(), &["events", "--limit", "2"]);
+    let lines: Vec<Value> = ok(&cut)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for event in &lines {
+        assert!(event["data"].is_object(), "data is an object: {event}");
+        assert!(event["event_type"].is_string());
+    }
+    let note = String::from_utf8_lossy(&cut.stderr);
+    assert!(
+        note.contains("stopped at the limit of 2 events; more follow from position 2"),
+        "{note}"
+    );
+
+    let document: Value = serde_json::from_str(&ok(&run(
+        dir.path(),
+        &["events", "--limit", "1", "--format", "json"],
+    )))
+    .unwrap();
+    assert_eq!(document["truncated"], true);
+    assert_eq!(document["next_position"], 1);
+    assert_eq!(document["events"].as_array().unwrap().len(), 1);
+    assert!(document["events"][0]["data"].is_object());
+
+    // Everything fits: nothing is said to be missing.
+    let whole = run(dir.path(), &["events", "--format", "json"]);
+    let document: Value = serde_json::from_str(&ok(&whole)).unwrap();
+    assert_eq!(document["truncated"], false);
+    assert_eq!(document["next_position"], Value::Null);
+    assert!(document["events"].as_array().unwrap().len() > 2);
+    assert!(whole.stderr.is_empty(), "{:?}", whole.stderr);
+}
+
+/// Runs a command whose reader has gone before it writes anything.
+fn with_closed_pipe(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = bin()
+        .current_dir(dir)
+        .arg("--ledger")
+        .arg(dir.join("test.ledger"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (child.wait().unwrap().code(), stderr)
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly_with_status_0() {
+    let dir = lab_ledger();
+    for args in [
+        &["events"][..],
+        &["events", "--format", "table"],
+        &["events", "--format", "csv"],
+        &["timeline", "client-issabel-lab"],
+        &["timeline", "client-issabel-lab", "--format", "csv"],
+        &[
+            "report",
+            "sla",
+            "--client",
+            "issabel-lab",
+            "--month",
+            "2022-07",
+        ],
+        &[
+            "report",
+            "obligations",
+            "--client",
+            "issabel-lab",
+            "--month",
+            "2022-07",
+            "--format",
+            "json",
+        ],
+        &["head"],
+        &["verify"],
+    ] {
+        let (code, stderr) = with_closed_pipe(dir.path(), args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
