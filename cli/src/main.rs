@@ -15,7 +15,9 @@ use opsledger_app::store::StoreError;
 use opsledger_app::{Actor, AppError, Target};
 use opsledger_tools::ToolError;
 
-use crate::cmd::{bench, demo, export, import, load, publish, record, report, retention, timeline};
+use crate::cmd::{
+    bench, clients, demo, export, import, load, publish, record, report, retention, timeline,
+};
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
 #[derive(Debug, Parser)]
@@ -48,6 +50,8 @@ enum Command {
     Append(commands::AppendArgs),
     /// Query the log; prints JSON lines.
     Events(commands::EventsArgs),
+    /// List the clients: id, name, time zone, plan, standing, first and last event.
+    Clients(clients::ClientsArgs),
     /// Print the head: last position and its hash.
     Head,
     /// Walk the hash chain; exits with status 3 and names the first bad position if it breaks.
@@ -90,6 +94,9 @@ mod exit {
     pub const CHAIN_BROKEN: u8 = 3;
     /// An expected-version conflict: re-read and retry.
     pub const CONFLICT: u8 = 4;
+    /// The command was asked for something it cannot give as asked (a form that would lose
+    /// data, a view that does not exist); nothing was done.
+    pub const USAGE: u8 = 64;
     /// The input was refused (malformed file, invalid event); nothing was appended.
     pub const DATA_ERROR: u8 = 65;
     /// The ledger could not be reached or opened.
@@ -98,9 +105,25 @@ mod exit {
     pub const NO_PERMISSION: u8 = 77;
 }
 
+/// A request the command refuses as asked (exit status 64, as `sysexits.h`'s `EX_USAGE`):
+/// the message says what to ask instead.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 /// The exit status of a failure: the first application or store error in its chain decides.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.downcast_ref::<Usage>().is_some() {
+            return exit::USAGE;
+        }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {
             return tool_exit(tool);
         }
@@ -264,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init => commands::init(&target).await,
         Command::Append(args) => commands::append(&target, args).await,
         Command::Events(args) => commands::events(&target, args).await,
+        Command::Clients(args) => clients::run(&target, args).await,
         Command::Head => commands::head(&target).await,
         Command::Verify(args) => commands::verify(&target, args).await,
         Command::Export(args) => export::export(&target, args).await,

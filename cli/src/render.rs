@@ -34,6 +34,11 @@ pub fn cut(text: &str, max_chars: usize) -> String {
     format!("{kept}…")
 }
 
+/// An instant in UTC, to the second, with the zone named.
+pub fn utc_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{} UTC", at.format("%Y-%m-%d %H:%M:%S"))
+}
+
 /// The word for `n` things: `one` for exactly one, `many` otherwise ("0 clients").
 pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 {

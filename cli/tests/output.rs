@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -60,6 +61,127 @@ fn lab_ledger() -> tempfile::TempDir {
         ],
     ));
     dir
+}
+
+/// The demo's ledger, made once for every test of this file (it takes a while).
+fn demo_ledger() -> &'static Path {
+    static DEMO: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("demo");
+        ok(&bin()
+            .current_dir(dir.path())
+            .args(["demo", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap());
+        // The tests run with `--ledger <dir>/test.ledger`, as on the lab ledger.
+        std::fs::rename(out.join("demo.ledger"), dir.path().join("test.ledger")).unwrap();
+        dir
+    })
+    .path()
+}
+
+#[test]
+fn clients_lists_each_client_with_name_zone_plan_and_standing() {
+    let dir = demo_ledger();
+    let table = ok(&run(dir, &["clients", "--at", "2026-11-10T00:00:00Z"]));
+    assert!(table.starts_with("5 clients"), "{table}");
+    for expected in [
+        "acme-dental",
+        "Acme Family Dental",
+        "America/New_York",
+        "professional",
+        "whitfield-legal",
+        "terminated",
+    ] {
+        assert!(table.contains(expected), "{expected} in\n{table}");
+    }
+    let json: Value = serde_json::from_str(&ok(&run(
+        dir,
+        &[
+            "clients",
+            "--format",
+            "json",
+            "--at",
+            "2026-11-10T00:00:00Z",
+        ],
+    )))
+    .unwrap();
+    let clients = json["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 5);
+    let acme = clients
+        .iter()
+        .find(|c| c["client_id"] == "acme-dental")
+        .unwrap();
+    assert_eq!(acme["standing"], "active");
+    assert_eq!(acme["time_zone"], "America/New_York");
+    assert!(
+        acme["last_event"]["position"].as_u64().unwrap()
+            > acme["first_event"]["position"].as_u64().unwrap()
+    );
+    let csv = ok(&run(dir, &["clients", "--format", "csv"]));
+    assert_eq!(
+        csv.lines().count(),
+        6,
+        "a header and one row per client:\n{csv}"
+    );
+
+    // One client is one client.
+    let lab = lab_ledger();
+    let one = ok(&run(lab.path(), &["clients"]));
+    assert!(one.starts_with("1 client "), "{one}");
+}
+
+#[test]
+fn all_clients_gives_one_report_per_client_and_refuses_forms_that_would_run_together() {
+    let dir = demo_ledger();
+    let json: Value = serde_json::from_str(&ok(&run(
+        dir,
+        &[
+            "report",
+            "billing",
+            "--all-clients",
+            "--format",
+            "json",
+            "--evaluated-at",
+            "2026-11-10T00:00:00Z",
+        ],
+    )))
+    .unwrap();
+    let reports = json["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 5);
+    let mut clients: Vec<&str> = reports
+        .iter()
+        .map(|r| r["provenance"]["request"]["client"].as_str().unwrap())
+        .collect();
+    clients.sort_unstable();
+    assert_eq!(
+        clients,
+        [
+            "acme-dental",
+            "indus-telehealth",
+            "northwind-hvac",
+            "thames-property",
+            "whitfield-legal"
+        ]
+    );
+    let refused = run(
+        dir,
+        &["report", "billing", "--all-clients", "--format", "csv"],
+    );
+    assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+    assert!(refused.stdout.is_empty());
+    let both = run(
+        dir,
+        &[
+            "report",
+            "billing",
+            "--all-clients",
+            "--client",
+            "acme-dental",
+        ],
+    );
+    assert_eq!(both.status.code(), Some(2), "clap refuses both: {both:?}");
 }
 
 #[test]

@@ -17,9 +17,13 @@ use crate::render::{self, Format};
 /// What every report takes.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// The client (tenant) to report on.
-    #[arg(long)]
-    client: String,
+    /// The client (tenant) to report on (`opsledger clients` lists them).
+    #[arg(long, required_unless_present = "all_clients")]
+    client: Option<String>,
+    /// One report per client in the ledger, in onboarding order (for jobs): JSON prints
+    /// `{"reports": [...]}`, a table prints each client's under its id.
+    #[arg(long, conflicts_with = "client")]
+    all_clients: bool,
     /// Report on the log up to and including this global position.
     #[arg(long, conflicts_with_all = ["as_of_recorded", "as_of_occurred"])]
     as_of_position: Option<u64>,
@@ -108,32 +112,66 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
         ReportKind::Retention { common, month } => (common, "retention", Some(*month)),
         ReportKind::Billing { common } => (common, "billing", None),
     };
-    let client = report::client_id(&common.client)?;
+    let clients = match &common.client {
+        Some(raw) => vec![report::client_id(raw)?],
+        None => opsledger_app::project::clients(&store).await?,
+    };
+    if common.all_clients && matches!(common.format, Format::Csv | Format::Html) {
+        // Several CSV documents or HTML pages run together in one stream cannot be read back.
+        return Err(crate::Usage(format!(
+            "--all-clients prints JSON or tables; for --format {} ask one --client at a time",
+            if common.format == Format::Csv {
+                "csv"
+            } else {
+                "html"
+            }
+        ))
+        .into());
+    }
     let basis = common.basis();
     let clock = SystemClock;
-    let projections = report::view_for(&store, &client, basis.as_of()).await?;
     let mut out = output(common.out.as_ref())?;
-    match (&args.kind, common.format) {
-        (ReportKind::Sla { month, .. }, Format::Html) => {
-            let sla = report::sla(&projections, &client, *month, &basis, &clock)?;
-            let obligations =
-                report::obligations(&projections, &client, sla.period, &basis, &clock)?;
-            crate::html::write_sla_with_model(projections.model(), &sla, &obligations, &mut out)?;
+    let mut reports = Vec::new();
+    for client in &clients {
+        let projections = report::view_for(&store, client, basis.as_of()).await?;
+        match (&args.kind, common.format) {
+            (ReportKind::Sla { month, .. }, Format::Html) => {
+                let sla = report::sla(&projections, client, *month, &basis, &clock)?;
+                let obligations =
+                    report::obligations(&projections, client, sla.period, &basis, &clock)?;
+                crate::html::write_sla_with_model(
+                    projections.model(),
+                    &sla,
+                    &obligations,
+                    &mut out,
+                )?;
+            }
+            (_, Format::Html) => anyhow::bail!("--format html is available for `report sla` only"),
+            (_, format) => {
+                let request = report::ReportRequest {
+                    report: kind.to_owned(),
+                    client: client.as_str().to_owned(),
+                    month,
+                    as_of: basis.as_of(),
+                    evaluated_at: basis.evaluated_at(&clock),
+                };
+                let provenance = report::provenance(&store, &projections, request.clone()).await?;
+                let value =
+                    report::with_provenance(report::compute(&projections, &request)?, &provenance)?;
+                if common.all_clients && format == Format::Json {
+                    reports.push(value);
+                } else {
+                    if common.all_clients {
+                        writeln!(out, "== {client}")?;
+                    }
+                    render::write(&value, format, &mut out)?;
+                }
+            }
         }
-        (_, Format::Html) => anyhow::bail!("--format html is available for `report sla` only"),
-        (_, format) => {
-            let request = report::ReportRequest {
-                report: kind.to_owned(),
-                client: client.as_str().to_owned(),
-                month,
-                as_of: basis.as_of(),
-                evaluated_at: basis.evaluated_at(&clock),
-            };
-            let provenance = report::provenance(&store, &projections, request.clone()).await?;
-            let value =
-                report::with_provenance(report::compute(&projections, &request)?, &provenance)?;
-            render::write(&value, format, &mut out)?;
-        }
+    }
+    if common.all_clients && common.format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "reports": reports }))?;
+        writeln!(out)?;
     }
     out.flush()?;
     Ok(())
