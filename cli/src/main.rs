@@ -6,6 +6,7 @@ mod commands;
 mod html;
 mod progress;
 mod render;
+mod tables;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

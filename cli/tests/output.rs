@@ -282,3 +282,130 @@ fn a_closed_pipe_ends_every_command_quietly_with_status_0() {
         );
     }
 }
+
+fn widest_line(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+#[test]
+fn report_and_timeline_tables_are_summaries_in_words_not_flattened_json() {
+    let dir = demo_ledger();
+    let at = "2026-11-10T00:00:00Z";
+    let sla = ok(&run(
+        dir,
+        &[
+            "report",
+            "sla",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--evaluated-at",
+            at,
+        ],
+    ));
+    assert!(
+        sla.starts_with("Thames Lettings & Property (thames-property)"),
+        "{sla}"
+    );
+    assert!(sla.contains("Europe/London"), "{sla}");
+    assert!(
+        sla.contains("service level (R-ANS-1)") && sla.contains(" %"),
+        "{sla}"
+    );
+    assert!(
+        !sla.contains("rules.R-") && !sla.contains("_ms"),
+        "no flattened keys:\n{sla}"
+    );
+    assert!(
+        sla.lines().count() < 80,
+        "a summary, not hundreds of rows:\n{sla}"
+    );
+    assert!(widest_line(&sla) <= 160, "{sla}");
+
+    let obligations = ok(&run(
+        dir,
+        &[
+            "report",
+            "obligations",
+            "--client",
+            "acme-dental",
+            "--month",
+            "2026-10",
+            "--evaluated-at",
+            at,
+        ],
+    ));
+    let (summary, misses) = obligations
+        .split_once("not met (times in America/New_York)")
+        .unwrap();
+    assert!(summary.contains("obligations by rule"), "{summary}");
+    assert!(misses.contains("missed by "), "{misses}");
+    assert!(
+        !misses.contains("│ met"),
+        "only what was not met is listed:\n{misses}"
+    );
+    assert!(
+        !obligations.contains("{\""),
+        "no raw JSON cells:\n{obligations}"
+    );
+    assert!(
+        !obligations.contains(".000000"),
+        "instants to the second:\n{obligations}"
+    );
+    assert!(
+        widest_line(&obligations) <= 200,
+        "{}",
+        widest_line(&obligations)
+    );
+
+    let esc = ok(&run(
+        dir,
+        &[
+            "report",
+            "obligations",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--evaluated-at",
+            at,
+            "--rule",
+            "R-ESC-3",
+            "--verdict",
+            "missed",
+        ],
+    ));
+    let listed: Vec<&str> = esc.lines().filter(|l| l.starts_with("│ R-")).collect();
+    assert!(listed.iter().all(|l| l.starts_with("│ R-ESC-3")), "{esc}");
+    assert!(esc.contains("obligations missed"), "{esc}");
+
+    // Filters choose what a table shows; the machine forms are the whole report.
+    let refused = run(
+        dir,
+        &[
+            "report",
+            "obligations",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--rule",
+            "R-ESC-3",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+
+    let timeline = ok(&run(
+        dir,
+        &["timeline", "client-acme-dental", "--evaluated-at", at],
+    ));
+    assert!(timeline.contains("times in America/New_York"), "{timeline}");
+    assert!(
+        !timeline.contains("{\""),
+        "the agreement is summarised:\n{timeline}"
+    );
+    assert!(widest_line(&timeline) <= 200, "{timeline}");
+}

@@ -13,6 +13,7 @@ use opsledger_projections::YearMonth;
 
 use crate::progress::Bar;
 use crate::render::{self, Format};
+use crate::tables;
 
 /// What every report takes.
 #[derive(Debug, Args)]
@@ -65,14 +66,28 @@ pub enum ReportKind {
         /// The month, YYYY-MM (client-local).
         #[arg(long)]
         month: YearMonth,
+        /// Table only: the figures of this queue alone.
+        #[arg(long)]
+        queue: Option<String>,
     },
-    /// Every obligation opened in a month with its verdict and the events behind it.
+    /// Every obligation opened in a month with its verdict and the events behind it. The table
+    /// gives the per-rule summary, then the obligations not met as a list; JSON and CSV give
+    /// every obligation.
     Obligations {
         #[command(flatten)]
         common: Common,
         /// The month, YYYY-MM (client-local).
         #[arg(long)]
         month: YearMonth,
+        /// Table only: list this rule's obligations (e.g. R-ESC-1).
+        #[arg(long)]
+        rule: Option<String>,
+        /// Table only: list the obligations with this verdict (default: those not met).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(VERDICTS))]
+        verdict: Option<String>,
+        /// Table only: list the obligations of calls in this queue.
+        #[arg(long)]
+        queue: Option<String>,
     },
     /// Retention windows (R-RET-*) of the client's records and the deletions due in a month.
     Retention {
@@ -88,6 +103,18 @@ pub enum ReportKind {
         common: Common,
     },
 }
+
+/// The verdicts `--verdict` takes, as the JSON names them.
+const VERDICTS: [&str; 8] = [
+    "met",
+    "missed",
+    "excused",
+    "pending",
+    "not_applicable",
+    "unconfigured",
+    "not_computable",
+    "chain_exhausted",
+];
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -107,11 +134,39 @@ fn output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
 pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
     let store = report::up_to_date(target, &Bar::projecting()).await?;
     let (common, kind, month) = match &args.kind {
-        ReportKind::Sla { common, month } => (common, "sla", Some(*month)),
-        ReportKind::Obligations { common, month } => (common, "obligations", Some(*month)),
+        ReportKind::Sla { common, month, .. } => (common, "sla", Some(*month)),
+        ReportKind::Obligations { common, month, .. } => (common, "obligations", Some(*month)),
         ReportKind::Retention { common, month } => (common, "retention", Some(*month)),
         ReportKind::Billing { common } => (common, "billing", None),
     };
+    let filter = match &args.kind {
+        ReportKind::Obligations {
+            rule,
+            verdict,
+            queue,
+            ..
+        } => tables::ObligationFilter {
+            rule: rule.clone(),
+            verdict: verdict.clone(),
+            queue: queue.clone(),
+        },
+        ReportKind::Sla { queue, .. } => tables::ObligationFilter {
+            queue: queue.clone(),
+            ..tables::ObligationFilter::default()
+        },
+        _ => tables::ObligationFilter::default(),
+    };
+    let filtered = filter.rule.is_some() || filter.verdict.is_some() || filter.queue.is_some();
+    if filtered && common.format != Format::Table {
+        // JSON and CSV are the full model (and `verify --report` recomputes JSON reports), so
+        // a filtered one would be a different document under the same name.
+        return Err(crate::Usage(
+            "--rule, --verdict and --queue select what a table shows; JSON and CSV give the \
+             whole report (filter those with a JSON or CSV tool)"
+                .to_owned(),
+        )
+        .into());
+    }
     let clients = match &common.client {
         Some(raw) => vec![report::client_id(raw)?],
         None => opsledger_app::project::clients(&store).await?,
@@ -160,11 +215,27 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
                     report::with_provenance(report::compute(&projections, &request)?, &provenance)?;
                 if common.all_clients && format == Format::Json {
                     reports.push(value);
-                } else {
-                    if common.all_clients {
-                        writeln!(out, "== {client}")?;
+                    continue;
+                }
+                if common.all_clients {
+                    writeln!(out, "== {client}")?;
+                }
+                match (&args.kind, format) {
+                    (ReportKind::Sla { .. }, Format::Table) => {
+                        let ctx = context(&projections, client, request.evaluated_at)?;
+                        tables::sla(&value, &ctx, filter.queue.as_deref(), &mut out)?;
                     }
-                    render::write(&value, format, &mut out)?;
+                    (ReportKind::Obligations { .. }, Format::Table) => {
+                        let ctx = context(&projections, client, request.evaluated_at)?;
+                        let model = projections.model();
+                        let queue_of = |call: &str| {
+                            let id = opsledger_domain::ids::CallId::new(call).ok()?;
+                            let slot = model.calls.by_key(&id)?.queue?;
+                            model.queues.get(usize::try_from(slot).ok()?).cloned()
+                        };
+                        tables::obligations(&value, &ctx, &filter, &queue_of, &mut out)?;
+                    }
+                    _ => render::write(&value, format, &mut out)?,
                 }
             }
         }
@@ -175,6 +246,25 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Who a client is for its tables: its name and zone from the agreement in force at `at`.
+fn context(
+    projections: &opsledger_projections::Projections,
+    client: &opsledger_domain::ids::ClientId,
+    at: DateTime<Utc>,
+) -> anyhow::Result<tables::ClientContext> {
+    let model = projections.model();
+    let record = model
+        .client_slot(client)
+        .map(|slot| model.client(slot))
+        .with_context(|| format!("client {client} is not onboarded in this view"))?;
+    let agreement = record.agreement_or_first(at);
+    Ok(tables::ClientContext {
+        client_id: client.as_str().to_owned(),
+        name: agreement.client_name.clone(),
+        zone: agreement.calendar.time_zone,
+    })
 }
 
 #[derive(Debug, Args)]
