@@ -409,3 +409,183 @@ fn report_and_timeline_tables_are_summaries_in_words_not_flattened_json() {
     );
     assert!(widest_line(&timeline) <= 200, "{timeline}");
 }
+
+/// Reads a CSV file into its header and rows.
+fn csv_file(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>());
+    let header = lines.next().unwrap();
+    (header, lines.collect())
+}
+
+#[test]
+fn csv_is_one_file_per_section_or_refused_and_loses_nothing() {
+    let dir = demo_ledger();
+    let at = "2026-11-10T00:00:00Z";
+    // Several sections cannot share one CSV document: refused, nothing printed.
+    let refused = run(
+        dir,
+        &[
+            "report",
+            "sla",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--format",
+            "csv",
+            "--evaluated-at",
+            at,
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+    assert!(refused.stdout.is_empty());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("--out-dir") && message.contains("excused_windows"),
+        "{message}"
+    );
+
+    // The SLA report of a client with excused windows: every section, not just that one.
+    let out = tempfile::tempdir().unwrap();
+    ok(&run(
+        dir,
+        &[
+            "report",
+            "sla",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--format",
+            "csv",
+            "--evaluated-at",
+            at,
+            "--out-dir",
+            out.path().to_str().unwrap(),
+        ],
+    ));
+    let json: Value = serde_json::from_str(&ok(&run(
+        dir,
+        &[
+            "report",
+            "sla",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--format",
+            "json",
+            "--evaluated-at",
+            at,
+        ],
+    )))
+    .unwrap();
+    let (header, rows) = csv_file(&out.path().join("report.csv"));
+    assert_eq!(rows.len(), 1);
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"))
+    };
+    assert_eq!(
+        rows[0][column("calls.raw.offered")],
+        json["calls"]["raw"]["offered"].to_string()
+    );
+    let (_, windows) = csv_file(&out.path().join("excused_windows.csv"));
+    assert_eq!(
+        windows.len(),
+        json["excused_windows"].as_array().unwrap().len()
+    );
+    let (rules_header, rules) = csv_file(&out.path().join("rules.csv"));
+    assert_eq!(rules.len(), json["rules"].as_object().unwrap().len());
+    assert!(rules_header.starts_with(&["row".to_owned(), "key".to_owned()]));
+    for file in std::fs::read_dir(out.path()).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        assert!(!text.contains("see below"), "{text}");
+    }
+
+    // Billing: the balance, status and liability cap are there, beside the invoices.
+    let billing = tempfile::tempdir().unwrap();
+    ok(&run(
+        dir,
+        &[
+            "report",
+            "billing",
+            "--client",
+            "whitfield-legal",
+            "--format",
+            "csv",
+            "--evaluated-at",
+            at,
+            "--out-dir",
+            billing.path().to_str().unwrap(),
+        ],
+    ));
+    let (header, _) = csv_file(&billing.path().join("report.csv"));
+    for figure in [
+        "balance.amount_minor",
+        "status",
+        "liability_cap.fees_paid.amount_minor",
+        "default_notices",
+    ] {
+        assert!(header.iter().any(|h| h == figure), "{figure} in {header:?}");
+    }
+    let (_, invoices) = csv_file(&billing.path().join("invoices.csv"));
+    let (evidence_header, evidence) = csv_file(&billing.path().join("invoices.evidence.csv"));
+    assert!(!invoices.is_empty() && evidence.len() >= invoices.len());
+    assert_eq!(evidence_header[1], "parent_row");
+
+    // One section on standard output when asked for by name.
+    let obligations = ok(&run(
+        dir,
+        &[
+            "report",
+            "obligations",
+            "--client",
+            "acme-dental",
+            "--month",
+            "2026-10",
+            "--format",
+            "csv",
+            "--section",
+            "obligations",
+            "--evaluated-at",
+            at,
+        ],
+    ));
+    assert!(obligations.starts_with("row,"), "{obligations}");
+    let unknown = run(
+        dir,
+        &[
+            "report",
+            "billing",
+            "--client",
+            "acme-dental",
+            "--format",
+            "csv",
+            "--section",
+            "nope",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(64));
+
+    // Every client's sections, one directory each.
+    let all = tempfile::tempdir().unwrap();
+    ok(&run(
+        dir,
+        &[
+            "report",
+            "billing",
+            "--all-clients",
+            "--format",
+            "csv",
+            "--out-dir",
+            all.path().to_str().unwrap(),
+        ],
+    ));
+    assert!(all.path().join("indus-telehealth/report.csv").exists());
+}

@@ -41,8 +41,17 @@ pub struct Common {
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Write to this file instead of standard output.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// CSV: write each section of the report (`report.csv` for its figures, then one file per
+    /// list, e.g. `obligations.csv`, `obligations.evidence.csv`) into this directory; with
+    /// --all-clients, one subdirectory per client.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    out_dir: Option<PathBuf>,
+    /// CSV: print this one section (e.g. `obligations`) on standard output; a report of several
+    /// sections is otherwise refused, as one CSV document cannot hold them losslessly.
+    #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
+    section: Option<String>,
 }
 
 impl Common {
@@ -171,16 +180,22 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
         Some(raw) => vec![report::client_id(raw)?],
         None => opsledger_app::project::clients(&store).await?,
     };
-    if common.all_clients && matches!(common.format, Format::Csv | Format::Html) {
-        // Several CSV documents or HTML pages run together in one stream cannot be read back.
-        return Err(crate::Usage(format!(
-            "--all-clients prints JSON or tables; for --format {} ask one --client at a time",
-            if common.format == Format::Csv {
-                "csv"
-            } else {
-                "html"
-            }
-        ))
+    if (common.out_dir.is_some() || common.section.is_some()) && common.format != Format::Csv {
+        return Err(crate::Usage("--out-dir and --section are for --format csv".to_owned()).into());
+    }
+    // Several CSV documents or HTML pages run together in one stream cannot be read back.
+    if common.all_clients && common.format == Format::Csv && common.out_dir.is_none() {
+        return Err(crate::Usage(
+            "--all-clients --format csv writes one directory per client: give --out-dir DIR"
+                .to_owned(),
+        )
+        .into());
+    }
+    if common.all_clients && common.format == Format::Html {
+        return Err(crate::Usage(
+            "--all-clients prints JSON, tables or CSV files; ask HTML one --client at a time"
+                .to_owned(),
+        )
         .into());
     }
     let basis = common.basis();
@@ -235,6 +250,16 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
                         };
                         tables::obligations(&value, &ctx, &filter, &queue_of, &mut out)?;
                     }
+                    (_, Format::Csv) => {
+                        let dir = common.out_dir.as_ref().map(|d| {
+                            if common.all_clients {
+                                d.join(client.as_str())
+                            } else {
+                                d.clone()
+                            }
+                        });
+                        csv_sections(&value, dir.as_deref(), common.section.as_deref(), &mut out)?;
+                    }
                     _ => render::write(&value, format, &mut out)?,
                 }
             }
@@ -246,6 +271,67 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// A report as tidy CSV: every section as its own file in `dir`, or the one section asked
+/// for (or the only one there is) on `out`; several sections without a choice are refused.
+fn csv_sections(
+    report: &serde_json::Value,
+    dir: Option<&std::path::Path>,
+    section: Option<&str>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let found = render::sections(report);
+    let names = || {
+        found
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for s in &found {
+            let path = dir.join(format!("{}.csv", s.name));
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            );
+            render::write_csv(s, &mut file)?;
+            file.flush()?;
+        }
+        writeln!(
+            out,
+            "wrote {} to {}: {}",
+            render::count(
+                u64::try_from(found.len()).unwrap_or(u64::MAX),
+                "section",
+                "sections"
+            ),
+            dir.display(),
+            names()
+        )?;
+        return Ok(());
+    }
+    let chosen = match section {
+        Some(name) => found.iter().find(|s| s.name == name).ok_or_else(|| {
+            crate::Usage(format!(
+                "this report has no section {name:?}; its sections: {}",
+                names()
+            ))
+        })?,
+        None if found.len() == 1 => &found[0],
+        None => {
+            return Err(crate::Usage(format!(
+                "this report has {} sections ({}); one CSV document cannot hold them: choose one \
+                 with --section NAME, or write them all with --out-dir DIR",
+                found.len(),
+                names()
+            ))
+            .into())
+        }
+    };
+    render::write_csv(chosen, out)
 }
 
 /// Who a client is for its tables: its name and zone from the agreement in force at `at`.
