@@ -22,7 +22,7 @@ use crate::cmd::{
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Cli {
     /// The embedded ledger file (the default backend).
     #[arg(
@@ -35,9 +35,10 @@ struct Cli {
     /// A PostgreSQL connection string; when set, it is used instead of the ledger file.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
-    /// With --database-url: connect without migrating or writing (auditors, read-only roles);
-    /// reports then compute projections in memory without saving them.
-    #[arg(long, global = true)]
+    /// Open the ledger without migrating or writing (auditors, read-only database roles), for
+    /// the commands that only read: events, clients, head, verify, export, timeline, report
+    /// (which then computes projections in memory without saving them). Refused for the others.
+    #[arg(long)]
     read_only: bool,
     #[command(subcommand)]
     command: Command,
@@ -49,7 +50,8 @@ enum Command {
     Init,
     /// Append events given as NDJSON envelopes, from a file or standard input, in one atomic batch.
     Append(commands::AppendArgs),
-    /// Query the log; prints JSON lines.
+    /// Query the log as recorded, filtered: JSON lines (default), a JSON document, a table or
+    /// CSV; says so when --limit cuts the answer.
     Events(commands::EventsArgs),
     /// List the clients: id, name, time zone, plan, standing, first and last event.
     Clients(clients::ClientsArgs),
@@ -60,8 +62,8 @@ enum Command {
     /// Write an evidence bundle: the selected events, and the proof that they sit in the chain
     /// up to a head, with every other event in between given by digest only.
     Export(export::ExportArgs),
-    /// Create a demo ledger, append a day of operations, read it back and verify it.
-    /// Import call records: Asterisk queue_log, Asterisk CDR CSV, or any CSV with a mapping.
+    /// Import call records: Asterisk queue_log, Asterisk CDR CSV, or any CSV with a mapping;
+    /// rows already recorded are recognised and not appended twice.
     Import(import::ImportArgs),
     /// Record facts as domain commands (NDJSON), decided against the ledger's state: a refusal
     /// names the rule and nothing of the file is appended.
@@ -80,6 +82,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// Rebuild the projections from position 0 (to a point in history with --as-of-position).
     Replay(report::ReplayArgs),
+    /// Record a realistic month of operations for five clients into a fresh demo ledger, then
+    /// report, verify and export it (the first command to try).
     Demo(demo::DemoArgs),
     /// Measure append, read and verify throughput on each backend.
     Bench(bench::BenchArgs),
@@ -282,7 +286,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether a command only reads the ledger, so that `--read-only` can serve it.
+fn only_reads(command: &Command) -> bool {
+    match command {
+        Command::Events(_)
+        | Command::Clients(_)
+        | Command::Head
+        | Command::Verify(_)
+        | Command::Export(_)
+        | Command::Timeline(_)
+        | Command::Report(_) => true,
+        Command::Init
+        | Command::Append(_)
+        | Command::Import(_)
+        | Command::Record(_)
+        | Command::Retention(_)
+        | Command::Publish(_)
+        | Command::Replay(_)
+        | Command::Demo(_)
+        | Command::Bench(_)
+        | Command::Load(_) => false,
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.read_only && !only_reads(&cli.command) {
+        return Err(Usage(
+            "--read-only is for the commands that only read (events, clients, head, verify, \
+             export, timeline, report); this one writes"
+                .to_owned(),
+        )
+        .into());
+    }
     let target = Target::choose(&cli.ledger, cli.database_url.as_deref(), cli.read_only);
     match cli.command {
         Command::Init => commands::init(&target).await,
@@ -315,6 +350,40 @@ mod tests {
 
     fn code(error: impl Into<anyhow::Error>) -> u8 {
         exit_code(&error.into())
+    }
+
+    /// Commands and arguments without a description, as `--help` would show them.
+    fn undescribed(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg
+                .get_help()
+                .map_or(true, |h| h.to_string().trim().is_empty())
+            {
+                missing.push(format!("{path} <{id}>"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub
+                .get_about()
+                .map_or(true, |h| h.to_string().trim().is_empty())
+            {
+                missing.push(sub_path.clone());
+            }
+            undescribed(sub, &sub_path, missing);
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_says_what_it_is_for() {
+        use clap::CommandFactory;
+        let mut missing = Vec::new();
+        undescribed(&Cli::command(), "opsledger", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:#?}");
     }
 
     #[test]

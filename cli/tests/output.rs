@@ -589,3 +589,54 @@ fn csv_is_one_file_per_section_or_refused_and_loses_nothing() {
     ));
     assert!(all.path().join("indus-telehealth/report.csv").exists());
 }
+
+#[test]
+fn the_readme_lists_the_commands_help_lists_and_help_describes_each() {
+    let help = ok(&bin().arg("--help").output().unwrap());
+    let from_help: Vec<String> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(from_help.len() > 10, "{help}");
+    assert!(
+        !help.contains("query ") && !help.contains(" query,"),
+        "no `query` command: {help}"
+    );
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let from_readme: Vec<String> = readme
+        .lines()
+        .skip_while(|l| *l != "### Commands")
+        .skip(1)
+        .take_while(|l| !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("- `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        from_readme, from_help,
+        "README's command list and --help differ"
+    );
+    for word in ["opsledger query", "`query`"] {
+        assert!(!readme.contains(word), "README names {word}");
+    }
+    // `--read-only` belongs to the commands that only read.
+    let append_help = ok(&bin().args(["append", "--help"]).output().unwrap());
+    assert!(!append_help.contains("--read-only"), "{append_help}");
+    let refused = bin().args(["--read-only", "init"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+    let import_help = ok(&bin().args(["import", "--help"]).output().unwrap());
+    let demo_help = ok(&bin().args(["demo", "--help"]).output().unwrap());
+    assert!(
+        import_help.starts_with("Import call records"),
+        "{import_help}"
+    );
+    assert!(
+        demo_help.starts_with("Record a realistic month"),
+        "{demo_help}"
+    );
+}
