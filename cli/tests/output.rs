@@ -63,22 +63,49 @@ fn lab_ledger() -> tempfile::TempDir {
     dir
 }
 
-/// The demo's ledger, made once for every test of this file (it takes a while).
-fn demo_ledger() -> &'static Path {
-    static DEMO: OnceLock<tempfile::TempDir> = OnceLock::new();
+/// The demo's ledger and what `demo` printed, made once for every test of this file (it
+/// takes a while).
+fn demo() -> &'static (tempfile::TempDir, String) {
+    static DEMO: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
     DEMO.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("demo");
-        ok(&bin()
+        let printed = ok(&bin()
             .current_dir(dir.path())
             .args(["demo", "--out", out.to_str().unwrap()])
             .output()
             .unwrap());
         // The tests run with `--ledger <dir>/test.ledger`, as on the lab ledger.
         std::fs::rename(out.join("demo.ledger"), dir.path().join("test.ledger")).unwrap();
-        dir
+        (dir, printed)
     })
-    .path()
+}
+
+fn demo_ledger() -> &'static Path {
+    demo().0.path()
+}
+
+#[test]
+fn the_demo_narrative_says_what_its_reports_say() {
+    let printed = &demo().1;
+    // "QA reviewed 6 of 87 answered calls": the same figures as the table's R-QA-1 column.
+    let note = printed
+        .lines()
+        .find(|l| l.contains("QA reviewed"))
+        .unwrap_or_else(|| panic!("{printed}"));
+    let figures = note
+        .split("QA reviewed ")
+        .nth(1)
+        .and_then(|rest| rest.split(" answered").next())
+        .unwrap();
+    let row = printed
+        .lines()
+        .find(|l| l.contains("whitfield-legal") && l.contains(" of "))
+        .unwrap_or_else(|| panic!("{printed}"));
+    assert!(row.contains(&format!("{figures} (")), "{figures} in {row}");
+    // The hint runs the same judgement as the table, whatever today is.
+    let next = printed.lines().find(|l| l.starts_with("next: ")).unwrap();
+    assert!(next.contains("--evaluated-at 2026-11-"), "{next}");
 }
 
 #[test]
