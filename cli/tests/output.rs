@@ -667,3 +667,34 @@ fn the_readme_lists_the_commands_help_lists_and_help_describes_each() {
         "{demo_help}"
     );
 }
+
+#[test]
+fn a_timeline_in_json_has_data_objects_and_in_csv_tidy_sections() {
+    let dir = lab_ledger();
+    let json: Value = serde_json::from_str(&ok(&run(
+        dir.path(),
+        &["timeline", "client-issabel-lab", "--format", "json"],
+    )))
+    .unwrap();
+    let events = json["events"].as_array().unwrap();
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|e| e["data"].is_object()), "{json}");
+    let refused = run(
+        dir.path(),
+        &["timeline", "client-issabel-lab", "--format", "csv"],
+    );
+    assert_eq!(refused.status.code(), Some(64), "{refused:?}");
+    let csv = ok(&run(
+        dir.path(),
+        &[
+            "timeline",
+            "client-issabel-lab",
+            "--format",
+            "csv",
+            "--section",
+            "events",
+        ],
+    ));
+    assert_eq!(csv.lines().count(), events.len() + 1, "{csv}");
+    assert!(csv.starts_with("row,"), "{csv}");
+}

@@ -275,7 +275,7 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
 
 /// A report as tidy CSV: every section as its own file in `dir`, or the one section asked
 /// for (or the only one there is) on `out`; several sections without a choice are refused.
-fn csv_sections(
+pub(crate) fn csv_sections(
     report: &serde_json::Value,
     dir: Option<&std::path::Path>,
     section: Option<&str>,
@@ -316,14 +316,14 @@ fn csv_sections(
     let chosen = match section {
         Some(name) => found.iter().find(|s| s.name == name).ok_or_else(|| {
             crate::Usage(format!(
-                "this report has no section {name:?}; its sections: {}",
+                "the output has no section {name:?}; its sections: {}",
                 names()
             ))
         })?,
         None if found.len() == 1 => &found[0],
         None => {
             return Err(crate::Usage(format!(
-                "this report has {} sections ({}); one CSV document cannot hold them: choose one \
+                "the output has {} sections ({}); one CSV document cannot hold them: choose one \
                  with --section NAME, or write them all with --out-dir DIR",
                 found.len(),
                 names()

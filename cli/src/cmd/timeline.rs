@@ -1,6 +1,8 @@
 //! `opsledger timeline`: arguments, and the timeline `opsledger_app::timeline` builds as
 //! JSON, CSV or tables.
 
+use std::io::Write;
+
 use chrono::{DateTime, Utc};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
@@ -20,9 +22,16 @@ pub struct TimelineArgs {
     /// The instant pending deadlines are judged at (default: now).
     #[arg(long)]
     evaluated_at: Option<DateTime<Utc>>,
-    /// Output format (table, json or csv).
+    /// Output format: a table, JSON (events' `data` as objects) or CSV sections.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// CSV: write each section (`report.csv`, `events.csv`, `obligations.csv`, …) into this
+    /// directory.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<std::path::PathBuf>,
+    /// CSV: print this one section (e.g. `events`) on standard output.
+    #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
+    section: Option<String>,
 }
 
 pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
@@ -34,40 +43,33 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
         &Bar::projecting(),
     )
     .await?;
-    if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&timeline)?);
+    if args.format != Format::Csv && (args.out_dir.is_some() || args.section.is_some()) {
+        return Err(crate::Usage("--out-dir and --section are for --format csv".to_owned()).into());
+    }
+    let mut value = serde_json::to_value(&timeline)?;
+    if args.format == Format::Csv {
+        // Tidy sections (`report`, `events`, `obligations`, `obligations.evidence`), each event's
+        // data as its JSON text in one cell, as the events CSV has it.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        crate::cmd::report::csv_sections(
+            &value,
+            args.out_dir.as_deref(),
+            args.section.as_deref(),
+            &mut out,
+        )?;
+        out.flush()?;
         return Ok(());
     }
-    if args.format == Format::Csv {
-        // One CSV document for a job: the events, then one row per obligation they opened,
-        // told apart by the first column.
-        let mut csv = csv::Writer::from_writer(std::io::stdout().lock());
-        csv.write_record([
-            "kind",
-            "position_or_rule",
-            "type_or_value",
-            "occurred_or_due",
-            "detail",
-        ])?;
-        for e in &timeline.events {
-            csv.write_record([
-                "event".to_owned(),
-                e.global_position.to_string(),
-                e.event_type.clone(),
-                e.occurred_at.to_rfc3339(),
-                e.data.clone(),
-            ])?;
+    if args.format == Format::Json {
+        // `data` as the JSON object it is, not a string inside JSON.
+        if let Some(events) = value["events"].as_array_mut() {
+            for event in events {
+                if let Some(text) = event["data"].as_str() {
+                    event["data"] = serde_json::from_str(text)?;
+                }
+            }
         }
-        for o in &timeline.obligations {
-            csv.write_record([
-                "obligation".to_owned(),
-                o.rule.as_str().to_owned(),
-                serde_json::to_string(&o.rule_value)?,
-                o.due_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                serde_json::to_string(&o.verdict)?,
-            ])?;
-        }
-        csv.flush()?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     // People read the table: instants in the client's zone to the second, each event's data
