@@ -279,7 +279,14 @@ fn a_closed_pipe_ends_every_command_quietly_with_status_0() {
         &["events", "--format", "table"],
         &["events", "--format", "csv"],
         &["timeline", "client-issabel-lab"],
-        &["timeline", "client-issabel-lab", "--format", "csv"],
+        &[
+            "timeline",
+            "client-issabel-lab",
+            "--format",
+            "csv",
+            "--section",
+            "events",
+        ],
         &[
             "report",
             "sla",
