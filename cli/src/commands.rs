@@ -178,7 +178,11 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
                 .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
                 .set_header(EVENT_COLUMNS);
             for e in &collected {
+                // For people: instants to the second in UTC, named (the log spans clients and
+                // zones), long data cut with a marker; CSV and JSON keep them whole.
                 let mut row = event_row(e);
+                row[5] = crate::render::utc_time(e.occurred_at);
+                row[6] = crate::render::utc_time(e.recorded_at);
                 row[8] = crate::render::cut(&row[8], crate::render::CELL_CHARS);
                 table.add_row(row);
             }

@@ -247,6 +247,16 @@ fn events_say_when_they_stop_at_the_limit_and_print_data_as_json() {
     assert_eq!(document["next_position"], Value::Null);
     assert!(document["events"].as_array().unwrap().len() > 2);
     assert!(whole.stderr.is_empty(), "{:?}", whole.stderr);
+
+    let table = ok(&run(
+        dir.path(),
+        &["events", "--format", "table", "--limit", "3"],
+    ));
+    assert!(table.contains(" UTC"), "{table}");
+    assert!(
+        !table.contains("+00:00"),
+        "instants to the second, zone named:\n{table}"
+    );
 }
 
 /// Runs a command whose reader has gone before it writes anything.
