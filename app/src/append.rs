@@ -336,6 +336,8 @@ fn command_of(event: DomainEvent) -> Command {
         E::CredentialsRevoked(e) => C::RevokeCredentials(e),
         E::CredentialsRestored(e) => C::RestoreCredentials(e),
         E::SignificantChangeNotified(e) => C::NotifySignificantChange(e),
+        E::CommunicationSent(e) => C::SendCommunication(e),
+        E::CommunicationAnswered(e) => C::AnswerCommunication(e),
         E::CallConnected(e) => C::ConnectCall(e),
         E::CallAnswered(e) => C::AnswerCall(e),
         E::CallRoutedToVoicemail(e) => C::RouteToVoicemail(e),

@@ -52,6 +52,17 @@ impl EventPages {
         self.left = self.left.saturating_sub(page.len());
         Ok(Some(page))
     }
+
+    /// Where the query would go on when it stopped at its limit: the position of the next
+    /// selected event, or `None` when the log held no more (nothing was cut). A front end
+    /// says so, so a reader never takes a page for the whole answer.
+    pub async fn continues_at(&self) -> AppResult<Option<u64>> {
+        if self.left > 0 {
+            return Ok(None);
+        }
+        let next = self.store.read_filtered(&self.filter, self.next, 1).await?;
+        Ok(next.first().map(|e| e.global_position))
+    }
 }
 
 #[cfg(test)]
@@ -121,7 +132,29 @@ mod tests {
             client_id: Some("odd".to_owned()),
             ..EventFilter::default()
         };
-        let first_odd = positions(EventPages::new(store, odd, 0, 3)).await;
+        let first_odd = positions(EventPages::new(Arc::clone(&store), odd.clone(), 0, 3)).await;
         assert_eq!(first_odd, vec![1, 3, 5]);
+    }
+
+    async fn drained(mut pages: EventPages) -> EventPages {
+        while pages.next_page().await.unwrap().is_some() {}
+        pages
+    }
+
+    #[tokio::test]
+    async fn a_query_cut_at_its_limit_says_where_it_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ledger_of(10, &dir).await;
+        let odd = EventFilter {
+            client_id: Some("odd".to_owned()),
+            ..EventFilter::default()
+        };
+        let cut = drained(EventPages::new(Arc::clone(&store), odd.clone(), 0, 3)).await;
+        assert_eq!(cut.continues_at().await.unwrap(), Some(7));
+        // Exactly the remaining events: the limit was reached but nothing was left out.
+        let exact = drained(EventPages::new(Arc::clone(&store), odd.clone(), 0, 5)).await;
+        assert_eq!(exact.continues_at().await.unwrap(), None);
+        let short = drained(EventPages::new(store, odd, 0, 100)).await;
+        assert_eq!(short.continues_at().await.unwrap(), None);
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod append;
+pub mod clients;
 pub mod clock;
 pub mod crypto;
 pub mod envelopes;

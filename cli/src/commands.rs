@@ -11,8 +11,6 @@ use opsledger_app::store::{EventFilter, PositionRange, StreamId, TimeRange, Veri
 use opsledger_app::{AppError, Target};
 use uuid::Uuid;
 
-use crate::render::Format;
-
 pub async fn init(target: &Target) -> anyhow::Result<()> {
     target.create().await?;
     println!("created {}", target.describe());
@@ -83,12 +81,34 @@ pub struct EventsArgs {
     /// Start at this global position.
     #[arg(long, default_value_t = 0)]
     from_position: u64,
-    /// Print at most this many events.
+    /// Print at most this many events; when more match, standard error says where they go on.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
-    /// Output: JSON lines (default, for piping), a table or CSV.
-    #[arg(long, value_enum, default_value = "json")]
-    format: Format,
+    /// Output: `ndjson` (one event per line, streamed, for pipes), `json` (one document with
+    /// `truncated` and `next_position`), a table or CSV. `data` is a JSON object in both JSON
+    /// forms.
+    #[arg(long, value_enum, default_value = "ndjson")]
+    format: EventsFormat,
+}
+
+/// The forms `opsledger events` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventsFormat {
+    Ndjson,
+    Json,
+    Table,
+    Csv,
+}
+
+/// An event as the machine forms print it: the envelope as recorded, with `data` as the JSON
+/// object it is rather than the canonical text the chain hashes (that text is re-derived by
+/// canonicalising the object; `verify` and bundles work on the stored text).
+fn event_json(e: &opsledger_app::store::RecordedEvent) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(e)?;
+    value["data"] = e
+        .data_json()
+        .with_context(|| format!("the data of position {}", e.global_position))?;
+    Ok(value)
 }
 
 pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
@@ -115,20 +135,28 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
     let store = target.open().await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = EventPages::new(store, filter, args.from_position, args.limit);
-    // Every format streams page by page, so memory stays bounded by one page whatever the
-    // log's size (issue 12, finding 10: a table of 116 k events took 838 MB). A table is laid
-    // out per page, each page a table of its own with the header repeated.
+    // Every format but the one-document JSON streams page by page, so memory stays bounded by
+    // one page whatever the log's size (issue 12, finding 10: a table of 116 k events took
+    // 838 MB). A table is laid out per page, each page a table with its header repeated. The
+    // JSON document holds at most `--limit` events.
+    let mut json_events = Vec::new();
     match args.format {
-        Format::Json => {
+        EventsFormat::Ndjson => {
             while let Some(page) = pages.next_page().await? {
                 for e in &page {
-                    serde_json::to_writer(&mut out, e)?;
+                    serde_json::to_writer(&mut out, &event_json(e)?)?;
                     out.write_all(b"\n")?;
                 }
             }
         }
-        Format::Csv => {
-            // The CSV writer passes its rows on as its buffer fills.
+        EventsFormat::Json => {
+            while let Some(page) = pages.next_page().await? {
+                for e in &page {
+                    json_events.push(event_json(e)?);
+                }
+            }
+        }
+        EventsFormat::Csv => {
             let mut csv = csv::Writer::from_writer(&mut out);
             csv.write_record(EVENT_COLUMNS)?;
             while let Some(page) = pages.next_page().await? {
@@ -138,7 +166,7 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
             }
             csv.flush()?;
         }
-        Format::Table | Format::Html => {
+        EventsFormat::Table => {
             while let Some(page) = pages.next_page().await? {
                 let mut table = comfy_table::Table::new();
                 table
@@ -146,13 +174,40 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
                     .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
                     .set_header(EVENT_COLUMNS);
                 for e in &page {
-                    table.add_row(event_row(e));
+                    // For people: instants to the second in UTC, named (the log spans clients
+                    // and zones), long data cut with a marker; CSV and JSON keep them whole.
+                    let mut row = event_row(e);
+                    row[5] = crate::render::utc_time(e.occurred_at);
+                    row[6] = crate::render::utc_time(e.recorded_at);
+                    row[8] = crate::render::cut(&row[8], crate::render::CELL_CHARS);
+                    table.add_row(row);
                 }
                 writeln!(out, "{table}")?;
             }
         }
     }
+    let next_position = pages.continues_at().await?;
+    if args.format == EventsFormat::Json {
+        let document = serde_json::json!({
+            "events": json_events,
+            "truncated": next_position.is_some(),
+            "next_position": next_position,
+        });
+        serde_json::to_writer_pretty(&mut out, &document)?;
+        writeln!(out)?;
+    }
     out.flush()?;
+    if let Some(next) = next_position {
+        eprintln!(
+            "opsledger: stopped at the limit of {}; more follow from position {next} \
+             (--from-position {next}, or a higher --limit)",
+            crate::render::count(
+                u64::try_from(args.limit).unwrap_or(u64::MAX),
+                "event",
+                "events"
+            ),
+        );
+    }
     Ok(())
 }
 

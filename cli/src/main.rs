@@ -6,6 +6,7 @@ mod commands;
 mod html;
 mod progress;
 mod render;
+mod tables;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,11 +16,13 @@ use opsledger_app::store::StoreError;
 use opsledger_app::{Actor, AppError, Target};
 use opsledger_tools::ToolError;
 
-use crate::cmd::{bench, demo, export, import, load, publish, record, report, retention, timeline};
+use crate::cmd::{
+    bench, clients, demo, export, import, load, publish, record, report, retention, timeline,
+};
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, long_about = None)]
 struct Cli {
     /// The embedded ledger file (the default backend).
     #[arg(
@@ -32,9 +35,10 @@ struct Cli {
     /// A PostgreSQL connection string; when set, it is used instead of the ledger file.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
-    /// With --database-url: connect without migrating or writing (auditors, read-only roles);
-    /// reports then compute projections in memory without saving them.
-    #[arg(long, global = true)]
+    /// Open the ledger without migrating or writing (auditors, read-only database roles), for
+    /// the commands that only read: events, clients, head, verify, export, timeline, report
+    /// (which then computes projections in memory without saving them). Refused for the others.
+    #[arg(long)]
     read_only: bool,
     #[command(subcommand)]
     command: Command,
@@ -46,8 +50,11 @@ enum Command {
     Init,
     /// Append events given as NDJSON envelopes, from a file or standard input, in one atomic batch.
     Append(commands::AppendArgs),
-    /// Query the log; prints JSON lines.
+    /// Query the log as recorded, filtered: JSON lines (default), a JSON document, a table or
+    /// CSV; says so when --limit cuts the answer.
     Events(commands::EventsArgs),
+    /// List the clients: id, name, time zone, plan, standing, first and last event.
+    Clients(clients::ClientsArgs),
     /// Print the head: last position and its hash.
     Head,
     /// Walk the hash chain; exits with status 3 and names the first bad position if it breaks.
@@ -55,8 +62,8 @@ enum Command {
     /// Write an evidence bundle: the selected events, and the proof that they sit in the chain
     /// up to a head, with every other event in between given by digest only.
     Export(export::ExportArgs),
-    /// Create a demo ledger, append a day of operations, read it back and verify it.
-    /// Import call records: Asterisk queue_log, Asterisk CDR CSV, or any CSV with a mapping.
+    /// Import call records: Asterisk queue_log, Asterisk CDR CSV, or any CSV with a mapping;
+    /// rows already recorded are recognised and not appended twice.
     Import(import::ImportArgs),
     /// Record facts as domain commands (NDJSON), decided against the ledger's state: a refusal
     /// names the rule and nothing of the file is appended.
@@ -75,6 +82,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// Rebuild the projections from position 0 (to a point in history with --as-of-position).
     Replay(report::ReplayArgs),
+    /// Record a realistic month of operations for five clients into a fresh demo ledger, then
+    /// report, verify and export it (the first command to try).
     Demo(demo::DemoArgs),
     /// Measure append, read and verify throughput on each backend.
     Bench(bench::BenchArgs),
@@ -90,6 +99,9 @@ mod exit {
     pub const CHAIN_BROKEN: u8 = 3;
     /// An expected-version conflict: re-read and retry.
     pub const CONFLICT: u8 = 4;
+    /// The command was asked for something it cannot give as asked (a form that would lose
+    /// data, a view that does not exist); nothing was done.
+    pub const USAGE: u8 = 64;
     /// The input was refused (malformed file, invalid event); nothing was appended.
     pub const DATA_ERROR: u8 = 65;
     /// The ledger could not be reached or opened.
@@ -98,9 +110,25 @@ mod exit {
     pub const NO_PERMISSION: u8 = 77;
 }
 
+/// A request the command refuses as asked (exit status 64, as `sysexits.h`'s `EX_USAGE`):
+/// the message says what to ask instead.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 /// The exit status of a failure: the first application or store error in its chain decides.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.downcast_ref::<Usage>().is_some() {
+            return exit::USAGE;
+        }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {
             return tool_exit(tool);
         }
@@ -202,16 +230,39 @@ pub fn actor() -> Actor {
     std::env::var("USER").map_or_else(|_| Actor::unknown(), Actor::named)
 }
 
-/// A reader that stopped reading (`opsledger events | head`) is not a failure.
+/// A reader that stopped reading (`opsledger events | head`) is not a failure. The write
+/// error may come wrapped by the JSON or CSV writer, which do not expose it as a source.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
     error.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|json| json.io_error_kind() == Some(BrokenPipe))
+            || cause.downcast_ref::<csv::Error>().is_some_and(
+                |csv| matches!(csv.kind(), csv::ErrorKind::Io(io) if io.kind() == BrokenPipe),
+            )
     })
 }
 
+/// `println!` panics when standard output is a pipe whose reader has gone
+/// (`opsledger timeline … | head`). That is the reader's choice, not a failure: every command
+/// then ends quietly with status 0, here in one place rather than in each command's prints.
+fn end_quietly_when_the_reader_leaves() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.to_string();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    end_quietly_when_the_reader_leaves();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -235,12 +286,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether a command only reads the ledger, so that `--read-only` can serve it.
+fn only_reads(command: &Command) -> bool {
+    match command {
+        Command::Events(_)
+        | Command::Clients(_)
+        | Command::Head
+        | Command::Verify(_)
+        | Command::Export(_)
+        | Command::Timeline(_)
+        | Command::Report(_) => true,
+        Command::Init
+        | Command::Append(_)
+        | Command::Import(_)
+        | Command::Record(_)
+        | Command::Retention(_)
+        | Command::Publish(_)
+        | Command::Replay(_)
+        | Command::Demo(_)
+        | Command::Bench(_)
+        | Command::Load(_) => false,
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.read_only && !only_reads(&cli.command) {
+        return Err(Usage(
+            "--read-only is for the commands that only read (events, clients, head, verify, \
+             export, timeline, report); this one writes"
+                .to_owned(),
+        )
+        .into());
+    }
     let target = Target::choose(&cli.ledger, cli.database_url.as_deref(), cli.read_only);
     match cli.command {
         Command::Init => commands::init(&target).await,
         Command::Append(args) => commands::append(&target, args).await,
         Command::Events(args) => commands::events(&target, args).await,
+        Command::Clients(args) => clients::run(&target, args).await,
         Command::Head => commands::head(&target).await,
         Command::Verify(args) => commands::verify(&target, args).await,
         Command::Export(args) => export::export(&target, args).await,
@@ -281,6 +364,40 @@ mod tests {
 
     fn code(error: impl Into<anyhow::Error>) -> u8 {
         exit_code(&error.into())
+    }
+
+    /// Commands and arguments without a description, as `--help` would show them.
+    fn undescribed(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if arg.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            if arg
+                .get_help()
+                .map_or(true, |h| h.to_string().trim().is_empty())
+            {
+                missing.push(format!("{path} <{id}>"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            let sub_path = format!("{path} {}", sub.get_name());
+            if sub
+                .get_about()
+                .map_or(true, |h| h.to_string().trim().is_empty())
+            {
+                missing.push(sub_path.clone());
+            }
+            undescribed(sub, &sub_path, missing);
+        }
+    }
+
+    #[test]
+    fn every_command_and_argument_says_what_it_is_for() {
+        use clap::CommandFactory;
+        let mut missing = Vec::new();
+        undescribed(&Cli::command(), "opsledger", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:#?}");
     }
 
     #[test]

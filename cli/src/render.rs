@@ -1,8 +1,10 @@
-//! Rendering reports for people and for jobs: terminal tables, JSON and CSV from any
-//! serializable report, by flattening it into dotted paths.
+//! Rendering reports for people and for jobs: JSON (the full model), tidy CSV sections and
+//! generic tables from any serializable report, and the small text helpers every table uses.
 //!
-//! Reports are plain data; flattening keeps the table and CSV forms in step with the JSON form
-//! without a hand-written renderer per report that would drift from the structs.
+//! Reports are plain data; deriving the sections from the JSON keeps the CSV form in step with
+//! it without a hand-written renderer per report that would drift from the structs. A section
+//! is one list or keyed map of the report, one row per record, so no cell ever stands for rows
+//! printed elsewhere.
 
 use std::io::Write;
 
@@ -20,160 +22,253 @@ pub enum Format {
     Html,
 }
 
-/// Flattens a JSON value into `(path, scalar)` pairs; arrays of objects are left to
-/// [`sections`].
-pub fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&path, v, out);
-            }
-        }
-        Value::Array(items) if items.iter().any(Value::is_object) => {
-            out.push((
-                prefix.to_owned(),
-                format!("{} rows (see below)", items.len()),
-            ));
-        }
-        Value::Array(items) => {
-            let text: Vec<String> = items.iter().map(scalar).collect();
-            out.push((prefix.to_owned(), text.join(", ")));
-        }
-        other => out.push((prefix.to_owned(), scalar(other))),
+/// The widest a table cell is printed, in characters; longer text is cut with a marker
+/// (the JSON and CSV forms keep it whole).
+pub const CELL_CHARS: usize = 60;
+
+/// `text` cut to `max_chars` characters, ending in `…` when something was left out, so a
+/// table stays readable and the reader knows the cell is not all there is.
+pub fn cut(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// An instant in UTC, to the second, with the zone named.
+pub fn utc_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{} UTC", at.format("%Y-%m-%d %H:%M:%S"))
+}
+
+/// The word for `n` things: `one` for exactly one, `many` otherwise ("0 clients").
+pub fn plural<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
     }
 }
 
-fn scalar(value: &Value) -> String {
+/// `n` and its word: "1 client", "2 clients".
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", plural(n, one, many))
+}
+
+/// One table of a report's tidy form: the report's own figures (one row), or a list or keyed
+/// map inside it (one row per item). Rows of a nested list name their parent's `row`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// The path of the list in the report (`obligations`, `obligations.evidence`), or
+    /// `report` for the report's own figures.
+    pub name: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A scalar as a cell: text as is, numbers and booleans as JSON writes them, null empty,
+/// and lists of scalars as their JSON text so nothing is lost (`["en","es"]`).
+fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Object(_) | Value::Array(_) => value.to_string(),
         other => other.to_string(),
     }
 }
 
-/// The arrays of objects in a report (the obligations, the invoices, …), by path.
-fn sections(prefix: &str, value: &Value, out: &mut Vec<(String, Vec<Value>)>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                sections(&path, v, out);
-            }
-        }
-        Value::Array(items) if items.iter().any(Value::is_object) => {
-            out.push((prefix.to_owned(), items.clone()));
-        }
-        _ => {}
+/// Whether an object is a map keyed by data (rule ids, queue names) rather than a record:
+/// every value an object, all with the same fields.
+fn is_keyed_map(map: &serde_json::Map<String, Value>) -> bool {
+    let mut shapes = map
+        .values()
+        .map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()));
+    match shapes.next() {
+        Some(Some(first)) => shapes.all(|s| s.as_ref() == Some(&first)),
+        _ => false,
     }
 }
 
-/// The rows of a section: one per item, columns the union of the items' flattened paths in
-/// first-seen order.
-fn section_rows(items: &[Value]) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut columns: Vec<String> = Vec::new();
-    let mut flat_rows = Vec::with_capacity(items.len());
-    for item in items {
-        let mut pairs = Vec::new();
-        flatten("", item, &mut pairs);
-        for (k, _) in &pairs {
-            if !columns.contains(k) {
-                columns.push(k.clone());
+/// Builds sections from a report: every list of records and every keyed map becomes its own
+/// section, wherever it sits; everything else is a column of the record that holds it.
+struct Tidy {
+    sections: Vec<(String, Vec<Record>)>,
+}
+
+/// One record's cells as (column, text), in the order met.
+type Record = Vec<(String, String)>;
+
+impl Tidy {
+    fn section(&mut self, name: &str) -> usize {
+        match self.sections.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                self.sections.push((name.to_owned(), Vec::new()));
+                self.sections.len() - 1
             }
         }
-        flat_rows.push(pairs);
     }
-    let rows = flat_rows
+
+    /// Adds one record to section `name` and returns its row number there.
+    fn record(&mut self, name: &str, lead: Vec<(String, String)>, value: &Value) -> usize {
+        let slot = self.section(name);
+        let row = self.sections[slot].1.len();
+        self.sections[slot].1.push(Vec::new());
+        let mut cells = lead;
+        if name != "report" {
+            cells.insert(0, ("row".to_owned(), row.to_string()));
+        }
+        self.fields(name, row, "", value, &mut cells);
+        self.sections[slot].1[row] = cells;
+        row
+    }
+
+    fn fields(
+        &mut self,
+        section: &str,
+        row: usize,
+        prefix: &str,
+        value: &Value,
+        cells: &mut Vec<(String, String)>,
+    ) {
+        let child = |key: &str| {
+            if prefix.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{prefix}.{key}")
+            }
+        };
+        let nested = |path: &str| {
+            if section == "report" {
+                path.to_owned()
+            } else {
+                format!("{section}.{path}")
+            }
+        };
+        match value {
+            Value::Object(map) if !prefix.is_empty() && !map.is_empty() && is_keyed_map(map) => {
+                let name = nested(prefix);
+                for (key, item) in map {
+                    let mut lead = vec![("key".to_owned(), key.clone())];
+                    if section != "report" {
+                        lead.insert(0, ("parent_row".to_owned(), row.to_string()));
+                    }
+                    self.record(&name, lead, item);
+                }
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    self.fields(section, row, &child(k), v, cells);
+                }
+            }
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                let name = nested(prefix);
+                for item in items {
+                    let lead = if section == "report" {
+                        Vec::new()
+                    } else {
+                        vec![("parent_row".to_owned(), row.to_string())]
+                    };
+                    self.record(&name, lead, item);
+                }
+            }
+            Value::Array(_) => cells.push((prefix.to_owned(), value.to_string())),
+            other => cells.push((prefix.to_owned(), cell(other))),
+        }
+    }
+}
+
+/// A report in tidy form: the `report` section first (its figures, one row), then one section
+/// per list or keyed map in the order met. Every scalar of the report is in exactly one cell.
+pub fn sections(report: &Value) -> Vec<Section> {
+    let mut tidy = Tidy {
+        sections: Vec::new(),
+    };
+    tidy.record("report", Vec::new(), report);
+    tidy.sections
         .into_iter()
-        .map(|pairs| {
-            columns
-                .iter()
-                .map(|c| {
-                    pairs
+        .map(|(name, rows)| {
+            let mut columns: Vec<String> = Vec::new();
+            for row in &rows {
+                for (k, _) in row {
+                    if !columns.contains(k) {
+                        columns.push(k.clone());
+                    }
+                }
+            }
+            let rows = rows
+                .into_iter()
+                .map(|row| {
+                    columns
                         .iter()
-                        .find(|(k, _)| k == c)
-                        .map(|(_, v)| v.clone())
-                        .unwrap_or_default()
+                        .map(|c| {
+                            row.iter()
+                                .find(|(k, _)| k == c)
+                                .map(|(_, v)| v.clone())
+                                .unwrap_or_default()
+                        })
+                        .collect()
                 })
-                .collect()
+                .collect();
+            Section {
+                name,
+                columns,
+                rows,
+            }
         })
-        .collect();
-    (columns, rows)
+        .collect()
 }
 
-/// Writes `report` in `format` (HTML is rendered elsewhere; here it falls back to JSON).
+/// Writes one section as a CSV document.
+pub fn write_csv(section: &Section, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record(&section.columns)?;
+    for row in &section.rows {
+        csv.write_record(row)?;
+    }
+    csv.flush()?;
+    Ok(())
+}
+
+/// Writes `report` as JSON (the full model) or as tables, one per section, long cells cut.
+/// CSV goes through [`sections`] and [`write_csv`], one document per section.
 pub fn write<T: Serialize>(report: &T, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
     let value = serde_json::to_value(report)?;
     match format {
-        Format::Json | Format::Html => {
+        Format::Json | Format::Html | Format::Csv => {
             serde_json::to_writer_pretty(&mut *out, &value)?;
             writeln!(out)?;
         }
         Format::Table => {
-            let mut pairs = Vec::new();
-            flatten("", &value, &mut pairs);
-            let mut table = Table::new();
-            table
-                .load_preset(UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_header(vec!["figure", "value"]);
-            for (k, v) in pairs {
-                table.add_row(vec![k, v]);
-            }
-            writeln!(out, "{table}")?;
-            let mut found = Vec::new();
-            sections("", &value, &mut found);
-            for (name, items) in found {
-                let (columns, rows) = section_rows(&items);
+            for section in sections(&value) {
+                if section.name == "report" {
+                    // The report's own figures read down, one per line.
+                    let mut table = Table::new();
+                    table
+                        .load_preset(UTF8_FULL_CONDENSED)
+                        .set_content_arrangement(ContentArrangement::Dynamic)
+                        .set_header(vec!["figure", "value"]);
+                    for (k, v) in section.columns.iter().zip(section.rows.iter().flatten()) {
+                        table.add_row(vec![k.clone(), cut(v, CELL_CHARS)]);
+                    }
+                    writeln!(out, "{table}")?;
+                    continue;
+                }
                 let mut table = Table::new();
                 table
                     .load_preset(UTF8_FULL_CONDENSED)
                     .set_content_arrangement(ContentArrangement::Dynamic)
-                    .set_header(columns);
-                for row in rows {
-                    table.add_row(row);
+                    .set_header(section.columns.clone());
+                for row in &section.rows {
+                    table.add_row(row.iter().map(|c| cut(c, CELL_CHARS)).collect::<Vec<_>>());
                 }
-                writeln!(out, "\n{name} ({} rows)\n{table}", items.len())?;
+                let n = u64::try_from(section.rows.len()).unwrap_or(u64::MAX);
+                writeln!(
+                    out,
+                    "\n{} ({})\n{table}",
+                    section.name,
+                    count(n, "row", "rows")
+                )?;
             }
-        }
-        Format::Csv => {
-            // One CSV document: the main section (the longest list) if there is one, so a job
-            // gets one row per obligation/invoice/record; otherwise the figures as key,value.
-            let mut found = Vec::new();
-            sections("", &value, &mut found);
-            let main = found.into_iter().max_by_key(|(_, items)| items.len());
-            let mut csv = csv::Writer::from_writer(&mut *out);
-            match main {
-                Some((section, items)) => {
-                    let (columns, rows) = section_rows(&items);
-                    let mut header = vec!["section".to_owned()];
-                    header.extend(columns);
-                    csv.write_record(&header)?;
-                    for row in rows {
-                        let mut record = vec![section.clone()];
-                        record.extend(row);
-                        csv.write_record(&record)?;
-                    }
-                }
-                None => {
-                    let mut pairs = Vec::new();
-                    flatten("", &value, &mut pairs);
-                    csv.write_record(["figure", "value"])?;
-                    for (k, v) in pairs {
-                        csv.write_record([k, v])?;
-                    }
-                }
-            }
-            csv.flush()?;
         }
     }
     Ok(())
@@ -185,33 +280,61 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn flattening_names_every_scalar_by_its_path() {
-        let mut out = Vec::new();
-        flatten(
-            "",
-            &json!({"calls": {"offered": 33, "answered": 3}, "as_of": {"basis": "head"}, "tags": ["a", "b"], "items": [{"x": 1}]}),
-            &mut out,
-        );
-        assert_eq!(
-            out,
-            vec![
-                ("as_of.basis".to_owned(), "head".to_owned()),
-                ("calls.answered".to_owned(), "3".to_owned()),
-                ("calls.offered".to_owned(), "33".to_owned()),
-                ("items".to_owned(), "1 rows (see below)".to_owned()),
-                ("tags".to_owned(), "a, b".to_owned()),
-            ]
-        );
+    fn long_cells_are_cut_with_a_marker_and_counts_take_the_right_word() {
+        assert_eq!(cut("short", 10), "short");
+        assert_eq!(cut("abcdefghijkl", 5), "abcd…");
+        assert_eq!(cut("ééééé", 5), "ééééé");
+        assert_eq!(count(1, "client", "clients"), "1 client");
+        assert_eq!(count(0, "client", "clients"), "0 clients");
+        assert_eq!(count(2, "miss", "misses"), "2 misses");
     }
 
     #[test]
-    fn csv_takes_the_longest_list_one_row_per_item() {
-        let report = json!({"client": "acme", "invoices": [{"id": "i1", "due": {"amount": 5}}, {"id": "i2", "paid": true}], "notes": [{"n": 1}]});
+    fn every_list_and_keyed_map_is_its_own_section_and_nothing_is_lost() {
+        let report = json!({
+            "client": "acme",
+            "balance": {"amount_minor": 5, "currency": "USD"},
+            "tags": ["a", "b"],
+            "notices": [],
+            "invoices": [
+                {"id": "i1", "evidence": [{"position": 1}, {"position": 2}]},
+                {"id": "i2", "paid": true, "evidence": [{"position": 3}]}
+            ],
+            "rules": {"R-A": {"met": 1}, "R-B": {"met": 0}}
+        });
+        let found = sections(&report);
+        let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["report", "invoices", "invoices.evidence", "rules"]);
+        assert_eq!(
+            found[0].columns,
+            [
+                "balance.amount_minor",
+                "balance.currency",
+                "client",
+                "notices",
+                "tags"
+            ]
+        );
+        assert_eq!(found[0].rows, [["5", "USD", "acme", "[]", r#"["a","b"]"#]]);
+        assert_eq!(found[1].columns, ["row", "id", "paid"]);
+        assert_eq!(found[1].rows, [["0", "i1", ""], ["1", "i2", "true"]]);
+        assert_eq!(found[2].columns, ["row", "parent_row", "position"]);
+        assert_eq!(
+            found[2].rows,
+            [["0", "0", "1"], ["1", "0", "2"], ["2", "1", "3"]]
+        );
+        assert_eq!(found[3].columns, ["row", "key", "met"]);
+        assert_eq!(found[3].rows, [["0", "R-A", "1"], ["1", "R-B", "0"]]);
         let mut out = Vec::new();
-        write(&report, Format::Csv, &mut out).unwrap();
+        write_csv(&found[2], &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "section,due.amount,id,paid\ninvoices,5,i1,\ninvoices,,i2,true\n"
+            "row,parent_row,position\n0,0,1\n1,0,2\n2,1,3\n"
         );
+        let mut out = Vec::new();
+        write(&report, Format::Table, &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        assert!(!table.contains("see below"), "{table}");
+        assert!(table.contains("invoices.evidence (3 rows)"), "{table}");
     }
 }

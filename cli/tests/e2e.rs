@@ -153,8 +153,9 @@ fn real_asterisk_files_import_once_and_give_the_independent_sla_figures() {
     assert_eq!(october["calls"]["raw"]["longest_wait_ms"], 20_000);
     assert_eq!(sla(dir.path(), "2022-08")["calls"]["raw"]["offered"], 0);
 
-    // The same report as CSV and as a self-contained HTML page.
-    let csv = ok(&run(
+    // The same report as CSV (one file per section) and as a self-contained HTML page.
+    let csv_dir = dir.path().join("sla-csv");
+    ok(&run(
         dir.path(),
         &[
             "report",
@@ -165,9 +166,14 @@ fn real_asterisk_files_import_once_and_give_the_independent_sla_figures() {
             "2022-07",
             "--format",
             "csv",
+            "--out-dir",
+            csv_dir.to_str().unwrap(),
         ],
     ));
-    assert!(csv.lines().count() > 1, "{csv}");
+    let figures = std::fs::read_to_string(csv_dir.join("report.csv")).unwrap();
+    assert_eq!(figures.lines().count(), 2, "{figures}");
+    let rules = std::fs::read_to_string(csv_dir.join("rules.csv")).unwrap();
+    assert!(rules.lines().any(|l| l.contains("R-ANS-1")), "{rules}");
     let html_path = dir.path().join("sla.html");
     ok(&run(
         dir.path(),

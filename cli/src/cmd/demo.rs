@@ -183,10 +183,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "\nwritten to {}: demo.ledger, <client>-{ym}.sla.html (open in a browser, works offline), <client>-{ym}.obligations.json, evidence-bundle.json",
         args.out.display()
     );
+    // The same instant as the table above, so the next command shows the same verdicts
+    // whatever today's date is.
     println!(
-        "next: opsledger --ledger {} report obligations --client {} --month {ym}",
+        "next: opsledger --ledger {} report obligations --client {} --month {ym} --evaluated-at {}",
         ledger.display(),
-        month.clients.first().map_or("…", |c| c.client_id.as_str())
+        month.clients.first().map_or("…", |c| c.client_id.as_str()),
+        evaluated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     Ok(())
 }

@@ -66,6 +66,8 @@ pub enum ImportFormat {
         /// `pbxware`, or a JSON layout file (see docs/imports.md).
         #[arg(long)]
         layout: Option<String>,
+        /// The queue_log files to read (current and rotated, in any order).
+        #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
     },
     /// Asterisk CDR CSV (`Master.csv`). Import queue_log first when you have it: CDRs cannot
@@ -76,6 +78,7 @@ pub enum ImportFormat {
         /// The PBX's time zone (IANA), in which the CDR's local times are written.
         #[arg(long, default_value = "UTC")]
         zone: chrono_tz::Tz,
+        /// The CDR CSV file (Asterisk's `Master.csv`).
         file: PathBuf,
     },
     /// Any CSV export of call records, described by a JSON mapping file (or the built-in
@@ -86,6 +89,7 @@ pub enum ImportFormat {
         /// A mapping file, or `anonymous-bank`.
         #[arg(long)]
         mapping: String,
+        /// The CSV (or TSV) export of call records the mapping describes.
         file: PathBuf,
     },
 }

@@ -240,7 +240,7 @@ pub fn generate_month(
     let traffic = calls::plan_calls(&mut ctx, &roster)?;
     calls::plan_digests(&mut ctx, &traffic)?;
     quality::plan_quality(&mut ctx, &traffic.calls)?;
-    operations::plan_operations(&mut ctx)?;
+    operations::plan_operations(&mut ctx, &traffic.calls)?;
     operations::plan_billing(&mut ctx, &traffic.calls)?;
     operations::plan_termination(&mut ctx, &traffic.calls)?;
 

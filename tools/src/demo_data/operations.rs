@@ -28,9 +28,9 @@ use opsledger_domain::ids::{
 };
 use opsledger_domain::money::Money;
 
-use super::calls::CallRecord;
+use super::calls::{CallRecord, Fate};
 use super::clients::{ACME, INDUS, NORTHWIND, THAMES, WHITFIELD};
-use super::story::Script;
+use super::story::{Script, Window};
 use super::{local_stamp, mins, Ctx, DemoError};
 
 /// Days before a service period its invoice is issued (R-BIL-1: monthly, in advance).
@@ -261,8 +261,8 @@ fn pay(
 // ---------------------------------------------------------------- operations
 
 /// Plans excused windows, credentials, account issues, changes, reports and the QBR.
-pub(crate) fn plan_operations(ctx: &mut Ctx) -> Result<(), DemoError> {
-    outage(ctx)?;
+pub(crate) fn plan_operations(ctx: &mut Ctx, calls: &[CallRecord]) -> Result<(), DemoError> {
+    outage(ctx, calls)?;
     credentials(ctx)?;
     account_issues(ctx)?;
     reports(ctx)?;
@@ -370,7 +370,28 @@ fn account_issue(
     Ok(issue_id)
 }
 
-fn outage(ctx: &mut Ctx) -> Result<(), DemoError> {
+/// The calls of `client` whose wait overlaps `window`, and of them how many were abandoned
+/// and how many went to voicemail: what the outage note says, from the planned calls.
+fn calls_in_window(calls: &[CallRecord], client: usize, window: &Window) -> (usize, usize, usize) {
+    let waiting: Vec<&CallRecord> = calls
+        .iter()
+        .filter(|c| {
+            let left_queue = c.connected_at + Duration::seconds(i64::from(c.wait_secs));
+            c.client == client && c.connected_at < window.to && left_queue >= window.from
+        })
+        .collect();
+    let abandoned = waiting
+        .iter()
+        .filter(|c| matches!(c.fate, Fate::Abandoned { .. }))
+        .count();
+    let voicemail = waiting
+        .iter()
+        .filter(|c| matches!(c.fate, Fate::Voicemail { .. }))
+        .count();
+    (waiting.len(), abandoned, voicemail)
+}
+
+fn outage(ctx: &mut Ctx, calls: &[CallRecord]) -> Result<(), DemoError> {
     let window = ctx.story.outage;
     for client in [NORTHWIND, THAMES] {
         excused_window(
@@ -397,8 +418,25 @@ fn outage(ctx: &mut Ctx) -> Result<(), DemoError> {
         usize::MAX,
         window.from,
         format!(
-            "telecom carrier outage for {} min: force-majeure excused windows on Northwind and Thames; queues back up and callers abandon or go to voicemail; both clients notified within R-COM-1",
-            (window.to - window.from).num_minutes()
+            "telecom carrier outage for {} min: force-majeure excused windows on {}; both clients notified within R-COM-1",
+            (window.to - window.from).num_minutes(),
+            [NORTHWIND, THAMES]
+                .iter()
+                .map(|&client| {
+                    // Said from the calls actually planned, so the narrative never promises
+                    // traffic the reports will not show (Northwind's window falls in its night).
+                    let (waiting, abandoned, voicemail) = calls_in_window(calls, client, &window);
+                    let name = &ctx.clients[client].name;
+                    match waiting {
+                        0 => format!("{name} (no call waiting in it)"),
+                        n => format!(
+                            "{name} ({n} call{} waiting in it: {abandoned} abandoned, {voicemail} to voicemail)",
+                            if n == 1 { "" } else { "s" }
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" and ")
         ),
     );
     Ok(())

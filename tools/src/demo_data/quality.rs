@@ -85,9 +85,18 @@ fn sample_reviews(
     {
         by_day.entry(call.local_date).or_default().push(call);
     }
+    // The month's answered calls as the SLA report counts them (R-QA-1's denominator): every
+    // answered call of the client, scripted situations and late last-day calls included, so the
+    // note below says what the report will say.
+    let answered = u64::try_from(
+        calls
+            .iter()
+            .filter(|c| c.client == client && c.is_answered())
+            .count(),
+    )
+    .map_err(|_| DemoError::Internal("too many calls"))?;
     let mut carry = 0.0_f64;
     let mut reviewed: u64 = 0;
-    let mut answered: u64 = 0;
     for (date, day_calls) in by_day {
         let last_day = date.succ_opt() == Some(ctx.month.next_start);
         let evening_cut = ctx.local(client, date, 23, 10)?;
@@ -101,7 +110,6 @@ fn sample_reviews(
         };
         let count =
             u32::try_from(eligible.len()).map_err(|_| DemoError::Internal("too many calls"))?;
-        answered += u64::from(count);
         let exact = profile.qa_share * f64::from(count) + carry;
         let quota = round_to_u64(exact.floor()).unwrap_or(0);
         // The quota is below the day's call count, so it fits in a u32 and converts exactly.

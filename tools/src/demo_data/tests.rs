@@ -524,3 +524,107 @@ fn print_the_default_month() {
         println!("{t:<45} {n:>6}");
     }
 }
+
+#[test]
+fn the_qa_note_counts_the_answered_calls_the_summary_counts() {
+    let m = month(1);
+    let mut checked = 0;
+    for client in &m.clients {
+        for note in m
+            .notes
+            .iter()
+            .filter(|n| n.contains(&client.name) && n.contains("QA reviewed"))
+        {
+            let of = note
+                .split(" of ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("a count in {note}"));
+            assert_eq!(of, client.calls_answered, "{note}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "the month plants an R-QA-1 miss");
+}
+
+/// The calls of `client` waiting in `[from, to)`, counted from the recorded events alone:
+/// (waiting, abandoned, voicemail).
+fn waiting_in(
+    month: &DemoMonth,
+    client: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (usize, usize, usize) {
+    let mut connected: BTreeMap<CallId, DateTime<Utc>> = BTreeMap::new();
+    let mut left: BTreeMap<CallId, (DateTime<Utc>, &'static str)> = BTreeMap::new();
+    for event in &month.events {
+        match event {
+            DomainEvent::CallConnected(c) if c.client_id.as_str() == client => {
+                connected.insert(c.call_id.clone(), c.at);
+            }
+            DomainEvent::CallAnswered(c) => {
+                left.insert(c.call_id.clone(), (c.at, "answered"));
+            }
+            DomainEvent::CallAbandoned(c) => {
+                left.insert(c.call_id.clone(), (c.at, "abandoned"));
+            }
+            DomainEvent::CallRoutedToVoicemail(c) => {
+                left.insert(c.call_id.clone(), (c.at, "voicemail"));
+            }
+            _ => {}
+        }
+    }
+    let waiting: Vec<&str> = connected
+        .iter()
+        .filter_map(|(id, at)| left.get(id).map(|(end, how)| (*at, *end, *how)))
+        .filter(|(at, end, _)| *at < to && *end >= from)
+        .map(|(_, _, how)| how)
+        .collect();
+    let count = |how: &str| waiting.iter().filter(|h| **h == how).count();
+    (waiting.len(), count("abandoned"), count("voicemail"))
+}
+
+#[test]
+fn the_outage_note_states_the_calls_the_events_hold() {
+    let m = month(1);
+    let note = m
+        .notes
+        .iter()
+        .find(|n| n.contains("telecom carrier outage"))
+        .unwrap();
+    let window = m
+        .events
+        .iter()
+        .find_map(|e| match e {
+            DomainEvent::ExcusedWindowOpened(w) if w.cause == ExcuseCause::ForceMajeure => Some(w),
+            _ => None,
+        })
+        .unwrap();
+    let closed = m
+        .events
+        .iter()
+        .find_map(|e| match e {
+            DomainEvent::ExcusedWindowClosed(c) if c.window_id == window.window_id => Some(c.at),
+            _ => None,
+        })
+        .unwrap();
+    for client in m.clients.iter().filter(|c| note.contains(&c.name)) {
+        let (waiting, abandoned, voicemail) =
+            waiting_in(&m, client.client_id.as_str(), window.at, closed);
+        let said = match waiting {
+            0 => format!("{} (no call waiting in it)", client.name),
+            n => format!(
+                "{} ({n} call{} waiting in it: {abandoned} abandoned, {voicemail} to voicemail)",
+                client.name,
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+        assert!(note.contains(&said), "{said} in {note}");
+    }
+    assert_eq!(
+        m.clients.iter().filter(|c| note.contains(&c.name)).count(),
+        2,
+        "{note}"
+    );
+}
