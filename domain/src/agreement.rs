@@ -96,6 +96,11 @@ pub struct RuleOverride {
 /// A client's Service Agreement as in force from some instant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceAgreement {
+    /// The client's name as the agreement states it, for people reading reports (the id is
+    /// for machines). Added after the first events were recorded, so it is optional and left
+    /// out of the payload when absent: older agreements keep their exact bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
     /// Service tier.
     pub tier: Tier,
     /// Account kind.

@@ -197,6 +197,7 @@ mod tests {
 
     fn agreement(answer_secs: Option<u64>) -> ServiceAgreement {
         ServiceAgreement {
+            client_name: None,
             tier: Tier::Essential,
             account_kind: AccountKind::Medical,
             jurisdiction: Jurisdiction::Uk,

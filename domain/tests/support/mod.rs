@@ -50,6 +50,7 @@ pub fn usd(minor: i64) -> Money {
 
 pub fn agreement(tier: Tier) -> ServiceAgreement {
     ServiceAgreement {
+        client_name: None,
         tier,
         account_kind: AccountKind::General,
         jurisdiction: Jurisdiction::Us,

@@ -33,6 +33,7 @@ pub fn calendar(zone: &str) -> BusinessCalendar {
 
 pub fn agreement(tier: Tier, coverage: Coverage, zone: &str) -> ServiceAgreement {
     ServiceAgreement {
+        client_name: None,
         tier,
         account_kind: AccountKind::General,
         jurisdiction: Jurisdiction::Us,

@@ -223,6 +223,7 @@ pub(crate) fn demo_clients(month_start: NaiveDate) -> Result<Vec<ClientProfile>,
         let onboarded_at = signed_before(&calendar, go_live_date)?;
         let (base, per_call) = (usd(145_000), usd(110));
         let agreement = ServiceAgreement {
+            client_name: Some("Acme Family Dental".to_owned()),
             tier: Tier::Professional,
             account_kind: AccountKind::Medical,
             jurisdiction: Jurisdiction::Us,
@@ -302,6 +303,7 @@ pub(crate) fn demo_clients(month_start: NaiveDate) -> Result<Vec<ClientProfile>,
         let (base, per_call) = (usd(480_000), usd(95));
         let team = agents("nw", 10)?;
         let agreement = ServiceAgreement {
+            client_name: Some("Northwind Heating & Cooling".to_owned()),
             tier: Tier::Enterprise,
             account_kind: AccountKind::General,
             jurisdiction: Jurisdiction::Us,
@@ -383,6 +385,7 @@ pub(crate) fn demo_clients(month_start: NaiveDate) -> Result<Vec<ClientProfile>,
         let (base, per_call) = (gbp(215_000), gbp(80));
         let team = agents("tlp", 10)?;
         let agreement = ServiceAgreement {
+            client_name: Some("Thames Lettings & Property".to_owned()),
             tier: Tier::Professional,
             account_kind: AccountKind::General,
             jurisdiction: Jurisdiction::Uk,
@@ -459,6 +462,7 @@ pub(crate) fn demo_clients(month_start: NaiveDate) -> Result<Vec<ClientProfile>,
         let onboarded_at = signed_before(&calendar, go_live_date)?;
         let (base, per_call) = (usd(65_000), usd(150));
         let agreement = ServiceAgreement {
+            client_name: Some("Whitfield & Cole LLP".to_owned()),
             tier: Tier::Essential,
             account_kind: AccountKind::Legal,
             jurisdiction: Jurisdiction::Us,
@@ -536,6 +540,7 @@ pub(crate) fn demo_clients(month_start: NaiveDate) -> Result<Vec<ClientProfile>,
         let onboarded_at = signed_before(&calendar, go_live_date)?;
         let (base, per_call) = (pkr(18_000_000), pkr(4_500));
         let agreement = ServiceAgreement {
+            client_name: Some("Indus Telehealth".to_owned()),
             tier: Tier::Essential,
             account_kind: AccountKind::Medical,
             jurisdiction: Jurisdiction::Other("PK".to_owned()),
