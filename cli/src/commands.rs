@@ -112,6 +112,9 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
             to: args.recorded_to,
         },
     };
+    if args.format == Format::Html {
+        return Err(crate::html::NoHtmlView { command: "events" }.into());
+    }
     let store = target.open().await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = EventPages::new(store, filter, args.from_position, args.limit);

@@ -65,7 +65,8 @@ enum Command {
     /// obligations it opened, their verdicts and the rule values in force.
     Timeline(timeline::TimelineArgs),
     /// Reports from the projections, as of a position or an instant: sla, obligations,
-    /// retention, billing; as a table, JSON, CSV or (sla) a self-contained HTML page.
+    /// retention, billing; as a table, JSON, CSV or (sla, obligations, billing) a
+    /// self-contained HTML page.
     Report(report::ReportArgs),
     /// Retention duties: `apply` destroys the data keys of clients whose R-RET-2 deletion
     /// deadline has passed (unless a legal hold applies) and records each deletion.
@@ -86,6 +87,8 @@ enum Command {
 /// Exit statuses, in one place. Scripts rely on them; never renumber.
 mod exit {
     pub const FAILURE: u8 = 1;
+    /// The command was used wrongly (e.g. `--format html` where no HTML view exists).
+    pub const USAGE: u8 = 64;
     /// The hash chain is broken or an evidence bundle does not verify.
     pub const CHAIN_BROKEN: u8 = 3;
     /// An expected-version conflict: re-read and retry.
@@ -101,6 +104,9 @@ mod exit {
 /// The exit status of a failure: the first application or store error in its chain decides.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.downcast_ref::<html::NoHtmlView>().is_some() {
+            return exit::USAGE;
+        }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {
             return tool_exit(tool);
         }

@@ -4,7 +4,11 @@
 use chrono::{DateTime, Utc};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use std::io::Write;
+
+use opsledger_app::report;
 use opsledger_app::{SystemClock, Target};
+use opsledger_projections::AsOf;
 
 use crate::progress::Bar;
 use crate::render::Format;
@@ -16,9 +20,29 @@ pub struct TimelineArgs {
     /// The instant pending deadlines are judged at (default: now).
     #[arg(long)]
     evaluated_at: Option<DateTime<Utc>>,
-    /// Output format (table, json or csv).
+    /// Output format (table, json, csv or html).
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
+}
+
+/// The timeline as an HTML page, its times in the zone of the stream's client.
+async fn write_html(
+    target: &Target,
+    timeline: &opsledger_app::timeline::Timeline,
+) -> anyhow::Result<()> {
+    let profile = match (&timeline.client_id, timeline.events.last()) {
+        (Some(client), Some(last)) => {
+            let client = report::client_id(client)?;
+            let store = report::up_to_date(target, &Bar::projecting()).await?;
+            let view = report::view_for(&store, &client, AsOf::Head).await?;
+            Some(view.client_profile(&client, AsOf::Head, last.occurred_at)?)
+        }
+        _ => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    crate::html::write_timeline(timeline, profile.as_ref(), &mut out)?;
+    out.flush()?;
+    Ok(())
 }
 
 pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
@@ -30,6 +54,9 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
         &Bar::projecting(),
     )
     .await?;
+    if args.format == Format::Html {
+        return write_html(target, &timeline).await;
+    }
     if args.format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&timeline)?);
         return Ok(());
