@@ -365,7 +365,7 @@ fn the_html_reports_read_well_in_a_real_browser() {
         "one queue, yet an All queues table"
     );
     assert!(
-        sla_html.contains(&format!("call-{call}")),
+        sla_html.contains(&format!("call {call}")),
         "the misses name the R-ESC-1 call"
     );
 }

@@ -62,7 +62,7 @@ pub fn write_billing(
     body.push_str(&tile(
         "Balance",
         &money(&report.balance),
-        "neutral",
+        "info",
         &format!(
             "{} invoices, currency {}",
             report.invoices.len(),
@@ -85,7 +85,7 @@ pub fn write_billing(
     body.push_str(&tile(
         "Liability cap (R-LIA-1)",
         &money(&report.liability_cap.fees_paid),
-        "neutral",
+        "info",
         &format!(
             "fees paid, {}",
             rule_value_words(&report.liability_cap.rule_value)
@@ -166,7 +166,11 @@ pub fn write_billing(
                         .collect::<Vec<_>>()
                         .join(", ")),
                     if n.cites_open_invoice { "yes" } else { "no" }.to_owned(),
-                    evidence_html(std::slice::from_ref(&n.event), zone),
+                    format!(
+                        "{}<br>occurred {}",
+                        evidence_html(std::slice::from_ref(&n.event)),
+                        esc(&local(n.event.occurred_at, zone))
+                    ),
                 ]
             })
             .collect();
@@ -194,7 +198,7 @@ pub fn write_billing(
     ));
     if !cap.payments.is_empty() {
         body.push_str("<details><summary>The payments counted</summary>");
-        body.push_str(&evidence_html(&cap.payments, zone));
+        body.push_str(&evidence_html(&cap.payments));
         body.push_str("</details>");
     }
     body.push_str(&provenance_html(provenance));

@@ -258,18 +258,17 @@ pub fn rule_value_words(value: &RuleValue) -> String {
     }
 }
 
-/// What an obligation is about, in words, with the stream `timeline` takes where there is one.
+/// What an obligation is about, in words. A call's, escalation's or invoice's stream (what
+/// `timeline` takes) is its id with the kind in front: `call-<id>`.
 pub fn subject_words(subject: &Subject, zone: Tz) -> String {
     match subject {
-        Subject::Call { call_id } => format!("call {} · timeline call-{}", call_id, call_id),
+        Subject::Call { call_id } => format!("call {call_id}"),
         Subject::Escalation {
             escalation_id,
             tier,
         } => match tier {
-            Some(t) => format!(
-                "escalation {escalation_id}, tier {t} · timeline escalation-{escalation_id}"
-            ),
-            None => format!("escalation {escalation_id} · timeline escalation-{escalation_id}"),
+            Some(t) => format!("escalation {escalation_id}, tier {t}"),
+            None => format!("escalation {escalation_id}"),
         },
         Subject::Review { review_id } => format!("review {review_id}"),
         Subject::QualityIssue { issue_id } => format!("quality issue {issue_id}"),
@@ -286,9 +285,7 @@ pub fn subject_words(subject: &Subject, zone: Tz) -> String {
             local(*from, zone),
             local(*to, zone)
         ),
-        Subject::Invoice { invoice_id } => {
-            format!("invoice {invoice_id} · timeline invoice-{invoice_id}")
-        }
+        Subject::Invoice { invoice_id } => format!("invoice {invoice_id}"),
         Subject::Suspension => "suspension of service".to_owned(),
         Subject::PriceChange => "price change notice".to_owned(),
         Subject::TerminationNotice => "termination notice".to_owned(),
@@ -300,16 +297,15 @@ pub fn subject_words(subject: &Subject, zone: Tz) -> String {
     }
 }
 
-/// The evidence of a verdict: each event's position, event id and occurred time.
-pub fn evidence_html(evidence: &[EventRef], zone: Tz) -> String {
+/// The evidence of a verdict: each event's position and event id (the times are in the
+/// clock start and verdict beside it, and in the timeline).
+pub fn evidence_html(evidence: &[EventRef]) -> String {
     let mut out = String::from("<ul class=evidence>");
     for e in evidence {
         let _ = write!(
             out,
-            "<li>position {} · event <code>{}</code> · occurred {}</li>",
-            e.position,
-            e.event_id,
-            esc(&local(e.occurred_at, zone))
+            "<li>position {} · event <code>{}</code></li>",
+            e.position, e.event_id
         );
     }
     out.push_str("</ul>");
@@ -374,13 +370,15 @@ pub fn table(caption: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
     t
 }
 
-/// One headline figure with its judgement: `state` is `met`, `missed`, `pending` or
-/// `neutral` (no target to judge it against), shown in words as well as colour.
+/// One headline figure with its judgement: `state` is `met`, `missed`, `pending`, `neutral`
+/// (no target to judge it against) or `info` (a state, not a performance), shown in words as
+/// well as colour.
 pub fn tile(label: &str, figure: &str, state: &str, judgement: &str) -> String {
     let word = match state {
         "met" => "Met",
         "missed" => "Missed",
         "pending" => "Pending",
+        "info" => "For information",
         _ => "No target",
     };
     format!(
@@ -449,7 +447,7 @@ figcaption{font-size:.9em;color:#333;margin-bottom:.3em}\
 .swatch{display:inline-block;width:.9em;height:.9em;margin-right:.35em;vertical-align:-.1em;border:1px solid #555}\
 .swatch.dash{height:0;border:0;border-top:3px dashed;width:1.4em;vertical-align:.25em}\
 .narrow{display:none}\
-@media (max-width:640px){body{font-size:14px;padding:.6em}.wide{display:none}.narrow{display:block}td,th{padding:3px 5px}table.cards,table.cards tbody,table.cards tr,table.cards td,table.cards th{display:block;width:100%}table.cards caption{display:block}table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}table.cards tr{border:1px solid #ccc;margin:.5em 0}table.cards td,table.cards th{border:0;border-top:1px solid #e6e6e6;white-space:normal}table.cards td::before{content:attr(data-label) ': ';font-weight:600;color:#333}}\
+@media (max-width:640px){body{font-size:14px;padding:.6em}.wide{display:none}.narrow{display:block}td,th{padding:3px 5px}table.cards,table.cards tbody,table.cards tr,table.cards td,table.cards th{display:block;width:100%}table.cards caption{display:block}table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}table.cards tr{border:1px solid #ccc;margin:.5em 0}table.cards td,table.cards th{border:0;border-top:1px solid #e6e6e6;white-space:normal}table.cards td::before,table.cards th::before{content:attr(data-label) ': ';font-weight:600;color:#333}}\
 dl.data{margin:0;display:grid;grid-template-columns:minmax(6em,max-content) 1fr;gap:0 .6em;font-size:.9em}\
 dl.data dt{color:#4a4a4a}dl.data dd{margin:0;overflow-wrap:anywhere}\
 details summary{cursor:pointer;font-weight:600}";

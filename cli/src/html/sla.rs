@@ -381,7 +381,7 @@ pub(super) fn misses_table(caption: &str, misses: &[&Obligation], zone: Tz) -> S
                         .map(|n| format!("<br>{}", esc(n)))
                         .unwrap_or_default()
                 ),
-                evidence_html(&o.evidence, zone),
+                evidence_html(&o.evidence),
             ]
         })
         .collect();
@@ -591,7 +591,7 @@ pub fn write_sla(
         .collect();
     let _ = write!(
         body,
-        "<h2>Calls and escalations that missed</h2><p>{} missed, {} excused by a window. Each lists the events behind its verdict; <code>opsledger timeline &lt;stream&gt;</code> tells a call's or escalation's whole story.</p>",
+        "<h2>Calls and escalations that missed</h2><p>{} missed, {} excused by a window. Each lists the events behind its verdict; <code>opsledger timeline call-&lt;id&gt;</code> (or <code>escalation-&lt;id&gt;</code>) tells its whole story.</p>",
         missed.len(),
         excused.len()
     );

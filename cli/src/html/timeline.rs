@@ -11,13 +11,14 @@ use opsledger_projections::profile::ClientProfile;
 use serde_json::Value;
 
 use super::sla::misses_table;
-use super::{document_for, esc, local_and_utc, table};
+use super::{document_for, esc, local, local_and_utc, table};
 
 /// Data fields shown open; an event with more (an agreement) folds them away.
 const OPEN_FIELDS: usize = 8;
 
 /// Flattens event data into `(path, text)` pairs: people read fields, not JSON.
-fn fields(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
+/// Instants in the data are shown in the client's zone, like every other time on the page.
+fn fields(prefix: &str, value: &Value, zone: Tz, out: &mut Vec<(String, String)>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
@@ -26,11 +27,11 @@ fn fields(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
                 } else {
                     format!("{prefix} › {}", k.replace('_', " "))
                 };
-                fields(&path, v, out);
+                fields(&path, v, zone, out);
             }
         }
         Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
-            let text: Vec<String> = items.iter().map(scalar).collect();
+            let text: Vec<String> = items.iter().map(|i| scalar(i, zone)).collect();
             out.push((
                 prefix.to_owned(),
                 if text.is_empty() {
@@ -42,27 +43,30 @@ fn fields(prefix: &str, value: &Value, out: &mut Vec<(String, String)>) {
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                fields(&format!("{prefix} {}", i + 1), item, out);
+                fields(&format!("{prefix} {}", i + 1), item, zone, out);
             }
         }
-        other => out.push((prefix.to_owned(), scalar(other))),
+        other => out.push((prefix.to_owned(), scalar(other, zone))),
     }
 }
 
-fn scalar(value: &Value) -> String {
+fn scalar(value: &Value, zone: Tz) -> String {
     match value {
         Value::Null => "none".to_owned(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(at) => local(at.with_timezone(&chrono::Utc), zone),
+            Err(_) => s.clone(),
+        },
         other => other.to_string(),
     }
 }
 
-fn data_html(data: &str) -> String {
+fn data_html(data: &str, zone: Tz) -> String {
     let Ok(value) = serde_json::from_str::<Value>(data) else {
         return esc(data);
     };
     let mut pairs = Vec::new();
-    fields("", &value, &mut pairs);
+    fields("", &value, zone, &mut pairs);
     let mut dl = String::from("<dl class=data>");
     for (k, v) in &pairs {
         let _ = write!(dl, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(v));
@@ -104,7 +108,7 @@ pub fn write_timeline(
                 ),
                 local_and_utc(e.occurred_at, zone),
                 local_and_utc(e.recorded_at, zone),
-                data_html(&e.data),
+                data_html(&e.data, zone),
             ]
         })
         .collect();
