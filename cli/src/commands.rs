@@ -98,6 +98,8 @@ pub enum EventsFormat {
     Json,
     Table,
     Csv,
+    /// Accepted so that the refusal names where HTML views exist (exit status 64).
+    Html,
 }
 
 /// An event as the machine forms print it: the envelope as recorded, with `data` as the JSON
@@ -132,6 +134,9 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
             to: args.recorded_to,
         },
     };
+    if args.format == EventsFormat::Html {
+        return Err(crate::html::NoHtmlView { command: "events" }.into());
+    }
     let store = target.open().await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = EventPages::new(store, filter, args.from_position, args.limit);
@@ -166,6 +171,7 @@ pub async fn events(target: &Target, args: EventsArgs) -> anyhow::Result<()> {
             }
             csv.flush()?;
         }
+        EventsFormat::Html => unreachable!("refused before the store is opened"),
         EventsFormat::Table => {
             while let Some(page) = pages.next_page().await? {
                 let mut table = comfy_table::Table::new();

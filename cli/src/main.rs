@@ -72,7 +72,8 @@ enum Command {
     /// obligations it opened, their verdicts and the rule values in force.
     Timeline(timeline::TimelineArgs),
     /// Reports from the projections, as of a position or an instant: sla, obligations,
-    /// retention, billing; as a table, JSON, CSV or (sla) a self-contained HTML page.
+    /// retention, billing; as a table, JSON, CSV or (sla, obligations, billing) a
+    /// self-contained HTML page.
     Report(report::ReportArgs),
     /// Retention duties: `apply` destroys the data keys of clients whose R-RET-2 deletion
     /// deadline has passed (unless a legal hold applies) and records each deletion.
@@ -126,7 +127,9 @@ impl std::error::Error for Usage {}
 /// The exit status of a failure: the first application or store error in its chain decides.
 fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
-        if cause.downcast_ref::<Usage>().is_some() {
+        if cause.downcast_ref::<Usage>().is_some()
+            || cause.downcast_ref::<html::NoHtmlView>().is_some()
+        {
             return exit::USAGE;
         }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {

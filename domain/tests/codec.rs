@@ -283,3 +283,22 @@ fn payloads_serialize_with_snake_case_fields() {
     assert_eq!(data["due_date"], json!("2024-03-15"));
     assert_eq!(data["final_invoice"], json!(false));
 }
+
+#[test]
+fn an_agreement_without_a_client_name_keeps_its_recorded_bytes() {
+    // Agreements recorded before the name existed have no such key: they must decode, and
+    // encode again without gaining one, or their hashes would no longer match.
+    let unnamed = agreement(Tier::Professional);
+    let value = serde_json::to_value(&unnamed).unwrap();
+    assert!(value.get("client_name").is_none(), "{value}");
+    let back: opsledger_domain::agreement::ServiceAgreement =
+        serde_json::from_value(value).unwrap();
+    assert_eq!(back, unnamed);
+    let mut named = unnamed;
+    named.client_name = Some("Acme Family Dental".to_owned());
+    let value = serde_json::to_value(&named).unwrap();
+    assert_eq!(value["client_name"], "Acme Family Dental");
+    let back: opsledger_domain::agreement::ServiceAgreement =
+        serde_json::from_value(value).unwrap();
+    assert_eq!(back, named);
+}

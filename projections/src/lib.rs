@@ -10,6 +10,7 @@ pub mod facts;
 pub mod model;
 pub mod obligations;
 pub mod position;
+pub mod profile;
 pub mod report;
 pub mod retention;
 pub mod set;

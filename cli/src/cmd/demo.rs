@@ -145,7 +145,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let base = args.out.join(format!("{}-{ym}", client.client_id.as_str()));
         let mut html =
             std::io::BufWriter::new(std::fs::File::create(base.with_extension("sla.html"))?);
-        crate::html::write_sla_with_model(projections.model(), &sla, &obligations, &mut html)?;
+        let profile = projections.client_profile(&client.client_id, AsOf::Head, sla.period.from)?;
+        let provenance = opsledger_app::report::provenance(
+            &store,
+            &projections,
+            opsledger_app::report::ReportRequest {
+                report: "sla".to_owned(),
+                client: client.client_id.as_str().to_owned(),
+                month: Some(ym),
+                as_of: AsOf::Head,
+                evaluated_at,
+            },
+        )
+        .await?;
+        crate::html::write_sla(&sla, &obligations, &profile, &provenance, &mut html)?;
         std::fs::write(
             base.with_extension("obligations.json"),
             serde_json::to_vec_pretty(&obligations)?,

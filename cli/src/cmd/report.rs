@@ -141,6 +141,15 @@ fn output(path: Option<&PathBuf>) -> anyhow::Result<Box<dyn Write>> {
 }
 
 pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
+    // Refused before the ledger is read or a file is written: a usage error, not a failure.
+    if let ReportKind::Retention { common, .. } = &args.kind {
+        if common.format == Format::Html {
+            return Err(crate::html::NoHtmlView {
+                command: "report retention",
+            }
+            .into());
+        }
+    }
     let store = report::up_to_date(target, &Bar::projecting()).await?;
     let (common, kind, month) = match &args.kind {
         ReportKind::Sla { common, month, .. } => (common, "sla", Some(*month)),
@@ -207,65 +216,78 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
         // the obligations of its month: the same period).
         let projections =
             report::view_for_report(&store, client, basis.as_of(), kind, month).await?;
-        match (&args.kind, common.format) {
-            (ReportKind::Sla { month, .. }, Format::Html) => {
-                let sla = report::sla(&projections, client, *month, &basis, &clock)?;
-                let obligations =
-                    report::obligations(&projections, client, sla.period, &basis, &clock)?;
-                crate::html::write_sla_with_model(
-                    projections.model(),
-                    &sla,
-                    &obligations,
-                    &mut out,
-                )?;
+        let request = report::ReportRequest {
+            report: kind.to_owned(),
+            client: client.as_str().to_owned(),
+            month,
+            as_of: basis.as_of(),
+            evaluated_at: basis.evaluated_at(&clock),
+        };
+        let provenance = report::provenance(&store, &projections, request.clone()).await?;
+        if common.format == Format::Html {
+            let (as_of, at) = (request.as_of, request.evaluated_at);
+            match &args.kind {
+                ReportKind::Sla { month, .. } => {
+                    // One evaluation instant for both reports, so the page agrees with itself.
+                    let sla = projections.sla_report(client, *month, as_of, at)?;
+                    let obligations =
+                        projections.obligation_report(client, sla.period, as_of, at)?;
+                    let profile = projections.client_profile(client, as_of, sla.period.from)?;
+                    crate::html::write_sla(&sla, &obligations, &profile, &provenance, &mut out)?;
+                }
+                ReportKind::Obligations { month, .. } => {
+                    let period = projections.month_period(client, *month, as_of)?;
+                    let obligations = projections.obligation_report(client, period, as_of, at)?;
+                    let profile = projections.client_profile(client, as_of, period.from)?;
+                    crate::html::write_obligations(&obligations, &profile, &provenance, &mut out)?;
+                }
+                ReportKind::Billing { .. } => {
+                    let billing = projections.billing_report(client, as_of, at)?;
+                    let profile =
+                        projections.client_profile(client, as_of, billing.evaluated_at)?;
+                    crate::html::write_billing(&billing, &profile, &provenance, &mut out)?;
+                }
+                ReportKind::Retention { .. } => {
+                    unreachable!("--format html for retention is refused on entry")
+                }
             }
-            (_, Format::Html) => anyhow::bail!("--format html is available for `report sla` only"),
-            (_, format) => {
-                let request = report::ReportRequest {
-                    report: kind.to_owned(),
-                    client: client.as_str().to_owned(),
-                    month,
-                    as_of: basis.as_of(),
-                    evaluated_at: basis.evaluated_at(&clock),
+            continue;
+        }
+        let format = common.format;
+        let value = report::with_provenance(report::compute(&projections, &request)?, &provenance)?;
+        if common.all_clients && format == Format::Json {
+            reports.push(value);
+            continue;
+        }
+        if common.all_clients {
+            writeln!(out, "== {client}")?;
+        }
+        match (&args.kind, format) {
+            (ReportKind::Sla { .. }, Format::Table) => {
+                let ctx = context(&projections, client, request.evaluated_at)?;
+                tables::sla(&value, &ctx, filter.queue.as_deref(), &mut out)?;
+            }
+            (ReportKind::Obligations { .. }, Format::Table) => {
+                let ctx = context(&projections, client, request.evaluated_at)?;
+                let model = projections.model();
+                let queue_of = |call: &str| {
+                    let id = opsledger_domain::ids::CallId::new(call).ok()?;
+                    let slot = model.calls.by_key(&id)?.queue?;
+                    model.queues.get(usize::try_from(slot).ok()?).cloned()
                 };
-                let provenance = report::provenance(&store, &projections, request.clone()).await?;
-                let value =
-                    report::with_provenance(report::compute(&projections, &request)?, &provenance)?;
-                if common.all_clients && format == Format::Json {
-                    reports.push(value);
-                    continue;
-                }
-                if common.all_clients {
-                    writeln!(out, "== {client}")?;
-                }
-                match (&args.kind, format) {
-                    (ReportKind::Sla { .. }, Format::Table) => {
-                        let ctx = context(&projections, client, request.evaluated_at)?;
-                        tables::sla(&value, &ctx, filter.queue.as_deref(), &mut out)?;
-                    }
-                    (ReportKind::Obligations { .. }, Format::Table) => {
-                        let ctx = context(&projections, client, request.evaluated_at)?;
-                        let model = projections.model();
-                        let queue_of = |call: &str| {
-                            let id = opsledger_domain::ids::CallId::new(call).ok()?;
-                            let slot = model.calls.by_key(&id)?.queue?;
-                            model.queues.get(usize::try_from(slot).ok()?).cloned()
-                        };
-                        tables::obligations(&value, &ctx, &filter, &queue_of, &mut out)?;
-                    }
-                    (_, Format::Csv) => {
-                        let dir = common.out_dir.as_ref().map(|d| {
-                            if common.all_clients {
-                                d.join(client.as_str())
-                            } else {
-                                d.clone()
-                            }
-                        });
-                        csv_sections(&value, dir.as_deref(), common.section.as_deref(), &mut out)?;
-                    }
-                    _ => render::write(&value, format, &mut out)?,
-                }
+                tables::obligations(&value, &ctx, &filter, &queue_of, &mut out)?;
             }
+            (_, Format::Csv) => {
+                let dir = common.out_dir.as_ref().map(|d| {
+                    if common.all_clients {
+                        d.join(client.as_str())
+                    } else {
+                        d.clone()
+                    }
+                });
+                csv_sections(&value, dir.as_deref(), common.section.as_deref(), &mut out)?;
+            }
+            _ => render::write(&value, format, &mut out)?,
         }
     }
     if common.all_clients && common.format == Format::Json {

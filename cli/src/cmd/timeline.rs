@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use opsledger_app::events::EventPages;
+use opsledger_app::report;
 use opsledger_app::store::EventFilter;
 use opsledger_app::{SystemClock, Target};
+use opsledger_projections::AsOf;
 use serde_json::Value;
 
 use crate::progress::Bar;
@@ -22,7 +24,7 @@ pub struct TimelineArgs {
     /// The instant pending deadlines are judged at (default: now).
     #[arg(long)]
     evaluated_at: Option<DateTime<Utc>>,
-    /// Output format: a table, JSON (events' `data` as objects) or CSV sections.
+    /// Output format: a table, JSON (events' `data` as objects), CSV sections or an HTML page.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// CSV: write each section (`report.csv`, `events.csv`, `obligations.csv`, …) into this
@@ -32,6 +34,26 @@ pub struct TimelineArgs {
     /// CSV: print this one section (e.g. `events`) on standard output.
     #[arg(long, value_name = "NAME", conflicts_with = "out_dir")]
     section: Option<String>,
+}
+
+/// The timeline as an HTML page, its times in the zone of the stream's client.
+async fn write_html(
+    target: &Target,
+    timeline: &opsledger_app::timeline::Timeline,
+) -> anyhow::Result<()> {
+    let profile = match (&timeline.client_id, timeline.events.last()) {
+        (Some(client), Some(last)) => {
+            let client = report::client_id(client)?;
+            let store = report::up_to_date(target, &Bar::projecting()).await?;
+            let view = report::view_for(&store, &client, AsOf::Head).await?;
+            Some(view.client_profile(&client, AsOf::Head, last.occurred_at)?)
+        }
+        _ => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    crate::html::write_timeline(timeline, profile.as_ref(), &mut out)?;
+    out.flush()?;
+    Ok(())
 }
 
 pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
@@ -45,6 +67,9 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
     .await?;
     if args.format != Format::Csv && (args.out_dir.is_some() || args.section.is_some()) {
         return Err(crate::Usage("--out-dir and --section are for --format csv".to_owned()).into());
+    }
+    if args.format == Format::Html {
+        return write_html(target, &timeline).await;
     }
     let mut value = serde_json::to_value(&timeline)?;
     if args.format == Format::Csv {
