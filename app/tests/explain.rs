@@ -1,0 +1,299 @@
+//! The dispute view on both backends: a recorded R-ESC-1 miss is explained by one call, with
+//! the rule, the agreement amendment that set its value (position and event), the due
+//! instant, "missed by", the evidence in the call's and the escalation's streams, the events
+//! correlated with them, and the head it reflects; as-of bases move the answer as they move
+//! reports; bare ids as reports print them reach `timeline` and `explain`, and an unknown id
+//! gets the accepted forms.
+
+use chrono::{DateTime, Utc};
+use opsledger_app::explain::{self, EntityKind};
+use opsledger_app::record;
+use opsledger_app::report::Basis;
+use opsledger_app::store::Metadata;
+use opsledger_app::{Actor, AppError, FixedClock, NoProgress, Target};
+use opsledger_domain::rules::{RuleId, RuleValue};
+use opsledger_projections::source::ValueSource;
+use opsledger_projections::verdict::{Unit, Verdict};
+use uuid::Uuid;
+
+const DISPUTE: &str = include_str!("../../examples/dispute-esc1.ndjson");
+
+/// Raised with the escalation, in the same business transaction: reached through the
+/// correlation id alone (no payload names the call or the escalation).
+const CORRELATED_ISSUE: &str = r#"{"event_id":"6f70736c-6564-6765-7200-646973707509","command":"identify_account_issue","args":{"client_id":"harbor-clinic","issue_id":"ai-hc-0001","at":"2026-10-06T13:10:00Z","summary":"urgent escalation late"}}"#;
+
+const CORRELATION: Uuid = Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0e5c);
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// The ledger of `examples/dispute-esc1.ndjson`: the escalation, its late attempt and an
+/// account issue recorded under one correlation id; the rest without one.
+async fn record_dispute(target: &Target) {
+    let store = target.create().await.unwrap();
+    let lines: Vec<&str> = DISPUTE.lines().collect();
+    let (plain, escalation) = lines.split_at(6);
+    let metadata = record::metadata("test", &Actor::named("alice"));
+    let facts = record::read_commands("plain", plain.join("\n").as_bytes()).unwrap();
+    record::record(&store, facts, &metadata, false, &NoProgress)
+        .await
+        .unwrap();
+    let correlated = Metadata {
+        correlation_id: Some(CORRELATION),
+        ..metadata
+    };
+    let text = format!("{}\n{CORRELATED_ISSUE}", escalation.join("\n"));
+    let facts = record::read_commands("escalation", text.as_bytes()).unwrap();
+    record::record(&store, facts, &correlated, false, &NoProgress)
+        .await
+        .unwrap();
+}
+
+fn judged_at(evaluated_at: &str) -> Basis {
+    Basis {
+        evaluated_at: Some(at(evaluated_at)),
+        ..Basis::default()
+    }
+}
+
+async fn explains_a_recorded_esc1_miss(target: Target) {
+    record_dispute(&target).await;
+    let clock = FixedClock(at("2026-12-01T00:00:00Z"));
+    let e = explain::explain(
+        &target,
+        "R-ESC-1:hc-0001",
+        &judged_at("2026-11-01T00:00:00Z"),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(e.asked.kind, EntityKind::Call);
+    assert_eq!(e.asked.stream_id, "call-hc-0001");
+    assert_eq!(e.client_id, "harbor-clinic");
+    assert_eq!(e.time_zone, "Europe/London");
+    assert_eq!(e.obligations.len(), 1);
+    let o = &e.obligations[0];
+    assert_eq!(o.rule, RuleId::Esc1);
+    assert!(o.rule_text.contains("urgent escalation"), "{}", o.rule_text);
+    // The amendment recorded at position 1 set 2 min, overriding the SOP's 3 min.
+    assert_eq!(o.obligation.rule_value, RuleValue::Minutes(2));
+    assert_eq!(o.value_text, "2 min");
+    match &o.value_source {
+        ValueSource::Agreement {
+            amendment_id,
+            event,
+            explicit_override,
+            ..
+        } => {
+            assert_eq!(amendment_id.as_ref().unwrap().as_str(), "esc-2min");
+            assert_eq!(event.position, 1);
+            assert!(*explicit_override);
+        }
+        other => panic!("expected the amendment, got {other:?}"),
+    }
+    assert_eq!(o.obligation.clock_start, Some(at("2026-10-06T13:04:00Z")));
+    assert_eq!(o.obligation.due_at, Some(at("2026-10-06T13:06:00Z")));
+    match &o.obligation.verdict {
+        Verdict::Missed { by, met_at } => {
+            assert_eq!((by.amount, by.unit), (192, Unit::Seconds));
+            assert_eq!(*met_at, Some(at("2026-10-06T13:09:12Z")));
+        }
+        other => panic!("expected a miss, got {other:?}"),
+    }
+    assert!(
+        o.outcome.starts_with("missed by 3 min 12 s"),
+        "{}",
+        o.outcome
+    );
+    assert!(o.windows_applied.is_empty());
+    // The evidence: the completion in the call's stream, the attempt in the escalation's.
+    let evidence: Vec<(u64, &str)> = o
+        .obligation
+        .evidence
+        .iter()
+        .map(|r| {
+            let shown = e.events.iter().find(|x| x.position == r.position).unwrap();
+            (r.position, shown.stream_id.as_str())
+        })
+        .collect();
+    assert_eq!(
+        evidence,
+        vec![(4, "call-hc-0001"), (7, "escalation-esc-hc-0001")]
+    );
+    let attempt = e.events.iter().find(|x| x.position == 7).unwrap();
+    assert_eq!(attempt.event_type, "escalation.contact_attempted");
+    assert!(attempt
+        .roles
+        .contains(&"R-ESC-1 performed by it, late".to_owned()));
+    assert_eq!(
+        attempt.occurred_local.to_rfc3339(),
+        "2026-10-06T14:09:12+01:00"
+    );
+    assert!(attempt.recorded_at >= attempt.occurred_at);
+    assert_eq!(attempt.correlation_id, Some(CORRELATION));
+    // The amendment is shown as what set the value; the account issue through its correlation.
+    let amendment = e.events.iter().find(|x| x.position == 1).unwrap();
+    assert_eq!(amendment.event_type, "client.agreement_amended");
+    let issue = e.events.iter().find(|x| x.position == 8).unwrap();
+    assert_eq!(issue.stream_id, "accountissue-ai-hc-0001");
+    assert_eq!(issue.roles, vec![format!("same correlation {CORRELATION}")]);
+    assert_eq!(issue.data["summary"], "urgent escalation late");
+    assert!(e.streams.contains(&"accountissue-ai-hc-0001".to_owned()));
+    // It reflects the head.
+    let store = target.open().await.unwrap();
+    let head = store.head().await.unwrap().unwrap();
+    assert_eq!(e.position, Some(head.position));
+    assert_eq!(e.head_hash.as_deref(), Some(head.hash.to_hex().as_str()));
+
+    // As of position 6, before the attempt was recorded: not performed at all.
+    let before_attempt = Basis {
+        as_of_position: Some(6),
+        ..judged_at("2026-11-01T00:00:00Z")
+    };
+    let e6 = explain::explain(
+        &target,
+        "R-ESC-1:hc-0001",
+        &before_attempt,
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(e6.position, Some(6));
+    let o6 = &e6.obligations[0];
+    assert!(
+        matches!(o6.obligation.verdict, Verdict::Missed { met_at: None, .. }),
+        "{:?}",
+        o6.obligation.verdict
+    );
+    assert!(e6.events.iter().all(|x| x.position <= 6));
+    // Judged a minute after completion, the same basis says pending, due at 13:06.
+    let early = Basis {
+        as_of_position: Some(6),
+        ..judged_at("2026-10-06T13:05:00Z")
+    };
+    let early = explain::explain(&target, "R-ESC-1:hc-0001", &early, &clock, &NoProgress)
+        .await
+        .unwrap();
+    assert!(matches!(
+        early.obligations[0].obligation.verdict,
+        Verdict::Pending { .. }
+    ));
+    // Before the call was recorded it cannot be explained.
+    let before_call = Basis {
+        as_of_position: Some(1),
+        ..Basis::default()
+    };
+    let error = explain::explain(&target, "hc-0001", &before_call, &clock, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("not recorded as of"), "{error}");
+
+    // The bare call id gives every obligation of the call; R-ANS-1 from the SOP default.
+    let all = explain::explain(
+        &target,
+        "hc-0001",
+        &judged_at("2026-11-01T00:00:00Z"),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let rules: Vec<RuleId> = all.obligations.iter().map(|o| o.rule).collect();
+    assert!(
+        rules.contains(&RuleId::Ans1) && rules.contains(&RuleId::Esc1),
+        "{rules:?}"
+    );
+    let ans1 = all
+        .obligations
+        .iter()
+        .find(|o| o.rule == RuleId::Ans1)
+        .unwrap();
+    assert_eq!(ans1.value_source, ValueSource::SopDefault);
+    assert!(
+        ans1.outcome.starts_with("met, 3 s before"),
+        "{}",
+        ans1.outcome
+    );
+
+    // The escalation, by its bare id, answers with the call's R-ESC-1 too.
+    let esc = explain::explain(
+        &target,
+        "esc-hc-0001",
+        &judged_at("2026-11-01T00:00:00Z"),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(esc.asked.kind, EntityKind::Escalation);
+    assert!(esc.obligations.iter().any(|o| o.rule == RuleId::Esc1));
+
+    // Timelines take the ids reports print.
+    let t = opsledger_app::timeline::timeline(&target, "hc-0001", None, &clock, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(t.stream_id, "call-hc-0001");
+    let t = opsledger_app::timeline::timeline(&target, "esc-hc-0001", None, &clock, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(t.stream_id, "escalation-esc-hc-0001");
+
+    // An unknown id names the accepted forms, for explain and timeline alike.
+    for error in [
+        explain::explain(&target, "hc-9999", &Basis::default(), &clock, &NoProgress)
+            .await
+            .unwrap_err(),
+        opsledger_app::timeline::timeline(&target, "hc-9999", None, &clock, &NoProgress)
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(error, AppError::InvalidRequest { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("accepted forms"), "{error}");
+    }
+    // A rule that opened nothing for the call is refused, naming the rule.
+    let error = explain::explain(
+        &target,
+        "R-BIL-2:hc-0001",
+        &Basis::default(),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("R-BIL-2"), "{error}");
+}
+
+#[tokio::test]
+async fn a_recorded_esc1_miss_is_explained_by_one_call_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    explains_a_recorded_esc1_miss(Target::File(dir.path().join("t.ledger"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_esc1_miss_is_explained_by_one_call_on_postgres() {
+    let url = opsledger_tests::pg::server().fresh_database().await;
+    explains_a_recorded_esc1_miss(Target::Postgres(url)).await;
+}
+
+#[test]
+fn durations_read_in_two_units_at_most() {
+    assert_eq!(explain::human_secs(0), "0 s");
+    assert_eq!(explain::human_secs(192), "3 min 12 s");
+    assert_eq!(explain::human_secs(2_793_900), "32 d 8 h");
+    assert_eq!(explain::human_secs(3_600), "1 h");
+}
+
+#[test]
+fn a_rule_prefix_is_split_off_only_when_it_is_a_rule() {
+    assert_eq!(
+        explain::split_rule("R-ESC-1:hc-1"),
+        (Some(RuleId::Esc1), "hc-1")
+    );
+    assert_eq!(explain::split_rule("hc:1"), (None, "hc:1"));
+}
