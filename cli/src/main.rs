@@ -15,7 +15,9 @@ use opsledger_app::store::StoreError;
 use opsledger_app::{Actor, AppError, Target};
 use opsledger_tools::ToolError;
 
-use crate::cmd::{bench, demo, export, import, load, publish, record, report, retention, timeline};
+use crate::cmd::{
+    bench, demo, explain, export, import, load, publish, record, report, retention, timeline,
+};
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
 #[derive(Debug, Parser)]
@@ -64,6 +66,10 @@ enum Command {
     /// The whole story of one stream (a call, escalation, invoice or client) with the
     /// obligations it opened, their verdicts and the rule values in force.
     Timeline(timeline::TimelineArgs),
+    /// The dispute view of one call, escalation, invoice or obligation: the rule, the value in
+    /// force and the record that set it, clock start, due, verdict and by how much, excused
+    /// windows, and the events that prove it with occurred and recorded times.
+    Explain(explain::ExplainArgs),
     /// Reports from the projections, as of a position or an instant: sla, obligations,
     /// retention, billing; as a table, JSON, CSV or (sla) a self-contained HTML page.
     Report(report::ReportArgs),
@@ -247,6 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(&target, args).await,
         Command::Record(args) => record::run(&target, args).await,
         Command::Timeline(args) => timeline::run(&target, args).await,
+        Command::Explain(args) => explain::run(&target, args).await,
         Command::Report(args) => report::run(&target, args).await,
         Command::Retention(args) => retention::run(&target, args).await,
         Command::Publish(args) => publish::run(&target, args).await,
