@@ -22,6 +22,11 @@ const DISPUTE: &str = include_str!("../../examples/dispute-esc1.ndjson");
 /// correlation id alone (no payload names the call or the escalation).
 const CORRELATED_ISSUE: &str = r#"{"event_id":"6f70736c-6564-6765-7200-646973707509","command":"identify_account_issue","args":{"client_id":"harbor-clinic","issue_id":"ai-hc-0001","at":"2026-10-06T13:10:00Z","summary":"urgent escalation late"}}"#;
 
+/// Recorded after the dispute: an SOP amendment shortening R-ANS-2 (recorded at position 9,
+/// effective before the call) and an invoice (position 10).
+const LATER: &str = r#"{"event_id":"6f70736c-6564-6765-7200-64697370750a","command":"publish_sop_amendment","args":{"amendment_id":"sop-ans2-30s","at":"2026-09-25T00:00:00Z","effective_at":"2026-09-26T00:00:00Z","material":false,"changes":[{"rule":"R-ANS-2","value":{"kind":"seconds","value":30}}],"summary":"shorter maximum queue time"}}
+{"event_id":"6f70736c-6564-6765-7200-64697370750b","command":"issue_invoice","args":{"client_id":"harbor-clinic","invoice_id":"inv-2026-10","at":"2026-09-30T09:00:00Z","invoice_date":"2026-09-30","period_start":"2026-10-01","period_end":"2026-10-31","lines":[{"description":"monthly base","quantity":1,"unit_price":{"amount_minor":10000,"currency":"GBP"},"amount":{"amount_minor":10000,"currency":"GBP"}}],"total":{"amount_minor":10000,"currency":"GBP"},"due_date":null,"final_invoice":false}}"#;
+
 const CORRELATION: Uuid = Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0e5c);
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -46,6 +51,11 @@ async fn record_dispute(target: &Target) {
     let text = format!("{}\n{CORRELATED_ISSUE}", escalation.join("\n"));
     let facts = record::read_commands("escalation", text.as_bytes()).unwrap();
     record::record(&store, facts, &correlated, false, &NoProgress)
+        .await
+        .unwrap();
+    let facts = record::read_commands("later", LATER.as_bytes()).unwrap();
+    let metadata = record::metadata("test", &Actor::named("alice"));
+    record::record(&store, facts, &metadata, false, &NoProgress)
         .await
         .unwrap();
 }
@@ -217,6 +227,79 @@ async fn explains_a_recorded_esc1_miss(target: Target) {
         "{}",
         ans1.outcome
     );
+
+    // R-ANS-2 came from the SOP amendment recorded at position 9; as of position 8 the ledger
+    // did not know it yet and the SOP default applied.
+    let ans2 = all
+        .obligations
+        .iter()
+        .find(|o| o.rule == RuleId::Ans2)
+        .unwrap();
+    assert_eq!(ans2.obligation.rule_value, RuleValue::Seconds(30));
+    match &ans2.value_source {
+        ValueSource::SopAmendment {
+            amendment_id,
+            event,
+            ..
+        } => {
+            assert_eq!(amendment_id.as_str(), "sop-ans2-30s");
+            assert_eq!(event.position, 9);
+        }
+        other => panic!("expected the SOP amendment, got {other:?}"),
+    }
+    let before_sop = Basis {
+        as_of_position: Some(8),
+        ..judged_at("2026-11-01T00:00:00Z")
+    };
+    let then = explain::explain(&target, "R-ANS-2:hc-0001", &before_sop, &clock, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        then.obligations[0].obligation.rule_value,
+        RuleValue::Seconds(45)
+    );
+    assert_eq!(then.obligations[0].value_source, ValueSource::SopDefault);
+
+    // An invoice, by its bare id: issued in time (R-BIL-1), unpaid past its due date (R-BIL-2).
+    let invoice = explain::explain(
+        &target,
+        "inv-2026-10",
+        &judged_at("2026-11-01T00:00:00Z"),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(invoice.asked.kind, EntityKind::Invoice);
+    assert_eq!(invoice.asked.stream_id, "invoice-inv-2026-10");
+    let verdict = |rule: RuleId| {
+        invoice
+            .obligations
+            .iter()
+            .find(|o| o.rule == rule)
+            .map(|o| o.obligation.verdict.clone())
+    };
+    assert!(matches!(verdict(RuleId::Bil1), Some(Verdict::Met { .. })));
+    assert!(
+        matches!(
+            verdict(RuleId::Bil2),
+            Some(Verdict::Missed { met_at: None, .. })
+        ),
+        "{:?}",
+        verdict(RuleId::Bil2)
+    );
+    let issued = invoice.events.iter().find(|e| e.position == 10).unwrap();
+    assert_eq!(issued.stream_id, "invoice-inv-2026-10");
+    assert!(
+        issued.roles.contains(&"R-BIL-1 clock start".to_owned()),
+        "{:?}",
+        issued.roles
+    );
+    // R-BIL-5's currency was set by the onboarding agreement, in force when it was issued.
+    let onboarding = invoice.events.iter().find(|e| e.position == 0).unwrap();
+    assert!(onboarding
+        .roles
+        .contains(&"set the R-BIL-5 value in force".to_owned()));
 
     // The escalation, by its bare id, answers with the call's R-ESC-1 too.
     let esc = explain::explain(
