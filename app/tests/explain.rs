@@ -23,9 +23,18 @@ const DISPUTE: &str = include_str!("../../examples/dispute-esc1.ndjson");
 const CORRELATED_ISSUE: &str = r#"{"event_id":"6f70736c-6564-6765-7200-646973707509","command":"identify_account_issue","args":{"client_id":"harbor-clinic","issue_id":"ai-hc-0001","at":"2026-10-06T13:10:00Z","summary":"urgent escalation late"}}"#;
 
 /// Recorded after the dispute: an SOP amendment shortening R-ANS-2 (recorded at position 9,
-/// effective before the call) and an invoice (position 10).
+/// effective before the call), an invoice (position 10), and a second urgent call escalated
+/// late inside a force majeure window that held its whole R-ESC-1 interval.
 const LATER: &str = r#"{"event_id":"6f70736c-6564-6765-7200-64697370750a","command":"publish_sop_amendment","args":{"amendment_id":"sop-ans2-30s","at":"2026-09-25T00:00:00Z","effective_at":"2026-09-26T00:00:00Z","material":false,"changes":[{"rule":"R-ANS-2","value":{"kind":"seconds","value":30}}],"summary":"shorter maximum queue time"}}
-{"event_id":"6f70736c-6564-6765-7200-64697370750b","command":"issue_invoice","args":{"client_id":"harbor-clinic","invoice_id":"inv-2026-10","at":"2026-09-30T09:00:00Z","invoice_date":"2026-09-30","period_start":"2026-10-01","period_end":"2026-10-31","lines":[{"description":"monthly base","quantity":1,"unit_price":{"amount_minor":10000,"currency":"GBP"},"amount":{"amount_minor":10000,"currency":"GBP"}}],"total":{"amount_minor":10000,"currency":"GBP"},"due_date":null,"final_invoice":false}}"#;
+{"event_id":"6f70736c-6564-6765-7200-64697370750b","command":"issue_invoice","args":{"client_id":"harbor-clinic","invoice_id":"inv-2026-10","at":"2026-09-30T09:00:00Z","invoice_date":"2026-09-30","period_start":"2026-10-01","period_end":"2026-10-31","lines":[{"description":"monthly base","quantity":1,"unit_price":{"amount_minor":10000,"currency":"GBP"},"amount":{"amount_minor":10000,"currency":"GBP"}}],"total":{"amount_minor":10000,"currency":"GBP"},"due_date":null,"final_invoice":false}}
+{"event_id":"6f70736c-6564-6765-7200-64697370750c","command":"open_excused_window","args":{"client_id":"harbor-clinic","window_id":"fm-outage","at":"2026-10-07T12:00:00Z","cause":"force_majeure","note":"telephony provider outage"}}
+{"event_id":"6f70736c-6564-6765-7200-64697370750d","command":"connect_call","args":{"client_id":"harbor-clinic","call_id":"hc-0002","at":"2026-10-07T12:10:00Z","queue":"triage","caller_number":null}}
+{"event_id":"6f70736c-6564-6765-7200-64697370750e","command":"answer_call","args":{"client_id":"harbor-clinic","call_id":"hc-0002","at":"2026-10-07T12:10:04Z","agent_id":"agent-7"}}
+{"event_id":"6f70736c-6564-6765-7200-64697370750f","command":"complete_call","args":{"client_id":"harbor-clinic","call_id":"hc-0002","at":"2026-10-07T12:20:00Z"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707510","command":"classify_call","args":{"client_id":"harbor-clinic","call_id":"hc-0002","at":"2026-10-07T12:20:30Z","nature":"medical_emergency","urgent":true,"outcome":"action"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707511","command":"open_escalation","args":{"client_id":"harbor-clinic","escalation_id":"esc-hc-0002","call_id":"hc-0002","at":"2026-10-07T12:25:00Z","urgency":"urgent","summary":null}}
+{"event_id":"6f70736c-6564-6765-7200-646973707512","command":"attempt_contact","args":{"client_id":"harbor-clinic","escalation_id":"esc-hc-0002","at":"2026-10-07T12:40:00Z","tier":1,"contact_ref":"on-call-gp"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707513","command":"close_excused_window","args":{"client_id":"harbor-clinic","window_id":"fm-outage","at":"2026-10-07T13:00:00Z"}}"#;
 
 const CORRELATION: Uuid = Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0e5c);
 
@@ -300,6 +309,46 @@ async fn explains_a_recorded_esc1_miss(target: Target) {
     assert!(onboarding
         .roles
         .contains(&"set the R-BIL-5 value in force".to_owned()));
+
+    // The second call's late escalation is excused by reading (a), naming the window and
+    // showing the events that opened and closed it.
+    let excused = explain::explain(
+        &target,
+        "R-ESC-1:hc-0002",
+        &judged_at("2026-11-01T00:00:00Z"),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let o = &excused.obligations[0];
+    assert!(
+        matches!(o.obligation.verdict, Verdict::Excused { .. }),
+        "{:?}",
+        o.obligation.verdict
+    );
+    assert_eq!(o.outcome, "excused by window fm-outage");
+    assert_eq!(o.windows_applied.len(), 1);
+    assert_eq!(o.windows_applied[0].reading, 'a');
+    assert!(o.windows_applied[0]
+        .explanation
+        .contains("held the whole performance interval"));
+    let window_events: Vec<&str> = excused
+        .events
+        .iter()
+        .filter(|e| {
+            e.roles
+                .contains(&"excused window fm-outage (R-ESC-1)".to_owned())
+        })
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(
+        window_events,
+        vec![
+            "operations.excused_window_opened",
+            "operations.excused_window_closed"
+        ]
+    );
 
     // The escalation, by its bare id, answers with the call's R-ESC-1 too.
     let esc = explain::explain(
