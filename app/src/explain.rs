@@ -398,10 +398,13 @@ pub fn explain_view(
             instants.push(invoice.issued.occurred_at);
             draft.show(invoice.issued, "this invoice: issued");
             for p in invoice.payments.iter().filter(|p| as_of.sees(&p.event)) {
-                draft.show(p.event, format!("payment of {}", p.amount));
+                draft.show(p.event, format!("payment of {} (minor units)", p.amount));
             }
             for c in invoice.credits.iter().filter(|c| as_of.sees(&c.event)) {
-                draft.show(c.event, format!("credit note of {}", c.amount));
+                draft.show(
+                    c.event,
+                    format!("credit note of {} (minor units)", c.amount),
+                );
             }
             let mut suspensions = Vec::new();
             for notice in client
@@ -677,7 +680,9 @@ pub fn value_text(value: &RuleValue) -> String {
         RuleValue::TrailingFeesMonths(n) => format!("fees of the {n} preceding months"),
         RuleValue::Currency(c) => c.to_string(),
         RuleValue::Languages(l) => l.join(", "),
-        RuleValue::Qualitative => "qualitative (QA findings)".to_owned(),
+        RuleValue::Qualitative => {
+            "qualitative (no number: judged by the events themselves)".to_owned()
+        }
         RuleValue::NotApplicable => "not applicable".to_owned(),
         RuleValue::Unconfigured => "unconfigured".to_owned(),
     }
