@@ -24,7 +24,8 @@ const CORRELATED_ISSUE: &str = r#"{"event_id":"6f70736c-6564-6765-7200-646973707
 
 /// Recorded after the dispute: an SOP amendment shortening R-ANS-2 (recorded at position 9,
 /// effective before the call), an invoice (position 10), and a second urgent call escalated
-/// late inside a force majeure window that held its whole R-ESC-1 interval.
+/// late inside a force majeure window that held its whole R-ESC-1 interval, and a third
+/// whose R-ESC-1 deadline fell in a window of lapsed credentials, which extended it.
 const LATER: &str = r#"{"event_id":"6f70736c-6564-6765-7200-64697370750a","command":"publish_sop_amendment","args":{"amendment_id":"sop-ans2-30s","at":"2026-09-25T00:00:00Z","effective_at":"2026-09-26T00:00:00Z","material":false,"changes":[{"rule":"R-ANS-2","value":{"kind":"seconds","value":30}}],"summary":"shorter maximum queue time"}}
 {"event_id":"6f70736c-6564-6765-7200-64697370750b","command":"issue_invoice","args":{"client_id":"harbor-clinic","invoice_id":"inv-2026-10","at":"2026-09-30T09:00:00Z","invoice_date":"2026-09-30","period_start":"2026-10-01","period_end":"2026-10-31","lines":[{"description":"monthly base","quantity":1,"unit_price":{"amount_minor":10000,"currency":"GBP"},"amount":{"amount_minor":10000,"currency":"GBP"}}],"total":{"amount_minor":10000,"currency":"GBP"},"due_date":null,"final_invoice":false}}
 {"event_id":"6f70736c-6564-6765-7200-64697370750c","command":"open_excused_window","args":{"client_id":"harbor-clinic","window_id":"fm-outage","at":"2026-10-07T12:00:00Z","cause":"force_majeure","note":"telephony provider outage"}}
@@ -34,7 +35,15 @@ const LATER: &str = r#"{"event_id":"6f70736c-6564-6765-7200-64697370750a","comma
 {"event_id":"6f70736c-6564-6765-7200-646973707510","command":"classify_call","args":{"client_id":"harbor-clinic","call_id":"hc-0002","at":"2026-10-07T12:20:30Z","nature":"medical_emergency","urgent":true,"outcome":"action"}}
 {"event_id":"6f70736c-6564-6765-7200-646973707511","command":"open_escalation","args":{"client_id":"harbor-clinic","escalation_id":"esc-hc-0002","call_id":"hc-0002","at":"2026-10-07T12:25:00Z","urgency":"urgent","summary":null}}
 {"event_id":"6f70736c-6564-6765-7200-646973707512","command":"attempt_contact","args":{"client_id":"harbor-clinic","escalation_id":"esc-hc-0002","at":"2026-10-07T12:40:00Z","tier":1,"contact_ref":"on-call-gp"}}
-{"event_id":"6f70736c-6564-6765-7200-646973707513","command":"close_excused_window","args":{"client_id":"harbor-clinic","window_id":"fm-outage","at":"2026-10-07T13:00:00Z"}}"#;
+{"event_id":"6f70736c-6564-6765-7200-646973707513","command":"close_excused_window","args":{"client_id":"harbor-clinic","window_id":"fm-outage","at":"2026-10-07T13:00:00Z"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707520","command":"connect_call","args":{"client_id":"harbor-clinic","call_id":"hc-0003","at":"2026-10-08T12:50:00Z","queue":"triage","caller_number":null}}
+{"event_id":"6f70736c-6564-6765-7200-646973707521","command":"answer_call","args":{"client_id":"harbor-clinic","call_id":"hc-0003","at":"2026-10-08T12:50:03Z","agent_id":"agent-7"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707522","command":"complete_call","args":{"client_id":"harbor-clinic","call_id":"hc-0003","at":"2026-10-08T13:00:00Z"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707523","command":"classify_call","args":{"client_id":"harbor-clinic","call_id":"hc-0003","at":"2026-10-08T13:00:20Z","nature":"medical_emergency","urgent":true,"outcome":"action"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707524","command":"open_excused_window","args":{"client_id":"harbor-clinic","window_id":"creds-lapsed","at":"2026-10-08T13:01:00Z","cause":"missing_credentials","note":null}}
+{"event_id":"6f70736c-6564-6765-7200-646973707525","command":"open_escalation","args":{"client_id":"harbor-clinic","escalation_id":"esc-hc-0003","call_id":"hc-0003","at":"2026-10-08T13:05:00Z","urgency":"urgent","summary":null}}
+{"event_id":"6f70736c-6564-6765-7200-646973707526","command":"close_excused_window","args":{"client_id":"harbor-clinic","window_id":"creds-lapsed","at":"2026-10-08T13:10:00Z"}}
+{"event_id":"6f70736c-6564-6765-7200-646973707527","command":"attempt_contact","args":{"client_id":"harbor-clinic","escalation_id":"esc-hc-0003","at":"2026-10-08T13:10:30Z","tier":1,"contact_ref":"on-call-gp"}}"#;
 
 const CORRELATION: Uuid = Uuid::from_u128(0x5eed_0000_0000_0000_0000_0000_0000_0e5c);
 
@@ -348,6 +357,34 @@ async fn explains_a_recorded_esc1_miss(target: Target) {
             "operations.excused_window_opened",
             "operations.excused_window_closed"
         ]
+    );
+
+    // The third call's deadline (13:02) fell in a window opened at 13:01 and closed at 13:10:
+    // reading (b) extends it by the 9 minutes the clock stood still, to 13:11, and the attempt
+    // at 13:10:30 is excused.
+    let extended = explain::explain(
+        &target,
+        "R-ESC-1:hc-0003",
+        &judged_at("2026-11-01T00:00:00Z"),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let o = &extended.obligations[0];
+    assert!(
+        matches!(o.obligation.verdict, Verdict::Excused { .. }),
+        "{:?}",
+        o.obligation.verdict
+    );
+    assert_eq!(o.windows_applied.len(), 1);
+    assert_eq!(o.windows_applied[0].reading, 'b');
+    assert!(
+        o.windows_applied[0]
+            .explanation
+            .contains("extending the deadline to 2026-10-08T13:11:00Z"),
+        "{}",
+        o.windows_applied[0].explanation
     );
 
     // The escalation, by its bare id, answers with the call's R-ESC-1 too.

@@ -2,6 +2,7 @@
 //! screen of text for a person or as JSON with the full model.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -60,7 +61,11 @@ pub async fn run(target: &Target, args: ExplainArgs) -> anyhow::Result<()> {
         ExplainFormat::Json => serde_json::to_string_pretty(&explanation)?,
         ExplainFormat::Table => screen(&explanation),
     };
-    println!("{}", text.trim_end());
+    // Written rather than printed, so a reader that stops early (`| head`) ends the command
+    // quietly (main treats a broken pipe as success) instead of a panic.
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", text.trim_end())?;
+    out.flush()?;
     Ok(())
 }
 
