@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod envelopes;
 pub mod error;
 pub mod events;
+pub mod explain;
 pub mod export;
 pub mod import;
 pub mod ledger;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use opsledger_projections::obligations::Obligation;
 use opsledger_projections::{AsOf, Period};
-use opsledger_store::{Direction, RecordedEvent, StreamId};
+use opsledger_store::{Direction, RecordedEvent};
 use serde::Serialize;
 
 use crate::clock::Clock;
@@ -15,6 +15,14 @@ use crate::crypto::{Sealer, Unreadable};
 use crate::error::AppResult;
 use crate::ledger::Target;
 use crate::progress::Progress;
+
+/// The stream categories a bare id is looked up in, in this order.
+const TIMELINE_CATEGORIES: [&str; 4] = ["call", "escalation", "invoice", "client"];
+
+/// What `timeline` accepts, for the hint on an unknown id.
+const TIMELINE_FORMS: &str = "a stream id (call-…, escalation-…, invoice-…, client-…, any \
+     stream `opsledger events` prints) or a call, escalation, invoice or client id as reports \
+     print it (e.g. 1656680400.12)";
 
 /// Events read per page of a stream.
 const STREAM_PAGE: usize = 10_000;
@@ -41,8 +49,11 @@ pub async fn timeline(
     clock: &dyn Clock,
     progress: &dyn Progress,
 ) -> AppResult<Timeline> {
-    let stream = StreamId::parse(stream)?;
     let store = crate::report::up_to_date(target, progress).await?;
+    // Ids as printed anywhere are accepted: reports print a call's bare id, not its stream.
+    let stream = crate::explain::resolve_stream(&store, stream, &TIMELINE_CATEGORIES)
+        .await?
+        .ok_or_else(|| crate::explain::unknown_id(stream, TIMELINE_FORMS))?;
     let mut events = Vec::new();
     let mut next = 0u64;
     loop {

@@ -17,7 +17,8 @@ use opsledger_app::{Actor, AppError, Target};
 use opsledger_tools::ToolError;
 
 use crate::cmd::{
-    bench, clients, demo, export, import, load, publish, record, report, retention, timeline,
+    bench, clients, demo, explain, export, import, load, publish, record, report, retention,
+    timeline,
 };
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
@@ -71,6 +72,10 @@ enum Command {
     /// The whole story of one stream (a call, escalation, invoice or client) with the
     /// obligations it opened, their verdicts and the rule values in force.
     Timeline(timeline::TimelineArgs),
+    /// The dispute view of one call, escalation, invoice or obligation: the rule, the value in
+    /// force and the record that set it, clock start, due, verdict and by how much, excused
+    /// windows, and the events that prove it with occurred and recorded times.
+    Explain(explain::ExplainArgs),
     /// Reports from the projections, as of a position or an instant: sla, obligations,
     /// retention, billing; as a table, JSON, CSV or (sla, obligations, billing) a
     /// self-contained HTML page.
@@ -298,6 +303,7 @@ fn only_reads(command: &Command) -> bool {
         | Command::Verify(_)
         | Command::Export(_)
         | Command::Timeline(_)
+        | Command::Explain(_)
         | Command::Report(_) => true,
         Command::Init
         | Command::Append(_)
@@ -316,7 +322,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.read_only && !only_reads(&cli.command) {
         return Err(Usage(
             "--read-only is for the commands that only read (events, clients, head, verify, \
-             export, timeline, report); this one writes"
+             export, timeline, explain, report); this one writes"
                 .to_owned(),
         )
         .into());
@@ -333,6 +339,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(&target, args).await,
         Command::Record(args) => record::run(&target, args).await,
         Command::Timeline(args) => timeline::run(&target, args).await,
+        Command::Explain(args) => explain::run(&target, args).await,
         Command::Report(args) => report::run(&target, args).await,
         Command::Retention(args) => retention::run(&target, args).await,
         Command::Publish(args) => publish::run(&target, args).await,

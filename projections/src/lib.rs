@@ -15,6 +15,7 @@ pub mod report;
 pub mod retention;
 pub mod set;
 pub mod sla;
+pub mod source;
 pub mod verdict;
 
 pub use facts::{ClientFold, Fact, FactError, FACTS_VERSION};

@@ -19,7 +19,8 @@ use crate::tables::{self, ClientContext};
 
 #[derive(Debug, Args)]
 pub struct TimelineArgs {
-    /// The stream: `call-…`, `escalation-…`, `invoice-…`, `client-…`, … (see `opsledger events`).
+    /// The stream: `call-…`, `escalation-…`, `invoice-…`, `client-…`, … (see `opsledger events`),
+    /// or a call, escalation, invoice or client id as reports print it, without the prefix.
     stream: String,
     /// The instant pending deadlines are judged at (default: now).
     #[arg(long)]
