@@ -77,15 +77,25 @@ fn cell(value: &Value) -> String {
 }
 
 /// Whether an object is a map keyed by data (rule ids, queue names) rather than a record:
-/// every value an object, all with the same fields.
+/// every value an object, all of much the same shape. Fields a model leaves out when empty
+/// (a tally's `no_data` or `chain_exhausted`) make shapes differ a little, so the test is that
+/// the fields every value has are at least half of all the fields met; the section's columns
+/// are the union, and a missing field is an empty cell.
 fn is_keyed_map(map: &serde_json::Map<String, Value>) -> bool {
-    let mut shapes = map
-        .values()
-        .map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()));
-    match shapes.next() {
-        Some(Some(first)) => shapes.all(|s| s.as_ref() == Some(&first)),
-        _ => false,
+    let mut shared: Option<std::collections::BTreeSet<&String>> = None;
+    let mut all = std::collections::BTreeSet::new();
+    for value in map.values() {
+        let Some(object) = value.as_object() else {
+            return false;
+        };
+        let keys: std::collections::BTreeSet<&String> = object.keys().collect();
+        all.extend(keys.iter().copied());
+        shared = Some(match shared {
+            None => keys,
+            Some(before) => before.intersection(&keys).copied().collect(),
+        });
     }
+    shared.is_some_and(|shared| !shared.is_empty() && shared.len() * 2 >= all.len())
 }
 
 /// Builds sections from a report: every list of records and every keyed map becomes its own
@@ -287,6 +297,26 @@ mod tests {
         assert_eq!(count(1, "client", "clients"), "1 client");
         assert_eq!(count(0, "client", "clients"), "0 clients");
         assert_eq!(count(2, "miss", "misses"), "2 misses");
+    }
+
+    #[test]
+    fn a_keyed_map_whose_values_leave_out_an_empty_field_is_still_a_section() {
+        // A tally leaves `no_data` out when zero, so rule tallies differ in one field.
+        let report = json!({
+            "client": "acme",
+            "rules": {
+                "R-A": {"met": 1, "missed": 0},
+                "R-B": {"met": 0, "missed": 1, "no_data": 2}
+            }
+        });
+        let found = sections(&report);
+        let names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["report", "rules"]);
+        assert_eq!(found[1].columns, ["row", "key", "met", "missed", "no_data"]);
+        assert_eq!(
+            found[1].rows,
+            [["0", "R-A", "1", "0", ""], ["1", "R-B", "0", "1", "2"]]
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ fn classified(position: u64, minutes: i64, urgent: bool, outcome: CallOutcome) -
     Classification {
         event: event(position, minutes),
         urgent,
+        urgent_by_nature: urgent,
         outcome,
     }
 }

@@ -10,8 +10,8 @@ use opsledger_store::api::ProjectionSnapshot;
 use opsledger_store::error::Result;
 use opsledger_store::{
     AppendOutcome, ClientReadModel, DataKey, Direction, EventFilter, EventStore, FactCheckpoint,
-    FactQuery, FactRow, Head, PgStore, PositionRange, RecordedEvent, ReplicaLag, StreamAppend,
-    StreamId, Subscription, VerifyReport,
+    FactQuery, FactRow, Head, PeriodQuery, PgStore, PositionRange, RecordedEvent, ReplicaLag,
+    StreamAppend, StreamId, Subscription, VerifyReport,
 };
 
 use crate::pg::replica::{flushed_lsn, wait_for_lsn};
@@ -131,6 +131,10 @@ impl EventStore for StandbyReads {
 
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
         self.replayed().await.read_facts(query, max_count).await
+    }
+
+    async fn read_period_facts(&self, query: &PeriodQuery) -> Result<Vec<FactRow>> {
+        self.replayed().await.read_period_facts(query).await
     }
 
     async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {
