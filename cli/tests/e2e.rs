@@ -2,18 +2,13 @@
 //! real files in `../shared/data`, reports checked against figures computed independently from
 //! those files, tampering caught by `verify`, and bad input refused with nothing appended.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_opsledger"))
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use support::{bin, ledger_with, ok, repo, run};
 
 fn data(name: &str) -> PathBuf {
     repo()
@@ -29,39 +24,9 @@ const QUEUE_LOGS: [&str; 5] = [
     "queue_log-20221005",
 ];
 
-/// Runs opsledger on the ledger file in `dir`.
-fn run(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .arg("--ledger")
-        .arg(dir.join("test.ledger"))
-        .args(args)
-        .output()
-        .expect("run opsledger")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A ledger with the lab client onboarded.
 fn lab_ledger() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    ok(&run(dir.path(), &["init"]));
-    let onboarding = repo().join("examples/lab-client.ndjson");
-    ok(&run(
-        dir.path(),
-        &["record", "--file", onboarding.to_str().unwrap()],
-    ));
-    dir
+    ledger_with("lab-client.ndjson")
 }
 
 fn import_queue_logs(dir: &Path) -> String {

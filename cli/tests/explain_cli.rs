@@ -4,50 +4,18 @@
 //! id gets the accepted forms, and the rendered screen matches its snapshot
 //! (`tests/snapshots/explain_esc1.txt`; `UPDATE_SNAPSHOTS=1` rewrites it).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use support::{ledger_with, ok, repo, run};
+
 const JUDGED_AT: &str = "2026-11-01T00:00:00Z";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opsledger"))
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .arg("--ledger")
-        .arg(dir.join("test.ledger"))
-        .args(args)
-        .output()
-        .expect("run opsledger")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn dispute_ledger() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    ok(&run(dir.path(), &["init"]));
-    let file = repo().join("examples/dispute-esc1.ndjson");
-    ok(&run(
-        dir.path(),
-        &["record", "--file", file.to_str().unwrap()],
-    ));
-    dir
+    ledger_with("dispute-esc1.ndjson")
 }
 
 /// The screen's form of an instant, as `explain` prints it (client zone, then UTC).

@@ -2,53 +2,20 @@
 //! at its limit and prints `data` as JSON, and a reader that closes the pipe early ends every
 //! command quietly with status 0.
 
+mod support;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_opsledger"));
-    command.env_remove("DATABASE_URL");
-    command
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .current_dir(dir)
-        .arg("--ledger")
-        .arg(dir.join("test.ledger"))
-        .args(args)
-        .output()
-        .expect("run opsledger")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A ledger with the lab client onboarded and its July 2022 queue log imported.
+use support::{bin, ledger_with, ok, repo, run};
+
 fn lab_ledger() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    ok(&run(dir.path(), &["init"]));
-    let onboarding = repo().join("examples/lab-client.ndjson");
-    ok(&run(
-        dir.path(),
-        &["record", "--file", onboarding.to_str().unwrap()],
-    ));
+    let dir = ledger_with("lab-client.ndjson");
     let queue_log = repo().join("../shared/data/asterisk-issabel-lab-2022/queue_log-20220801");
     ok(&run(
         dir.path(),
