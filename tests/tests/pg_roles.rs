@@ -600,12 +600,14 @@ async fn the_read_only_path_refuses_a_schema_it_cannot_migrate() {
 // ---------------------------------------------------------------------------------------------
 
 /// Constants every `format!` in the backend may interpolate freely: fixed column lists, the
-/// NOTIFY channel and the benchmark's table name.
-const SQL_CONSTANTS: [&str; 4] = [
+/// NOTIFY channel and the benchmark's table and sequence names.
+const SQL_CONSTANTS: [&str; 6] = [
     "EVENT_COLUMNS",
     "COPY_COLUMNS",
     "NOTIFY_CHANNEL",
     "BASELINE_TABLE",
+    "PGBENCH_TABLE",
+    "PGBENCH_SEQUENCE",
 ];
 
 /// Every other `format!` of the backend, reviewed one by one: its template, what it

@@ -64,6 +64,8 @@ struct Figures {
     verify_events: u64,
     verify: Duration,
     plain_copy: Option<(u64, Duration)>,
+    pgbench: Option<crate::pgbench::PgbenchFigures>,
+    pgbench_missing: bool,
     rebuild_events: u64,
     rebuild: Duration,
     fold_events: u64,
@@ -302,6 +304,24 @@ async fn measure(
     f.p50_us = hist.value_at_quantile(0.5);
     f.p99_us = hist.value_at_quantile(0.99);
 
+    if let Some(url) = plain_copy_url {
+        eprintln!(
+            "  pgbench baseline: {} clients for {} s ...",
+            args.writers, args.concurrent_secs
+        );
+        let data = serde_json::to_string(&workload_event(1, 100).data)
+            .map_err(|e| ToolError::Invalid(format!("the workload event: {e}")))?;
+        f.pgbench = crate::pgbench::run(
+            url,
+            args.writers,
+            args.concurrent_secs,
+            &data,
+            &client_of(0),
+        )
+        .await?;
+        f.pgbench_missing = f.pgbench.is_none();
+    }
+
     eprintln!("  read all ...");
     let started = Instant::now();
     let mut from = 0u64;
@@ -448,6 +468,21 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
         f.concurrent_events,
         f.concurrent,
     );
+    if let Some(p) = f.pgbench {
+        row(
+            "pgbench single-row inserts, same clients, same indexes",
+            p.rows,
+            p.duration,
+        );
+        let ours = f.concurrent_events as f64 / f.concurrent.as_secs_f64();
+        println!(
+            "| concurrent single appends / pgbench ({:.0} tps by its own count) | | | {:.2}× |",
+            p.tps,
+            ours / p.tps
+        );
+    } else if f.pgbench_missing {
+        println!("| pgbench single-row inserts | | | not measured: no pgbench found |");
+    }
     println!(
         "| single append latency | | | p50 {} µs, p99 {} µs |",
         f.p50_us, f.p99_us

@@ -9,5 +9,6 @@ pub mod demo;
 pub mod demo_data;
 pub mod error;
 pub mod load;
+mod pgbench;
 
 pub use error::{ToolError, ToolResult};

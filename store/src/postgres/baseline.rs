@@ -75,3 +75,57 @@ impl PlainCopy {
             .map_err(pg_error)
     }
 }
+
+/// The bare table pgbench's single-row inserts go into.
+pub const PGBENCH_TABLE: &str = "opsledger_bench_pgbench";
+/// The sequence that gives each pgbench row a unique position (and stream version).
+pub const PGBENCH_SEQUENCE: &str = "opsledger_bench_pgbench_seq";
+
+/// The yardstick of concurrent single appends: a bare copy of `events` (same columns and
+/// indexes, no triggers, no head lock, no hashing) that `pgbench` fills one row per
+/// transaction, so the cost of the store's ordering and chaining shows as a ratio.
+#[derive(Debug)]
+pub struct PgbenchTable {
+    client: tokio_postgres::Client,
+}
+
+impl PgbenchTable {
+    /// Connects to `url` and recreates the bare table and its sequence.
+    pub async fn new(url: &str) -> Result<Self, StoreError> {
+        let (client, connection) = tokio_postgres::connect(url, NoTls)
+            .await
+            .map_err(pg_error)?;
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS {PGBENCH_TABLE};
+                 DROP SEQUENCE IF EXISTS {PGBENCH_SEQUENCE};
+                 CREATE SEQUENCE {PGBENCH_SEQUENCE};
+                 CREATE TABLE {PGBENCH_TABLE} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);"
+            ))
+            .await
+            .map_err(|e| StoreError::Unavailable(describe(&e)))?;
+        Ok(Self { client })
+    }
+
+    /// Rows pgbench inserted.
+    pub async fn rows(&self) -> Result<u64, StoreError> {
+        let row = self
+            .client
+            .query_one(&format!("SELECT count(*) FROM {PGBENCH_TABLE}"), &[])
+            .await
+            .map_err(pg_error)?;
+        let count: i64 = row.get(0);
+        Ok(u64::try_from(count).expect("a count is never negative"))
+    }
+
+    /// Drops the bare table and its sequence.
+    pub async fn cleanup(self) -> Result<(), StoreError> {
+        self.client
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS {PGBENCH_TABLE}; DROP SEQUENCE IF EXISTS {PGBENCH_SEQUENCE};"
+            ))
+            .await
+            .map_err(pg_error)
+    }
+}
