@@ -20,6 +20,13 @@ pub struct LoadArgs {
     /// subscriber and projection may still catch up, before the tool gives up on them.
     #[arg(long, default_value_t = 120)]
     grace_secs: u64,
+    /// A hot standby of the PostgreSQL primary: a reader follows the log there while the
+    /// writers run, and its lag is reported per minute.
+    #[arg(long, value_name = "URL")]
+    standby_url: Option<String>,
+    /// Write the per-minute throughput, p99 latency and memory as an SVG chart to this file.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<std::path::PathBuf>,
 }
 
 pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
@@ -28,6 +35,8 @@ pub async fn run(target: &Target, args: LoadArgs) -> anyhow::Result<()> {
         secs: args.secs,
         kill_server_at: args.kill_server_at,
         grace_secs: args.grace_secs,
+        standby_url: args.standby_url,
+        svg: args.svg,
     };
     load::run(target, options).await?;
     Ok(())

@@ -34,6 +34,8 @@ use uuid::Uuid;
 use crate::bench;
 use crate::error::{ToolError, ToolResult};
 
+mod minutes;
+
 /// How hard and how long to load the ledger.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -47,6 +49,11 @@ pub struct LoadOptions {
     /// Seconds after the run in which a writer may still retry its last event and the
     /// subscriber and projection may still catch up, before the tool gives up on them.
     pub grace_secs: u64,
+    /// A hot standby of the PostgreSQL primary for a reader that follows the log there while
+    /// the writers run (its lag is reported per minute).
+    pub standby_url: Option<String>,
+    /// Where to write the per-minute series as an SVG chart.
+    pub svg: Option<PathBuf>,
 }
 
 /// How often the sampler measures lag and memory.
@@ -92,10 +99,13 @@ struct Shared {
     last_error_ms: AtomicU64,
     /// Failed appends by kind (the store error's variant, or `Timeout`).
     errors: Mutex<BTreeMap<String, u64>>,
+    /// Throughput, latency, memory and standby lag minute by minute.
+    minutes: minutes::Minutes,
 }
 
 impl Shared {
     fn new(buckets: usize) -> Self {
+        let minute_count = buckets.div_ceil(60);
         Self {
             started: Instant::now(),
             acked_next: AtomicU64::new(0),
@@ -110,6 +120,7 @@ impl Shared {
             first_error_ms: AtomicU64::new(u64::MAX),
             last_error_ms: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
+            minutes: minutes::Minutes::new(minute_count),
         }
     }
 
@@ -117,8 +128,9 @@ impl Shared {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn acknowledged(&self, position: u64) {
+    fn acknowledged(&self, position: u64, latency_us: u64) {
         let now = self.elapsed_ms();
+        self.minutes.acknowledged(now, latency_us);
         self.acked_next
             .fetch_max(position.saturating_add(1), Ordering::Relaxed);
         let second = usize::try_from(now / 1000).unwrap_or(usize::MAX);
@@ -224,16 +236,14 @@ async fn writer(
                             "an acknowledged append names no position for its event".to_owned(),
                         )
                     })?;
-                    report
-                        .attempt_latency
-                        .record(micros(attempt.elapsed()))
-                        .ok();
+                    let attempt_us = micros(attempt.elapsed());
+                    report.attempt_latency.record(attempt_us).ok();
                     report.ack_latency.record(micros(first_try.elapsed())).ok();
                     report.acked.push((event.event_id, position));
                     if outcome.idempotent_replay {
                         report.replays += 1;
                     }
-                    shared.acknowledged(position);
+                    shared.acknowledged(position, attempt_us);
                     break;
                 }
                 Ok(Err(e)) => shared.failed(error_kind(&e)),
@@ -492,11 +502,64 @@ async fn sampler(
             .projection_lag
             .record(head_next.saturating_sub(projection))
             .ok();
+        if let Some(own) = process_memory("self") {
+            shared.minutes.memory(shared.elapsed_ms(), own.rss_kib);
+        }
         if let Some(memory) = server.as_ref().and_then(PgServer::sample) {
             report.server_processes = report.server_processes.max(memory.processes);
             let peak = report.server_peak.get_or_insert(memory);
             peak.rss_kib = peak.rss_kib.max(memory.rss_kib);
             peak.anon_kib = peak.anon_kib.max(memory.anon_kib);
+        }
+    }
+    report
+}
+
+/// What the reader on the standby did.
+#[derive(Debug, Default)]
+struct StandbyReport {
+    /// Events read, in position order.
+    events: u64,
+    /// Failed connects or reads (retried).
+    errors: u64,
+}
+
+/// Follows the log on a hot standby while the writers run, as a reporting job there would,
+/// and records how far behind the acknowledged head it is at every read.
+async fn standby_reader(url: String, shared: Arc<Shared>) -> StandbyReport {
+    let mut report = StandbyReport::default();
+    let target = Target::PostgresReadOnly(url);
+    let mut store = None;
+    let mut next = 0u64;
+    while !shared.stop_sampling.load(Ordering::Relaxed) {
+        let Some(standby) = store.as_ref() else {
+            match target.open().await {
+                Ok(opened) => store = Some(opened),
+                Err(_) => {
+                    report.errors += 1;
+                    tokio::time::sleep(FOLLOWER_RETRY_PAUSE).await;
+                }
+            }
+            continue;
+        };
+        match standby.read_all(next, READ_PAGE).await {
+            Ok(page) => {
+                if let Some(last) = page.last() {
+                    next = last.global_position.saturating_add(1);
+                    report.events += u64::try_from(page.len()).unwrap_or(u64::MAX);
+                }
+                let head = shared.acked_next.load(Ordering::Relaxed);
+                shared
+                    .minutes
+                    .standby(shared.elapsed_ms(), head.saturating_sub(next));
+                if page.len() < READ_PAGE {
+                    tokio::time::sleep(FOLLOWER_RETRY_PAUSE).await;
+                }
+            }
+            Err(_) => {
+                report.errors += 1;
+                tokio::time::sleep(FOLLOWER_RETRY_PAUSE).await;
+            }
         }
     }
     report
@@ -631,6 +694,10 @@ pub async fn run(target: &Target, args: LoadOptions) -> ToolResult<()> {
     let subscriber_task = tokio::spawn(subscriber(Arc::clone(&store), Arc::clone(&shared)));
     let projection_task = tokio::spawn(projection(Arc::clone(&store), Arc::clone(&shared)));
     let sampler_task = tokio::spawn(sampler(Arc::clone(&store), Arc::clone(&shared), server));
+    let standby_task = args
+        .standby_url
+        .clone()
+        .map(|url| tokio::spawn(standby_reader(url, Arc::clone(&shared))));
     let mut writer_tasks = Vec::new();
     for w in 0..args.writers {
         writer_tasks.push(tokio::spawn(writer(
@@ -676,11 +743,21 @@ pub async fn run(target: &Target, args: LoadOptions) -> ToolResult<()> {
         what: "the sampler",
         source,
     })?;
+    let standby = match standby_task {
+        Some(task) => Some(task.await.map_err(|source| ToolError::Panicked {
+            what: "the standby reader",
+            source,
+        })?),
+        None => None,
+    };
 
     let checks_until = Instant::now() + Duration::from_secs(args.grace_secs);
     let log = read_log(&store, checks_until).await?;
     let verify = with_retries(checks_until, || store.verify(PositionRange::default())).await?;
-    let checks = check(
+    let whole_minutes = usize::try_from(args.secs / 60).unwrap_or(usize::MAX);
+    let series = shared.minutes.series(whole_minutes);
+    let steadiness = minutes::steadiness(&series);
+    let mut checks = check(
         &log,
         final_next,
         &onboarding_ids,
@@ -689,6 +766,29 @@ pub async fn run(target: &Target, args: LoadOptions) -> ToolResult<()> {
         &subscribed,
         &projected,
     );
+    if let Some(s) = steadiness {
+        checks.push(Check::new(
+            "throughput of the last minutes within 15 % of the first",
+            (!s.holds()).then(|| {
+                format!(
+                    "{:.0} events/s in the first {w} minutes, {:.0} in the last {w} ({:+.1} %)",
+                    s.first_per_sec,
+                    s.last_per_sec,
+                    s.change_percent,
+                    w = minutes::STEADY_WINDOW_MINUTES
+                )
+            }),
+        ));
+    }
+    if let Some(path) = &args.svg {
+        let title = format!(
+            "opsledger load: {} writers × {} min on {backend}",
+            args.writers,
+            series.len()
+        );
+        std::fs::write(path, minutes::svg(&series, &title))
+            .map_err(|e| ToolError::io(format!("writing {}", path.display()), e))?;
+    }
     print(&Printed {
         args: &args,
         backend: &backend,
@@ -702,6 +802,9 @@ pub async fn run(target: &Target, args: LoadOptions) -> ToolResult<()> {
         sampled: &sampled,
         log_len: log.len(),
         checks: &checks,
+        series: &series,
+        steadiness,
+        standby: standby.as_ref(),
     });
     let failed = checks.iter().filter(|c| c.problem.is_some()).count();
     if failed > 0 {
@@ -829,6 +932,9 @@ struct Printed<'a> {
     sampled: &'a SamplerReport,
     log_len: usize,
     checks: &'a [Check],
+    series: &'a [minutes::Minute],
+    steadiness: Option<minutes::Steadiness>,
+    standby: Option<&'a StandbyReport>,
 }
 
 fn print(p: &Printed<'_>) {
@@ -955,6 +1061,39 @@ fn print(p: &Printed<'_>) {
         "| events/s by {TIMELINE_BUCKET_SECS} s | {} |",
         buckets.join(" ")
     );
+    if let Some(standby) = p.standby {
+        println!(
+            "| reader on the standby | {} events read, {} failed reads retried |",
+            standby.events, standby.errors
+        );
+    }
+    if let Some(s) = p.steadiness {
+        println!(
+            "| first {w} minutes against the last {w} | {:.0} → {:.0} events/s ({:+.1} %) |",
+            s.first_per_sec,
+            s.last_per_sec,
+            s.change_percent,
+            w = minutes::STEADY_WINDOW_MINUTES
+        );
+    }
+    if !p.series.is_empty() {
+        println!(
+            "\n| minute | events/s | p99 append | max append | RSS (this process) | standby lag |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|");
+        for m in p.series {
+            println!(
+                "| {} | {:.0} | {:.1} ms | {:.1} ms | {:.0} MiB | {} |",
+                m.number,
+                m.events_per_sec,
+                ms_of_us(m.p99_us),
+                ms_of_us(m.max_us),
+                m.rss_mib,
+                m.standby_lag_events
+                    .map_or_else(|| "–".to_owned(), |lag| format!("{lag} events"))
+            );
+        }
+    }
     println!("\nchecks:");
     for c in p.checks {
         match &c.problem {
@@ -962,6 +1101,13 @@ fn print(p: &Printed<'_>) {
             Some(problem) => println!("- FAILED: {}: {problem}", c.what),
         }
     }
+}
+
+fn ms_of_us(us: u64) -> f64 {
+    // Display only: microsecond latencies are far below 2^52.
+    #[allow(clippy::cast_precision_loss)]
+    let us = us as f64;
+    us / 1000.0
 }
 
 fn ms_to_secs(ms: u64) -> f64 {
@@ -999,6 +1145,8 @@ mod tests {
             secs: 1,
             kill_server_at: None,
             grace_secs: 30,
+            standby_url: None,
+            svg: None,
         };
         run(&target, args).await.unwrap();
     }
