@@ -62,8 +62,7 @@ pub fn clients_page(links: &dyn Links, viewer: &Viewer<'_>, clients: &[ClientSum
                 })
                 .collect();
             vec![
-                name,
-                format!("<code>{}</code>", esc(&c.client_id)),
+                format!("{name}<br><code>{}</code>", esc(&c.client_id)),
                 esc(&c.time_zone),
                 esc(&c.tier),
                 esc(c.standing.as_str()),
@@ -78,8 +77,7 @@ pub fn clients_page(links: &dyn Links, viewer: &Viewer<'_>, clients: &[ClientSum
         table(
             "Clients, in onboarding order",
             &[
-                "client",
-                "id",
+                "client and id",
                 "time zone",
                 "tier",
                 "standing",

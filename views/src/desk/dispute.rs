@@ -174,7 +174,7 @@ fn events_html(links: &dyn Links, e: &Explanation, zone: Tz) -> String {
             vec![
                 format!("<span id=event-{p}>{p}</span>", p = ev.position),
                 format!(
-                    "{}<br>in {}",
+                    "{}<br>in {}<details><summary>ids and data</summary>{details}</details>",
                     esc(&ev.event_type),
                     anchor(
                         &links.timeline(&ev.stream_id),
@@ -182,10 +182,9 @@ fn events_html(links: &dyn Links, e: &Explanation, zone: Tz) -> String {
                         "timeline of this stream"
                     )
                 ),
+                esc(&ev.roles.join("; ")),
                 local_and_utc(ev.occurred_at, zone),
                 local_and_utc(ev.recorded_at, zone),
-                esc(&ev.roles.join("; ")),
-                details,
             ]
         })
         .collect();
@@ -194,10 +193,9 @@ fn events_html(links: &dyn Links, e: &Explanation, zone: Tz) -> String {
         &[
             "position",
             "event and stream",
+            "why it is shown",
             "occurred",
             "recorded",
-            "why it is shown",
-            "details",
         ],
         &rows,
     )
