@@ -315,4 +315,4 @@ form.filter input{font:inherit;padding:.25em .4em;border:1px solid #6b6b6b;borde
 dl.facts{display:grid;grid-template-columns:minmax(8em,max-content) 1fr;gap:.2em .8em;margin:.5em 0}\
 dl.facts dt{font-weight:600;color:#333}dl.facts dd{margin:0;overflow-wrap:anywhere}\
 section.obligation{border:1px solid #ccc;border-radius:4px;padding:.2em 1em .6em;margin:1em 0}section.obligation h2{margin-top:.5em}\
-@media (max-width:640px){.signout{margin-left:0}dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4em}}";
+@media (max-width:640px){.signout{margin-left:0}table.cards tbody th{white-space:normal}dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4em}}";
