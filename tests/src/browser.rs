@@ -47,7 +47,7 @@ window.addEventListener('load', function () {
     outside: [],
   };
   for (const fig of d.querySelectorAll('figure.chart')) {
-    const svgs = [...fig.querySelectorAll('svg')].filter(visible);
+    const svgs = [...fig.querySelectorAll('svg[role=img]')].filter(visible);
     for (const svg of svgs) {
       const box = svg.getBoundingClientRect();
       const x = svg.querySelector('.axis-title.x');

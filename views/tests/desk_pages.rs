@@ -10,7 +10,8 @@ mod support;
 
 use opsledger_views::desk::{
     access_log_page, clients_page, desk_timeline_page, dispute_page, error_page, login_page,
-    month_page, obligations_page, AccessFilterShown, ErrorKind, Links, VerdictKind, Viewer,
+    month_page, obligations_page, stylesheet, AccessFilterShown, ErrorKind, Links, VerdictKind,
+    Viewer,
 };
 
 use support::{
@@ -284,6 +285,13 @@ fn every_page_has_a_language_one_h1_headings_in_order_labelled_inputs_and_scoped
             "{name}: focus ring"
         );
         assert!(!page.contains("<script"), "{name}: pages carry no script");
+        // One style element, the stylesheet a CSP allows by hash, and no style attribute.
+        assert_eq!(page.matches("<style>").count(), 1, "{name}");
+        assert!(
+            page.contains(&format!("<style>{}</style>", stylesheet())),
+            "{name}: style"
+        );
+        assert!(!page.contains(" style="), "{name}: a style attribute");
         for fetch in [" src=", "<link", "url(", "@import"] {
             assert!(!page.contains(fetch), "{name}: fetches something ({fetch})");
         }
