@@ -11,7 +11,7 @@ mod support;
 use opsledger_views::desk::{
     access_log_page, clients_page, desk_timeline_page, dispute_page, error_page, login_page,
     month_page, obligations_page, stylesheet, AccessFilterShown, ErrorKind, Links, VerdictKind,
-    Viewer,
+    Viewer, OBLIGATIONS_LISTED,
 };
 
 use support::{
@@ -371,4 +371,48 @@ fn every_text_colour_reaches_4_5_to_1_on_every_background_the_pages_use() {
             }
         }
     }
+}
+
+#[test]
+fn a_page_lists_at_most_its_limit_of_obligations_and_says_so() {
+    let f = fixture();
+    let mut report = f.harbor.obligations.clone();
+    let met = report
+        .obligations
+        .iter()
+        .find(|o| VerdictKind::of(&o.verdict) == VerdictKind::Met)
+        .unwrap()
+        .clone();
+    let before = report.obligations.len();
+    report
+        .obligations
+        .extend(std::iter::repeat(met).take(OBLIGATIONS_LISTED));
+    let met_count = report
+        .obligations
+        .iter()
+        .filter(|o| VerdictKind::of(&o.verdict) == VerdictKind::Met)
+        .count();
+    assert!(met_count > OBLIGATIONS_LISTED && report.obligations.len() > before);
+    let page = obligations_page(
+        &TestLinks,
+        &AUDITOR,
+        &report,
+        &f.harbor.profile,
+        &f.harbor.provenance,
+        Some(VerdictKind::Met),
+    );
+    assert_eq!(obligation_rows(&page), OBLIGATIONS_LISTED);
+    assert!(page.contains(&format!(
+        "{met_count} obligations. The first {OBLIGATIONS_LISTED} are listed"
+    )));
+    // Under the limit nothing is cut and nothing says so.
+    let missed = obligations_page(
+        &TestLinks,
+        &AUDITOR,
+        &f.harbor.obligations,
+        &f.harbor.profile,
+        &f.harbor.provenance,
+        Some(VerdictKind::Missed),
+    );
+    assert!(!missed.contains("are listed"));
 }

@@ -7,6 +7,22 @@
 //! whose content the month report, the obligations and the timeline reuse. Every string from
 //! the ledger or the request is escaped where it is written; URLs from [`Links`] are escaped
 //! as attribute values too, so an implementation only has to percent-encode its path segments.
+//!
+//! # For the server
+//!
+//! - Each page takes what the application library returns, computed as
+//!   `views/tests/support/mod.rs` computes it: `app::clients::list` for [`clients_page`];
+//!   `report::view_for_report` then `sla_report`, `obligation_report` (same period, basis and
+//!   evaluation instant), `client_profile` and `report::provenance` for [`month_page`] and
+//!   [`obligations_page`]; `app::explain::explain` for [`dispute_page`];
+//!   `app::timeline::timeline` plus the client's profile for [`desk_timeline_page`].
+//! - A `verdict` query parameter is read with [`VerdictKind::from_slug`]; `None` is a 400.
+//! - Failures render with [`error_page`]; [`ErrorKind::status`] is the response's status.
+//! - Content-Security-Policy: the pages carry no script and no `style` attribute, and one
+//!   `<style>` element whose text is [`stylesheet`], so `default-src 'none'; style-src
+//!   'sha256-<base64 of SHA-256 of stylesheet()>'; form-action 'self'; frame-ancestors 'none';
+//!   base-uri 'none'` suffices (the charts are inline SVG, nothing is fetched).
+//! - The access log's rows come from the access log's entries field by field, the hash as hex.
 
 mod access_log;
 mod clients;
@@ -23,7 +39,7 @@ pub use dispute::dispute_page;
 pub use error::{error_page, ErrorKind};
 pub use login::login_page;
 pub use month::{month_page, MonthReport};
-pub use obligations::obligations_page;
+pub use obligations::{obligations_page, OBLIGATIONS_LISTED};
 pub use timeline::desk_timeline_page;
 
 use std::fmt::Write as _;
