@@ -416,3 +416,18 @@ fn a_page_lists_at_most_its_limit_of_obligations_and_says_so() {
     );
     assert!(!missed.contains("are listed"));
 }
+
+#[test]
+fn an_excused_obligation_shows_the_window_that_excused_it() {
+    let f = fixture();
+    let e = &f.excused_dispute;
+    let applied = &e.obligations[0].windows_applied;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    let page = dispute_page(&TestLinks, &AUDITOR, e, Some("Harbor Clinic"));
+    assert!(page.contains("<span class=excused-text>excused by window fm-outage</span>"));
+    assert!(page.contains(&format!(
+        "<li>window <code>fm-outage</code> (reading {}): ",
+        applied[0].reading
+    )));
+    assert!(!page.contains("none bore on it"));
+}

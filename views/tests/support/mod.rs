@@ -80,6 +80,8 @@ pub struct Fixture {
     pub script: Month,
     /// The dispute view of `R-ESC-1:call-hc-0001`.
     pub dispute: Explanation,
+    /// The dispute view of `R-ESC-1:call-hc-0002`, excused by the force majeure window.
+    pub excused_dispute: Explanation,
     /// The dispute view of the second client's call.
     pub script_dispute: Explanation,
     pub timeline: Timeline,
@@ -200,6 +202,7 @@ async fn build() -> Fixture {
         harbor: month_models(&store, "harbor-clinic", judged).await,
         script: month_models(&store, "script-co", judged).await,
         dispute: explain("R-ESC-1:call-hc-0001").await,
+        excused_dispute: explain("R-ESC-1:call-hc-0002").await,
         script_dispute: explain("call-sc-0001").await,
         timeline: timeline_model,
         timeline_profile,
