@@ -4,7 +4,6 @@
 //! the JSON form lists every one.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use opsledger_app::report::Provenance;
 use opsledger_projections::obligations::{Obligation, ObligationReport};
@@ -14,13 +13,12 @@ use opsledger_projections::verdict::Verdict;
 use super::sla::{misses_table, windows_html};
 use super::{basis_words, document, esc, local, period_words, provenance_html, table};
 
-/// Writes the obligation report of a period as one HTML document.
-pub fn write_obligations(
+/// The obligation report of a period as one HTML document.
+pub fn obligations_page(
     report: &ObligationReport,
     profile: &ClientProfile,
     provenance: &Provenance,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> String {
     let zone = profile.time_zone;
     let title = format!(
         "{} — obligations, {}",
@@ -84,11 +82,11 @@ pub fn write_obligations(
         missed.len()
     );
     if !missed.is_empty() {
-        body.push_str(&misses_table("Missed obligations", &missed, zone));
+        body.push_str(&misses_table("Missed obligations", &missed, zone, None));
     }
     let _ = write!(body, "<h2>Excused</h2><p>{} obligations would have been missed but an excused window excused them.</p>", excused.len());
     if !excused.is_empty() {
-        body.push_str(&misses_table("Excused obligations", &excused, zone));
+        body.push_str(&misses_table("Excused obligations", &excused, zone, None));
     }
     let _ = write!(
         body,
@@ -97,13 +95,12 @@ pub fn write_obligations(
     );
     if !pending.is_empty() {
         body.push_str("<details><summary>Show the pending obligations</summary>");
-        body.push_str(&misses_table("Pending obligations", &pending, zone));
+        body.push_str(&misses_table("Pending obligations", &pending, zone, None));
         body.push_str("</details>");
     }
     body.push_str("<p>Met and not-applicable obligations are counted in the summary; <code>--format json</code> lists every obligation with its evidence.</p>");
     body.push_str("<h2>Excused windows</h2>");
     body.push_str(&windows_html(&report.excused_windows, zone));
     body.push_str(&provenance_html(provenance));
-    write!(out, "{}", document(&title, profile, &meta, &body))?;
-    Ok(())
+    document(&title, profile, &meta, &body)
 }

@@ -3,6 +3,9 @@
 //! charts as inline SVG, no scripts and nothing fetched, so it opens offline and can be
 //! attached to a dispute.
 //!
+//! The crate is pure: every view is a function from report models to a `String`, with no I/O
+//! and no clock, so the CLI prints what it returns and a server sends it.
+//!
 //! Every view reads the public report models of `opsledger_projections` (and the app's
 //! timeline and provenance), never the read model's tables: what the page shows is what the
 //! JSON form of the same report says. Times are printed to the second in the client's zone,
@@ -10,14 +13,15 @@
 
 mod billing;
 mod charts;
+pub mod desk;
 mod obligations;
 mod sla;
 mod timeline;
 
-pub use billing::write_billing;
-pub use obligations::write_obligations;
-pub use sla::write_sla;
-pub use timeline::write_timeline;
+pub use billing::billing_page;
+pub use obligations::obligations_page;
+pub use sla::sla_page;
+pub use timeline::timeline_page;
 
 use std::fmt::Write as _;
 
@@ -31,27 +35,14 @@ use opsledger_projections::profile::ClientProfile;
 use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
 use opsledger_projections::{AsOf, EventRef, Period};
 
-/// Where an HTML view exists, for the usage error every other command gives.
-pub const HTML_VIEWS: &str = "`report sla`, `report obligations`, `report billing` and `timeline`";
-
-/// `--format html` asked of a command that has no HTML view: a usage error (exit 64).
-#[derive(Debug)]
-pub struct NoHtmlView {
-    /// The command that was asked.
-    pub command: &'static str,
+/// A page's title, the line under its heading (already escaped) and its body (HTML), before
+/// it is put into a document: the CLI's self-contained file or the desk's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Parts {
+    pub title: String,
+    pub meta: String,
+    pub body: String,
 }
-
-impl std::fmt::Display for NoHtmlView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "--format html is not available for `{}`; HTML views exist for {HTML_VIEWS}",
-            self.command
-        )
-    }
-}
-
-impl std::error::Error for NoHtmlView {}
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -427,7 +418,7 @@ pub fn document_for(
 /// Colours pass WCAG AA against their backgrounds (text #1a1a1a and #4a4a4a on white, the
 /// state colours on their tints). Tables wrap long ids rather than widen the page, so a phone
 /// never scrolls sideways; charts come in a wide and a narrow drawing, one shown per width.
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 *{box-sizing:border-box}\
 body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1a1a1a;background:#fff;margin:0 auto;max-width:960px;padding:1em}\
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc;padding-bottom:.2em}\
@@ -448,11 +439,10 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}\
 .tile.pending{border-left-color:#8a6d00;background:#fbf5e0}.tile.pending .tile-state strong{color:#6e5700}\
 .met-text{color:#1e6b33}.missed-text{color:#a1221b;font-weight:600}.excused-text{color:#4a4a4a}.pending-text{color:#6e5700}\
 ul.evidence{margin:0;padding-left:1.1em;font-size:.9em}\
-figure.chart{margin:1em 0}figure.chart svg{width:100%;height:auto;display:block}\
+figure.chart{margin:1em 0}figure.chart svg[role=img]{width:100%;height:auto;display:block}\
 figcaption{font-size:.9em;color:#333;margin-bottom:.3em}\
 .legend{display:flex;flex-wrap:wrap;gap:.3em 1.2em;font-size:.85em;margin:.3em 0;padding:0;list-style:none}\
-.swatch{display:inline-block;width:.9em;height:.9em;margin-right:.35em;vertical-align:-.1em;border:1px solid #555}\
-.swatch.dash{height:0;border:0;border-top:3px dashed;width:1.4em;vertical-align:.25em}\
+.legend svg.key{display:inline-block;margin-right:.35em;vertical-align:-.1em}\
 .narrow{display:none}\
 @media (max-width:640px){body{font-size:14px;padding:.6em}.wide{display:none}.narrow{display:block}td,th{padding:3px 5px}table.cards,table.cards tbody,table.cards tr,table.cards td,table.cards th{display:block;width:100%}table.cards caption{display:block}table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}table.cards tr{border:1px solid #ccc;margin:.5em 0}table.cards td,table.cards th{border:0;border-top:1px solid #e6e6e6;white-space:normal}table.cards td::before,table.cards th::before{content:attr(data-label) ': ';font-weight:600;color:#333}}\
 dl.data{margin:0;display:grid;grid-template-columns:minmax(6em,max-content) 1fr;gap:0 .6em;font-size:.9em}\
