@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
-use crate::hash::{chain_link, put_bytes, put_opt_bytes, ChainEntry, ChainWalker, Hash, VerifyReport};
+use crate::hash::{
+    chain_link, put_bytes, put_opt_bytes, ChainEntry, ChainWalker, Hash, VerifyReport,
+};
 
 /// Longest desk user name, in bytes: the PostgreSQL role-name rule, so that a desk user can
 /// be given a database role of the same name.
@@ -201,7 +203,11 @@ pub fn validate_desk_name(name: &str) -> Result<()> {
 
 fn validate_client(client_id: Option<&str>) -> Result<()> {
     match client_id {
-        Some(c) if c.is_empty() || c.len() > MAX_DESK_CLIENT_BYTES || c.chars().any(char::is_control) => {
+        Some(c)
+            if c.is_empty()
+                || c.len() > MAX_DESK_CLIENT_BYTES
+                || c.chars().any(char::is_control) =>
+        {
             Err(invalid("client id"))
         }
         _ => Ok(()),
@@ -235,7 +241,11 @@ pub fn validate_user(user: &DeskUser) -> Result<()> {
 
 /// A token id: exactly [`TOKEN_ID_CHARS`] lowercase hex digits.
 pub fn validate_token_id(id: &str) -> Result<()> {
-    if id.len() == TOKEN_ID_CHARS && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if id.len() == TOKEN_ID_CHARS
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(())
     } else {
         Err(invalid("token id"))
@@ -294,7 +304,11 @@ pub trait DeskStore: Send + Sync + std::fmt::Debug {
     async fn append_access(&self, access: NewAccess) -> Result<AccessEntry>;
 
     /// Up to `max_count` access-log entries matching `filter`, in sequence order.
-    async fn read_access(&self, filter: &AccessFilter, max_count: usize) -> Result<Vec<AccessEntry>>;
+    async fn read_access(
+        &self,
+        filter: &AccessFilter,
+        max_count: usize,
+    ) -> Result<Vec<AccessEntry>>;
 
     /// The access log's head.
     async fn access_head(&self) -> Result<AccessHead>;
@@ -326,7 +340,8 @@ mod tests {
 
     fn access(n: u64) -> NewAccess {
         NewAccess {
-            at: DateTime::from_timestamp_micros(1_790_000_000_000_000 + i64::try_from(n).unwrap()).unwrap(),
+            at: DateTime::from_timestamp_micros(1_790_000_000_000_000 + i64::try_from(n).unwrap())
+                .unwrap(),
             user_name: "ann".into(),
             role: "auditor".into(),
             client_id: Some("acme".into()),
@@ -337,11 +352,17 @@ mod tests {
 
     #[test]
     fn chained_entries_walk_intact_and_a_changed_field_breaks_its_own_entry() {
-        let mut head = AccessHead { next_seq: 0, hash: Hash::GENESIS };
+        let mut head = AccessHead {
+            next_seq: 0,
+            hash: Hash::GENESIS,
+        };
         let mut entries = Vec::new();
         for n in 0..3 {
             let entry = AccessEntry::chained(head, access(n));
-            head = AccessHead { next_seq: entry.seq + 1, hash: entry.hash };
+            head = AccessHead {
+                next_seq: entry.seq + 1,
+                hash: entry.hash,
+            };
             entries.push(entry);
         }
         let mut walker = ChainWalker::new(0, Hash::GENESIS);

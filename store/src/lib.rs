@@ -22,7 +22,9 @@ pub use api::{
     ClientReadModel, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
     TimeRange,
 };
-pub use desk::{AccessEntry, AccessFilter, AccessHead, DeskSession, DeskStore, DeskToken, DeskUser, NewAccess};
+pub use desk::{
+    AccessEntry, AccessFilter, AccessHead, DeskSession, DeskStore, DeskToken, DeskUser, NewAccess,
+};
 pub use envelope::{
     AppendOutcome, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };

@@ -314,7 +314,10 @@ impl DeskStore for PgStore {
         let conn = self.conn().await?;
         let from = i64::try_from(filter.from_seq).unwrap_or(i64::MAX);
         let limit = i64::try_from(max_count).unwrap_or(i64::MAX);
-        let stmt = conn.prepare_cached(READ_ACCESS_SQL).await.map_err(pg_error)?;
+        let stmt = conn
+            .prepare_cached(READ_ACCESS_SQL)
+            .await
+            .map_err(pg_error)?;
         let rows = conn
             .query(
                 &stmt,

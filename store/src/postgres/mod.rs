@@ -11,10 +11,10 @@ mod facts;
 pub mod indexes;
 mod keys;
 mod reads;
-mod scoped;
 pub mod roles;
 mod rows;
 pub mod schema;
+mod scoped;
 pub mod standby;
 mod writer;
 
@@ -45,8 +45,8 @@ use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key3
 use crate::replica::ReplicaLag;
 use crate::subscription::Subscription;
 use rows::{chain_entry_from_row, to_i64, EVENT_COLUMNS};
-pub use scoped::ScopedPgStore;
 use schema::NOTIFY_CHANNEL;
+pub use scoped::ScopedPgStore;
 
 /// Read connections kept open per store handle.
 pub const READ_POOL_SIZE: usize = 8;
@@ -315,7 +315,6 @@ impl PgStore {
     async fn conn(&self) -> Result<Object> {
         self.inner.pool.get().await.map_err(pool_error)
     }
-
 }
 
 /// What wakes a handle's subscribers when an event is committed.
@@ -410,7 +409,6 @@ async fn listen(
         tokio::time::sleep(LISTEN_RETRY).await;
     }
 }
-
 
 #[async_trait]
 impl EventStore for PgStore {

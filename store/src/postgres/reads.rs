@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 
-use crate::api::{validate_projection_name, ClientReadModel, Direction, EventFilter, ProjectionSnapshot};
+use crate::api::{
+    validate_projection_name, ClientReadModel, Direction, EventFilter, ProjectionSnapshot,
+};
 use crate::envelope::{Head, RecordedEvent, StreamId};
 use crate::error::{Result, StoreError};
 use crate::hash::Hash;
@@ -46,8 +48,7 @@ pub(crate) async fn read_stream(
         ),
     };
     let from = i64::try_from(from_version).unwrap_or(i64::MAX);
-    let events = query_events(conn, &sql, &[&stream_id.as_str(), &from, &limit(max_count)])
-        .await?;
+    let events = query_events(conn, &sql, &[&stream_id.as_str(), &from, &limit(max_count)]).await?;
     if events.is_empty() {
         let exists = conn
             .query_opt(
@@ -65,9 +66,14 @@ pub(crate) async fn read_stream(
     Ok(events)
 }
 
-pub(crate) async fn read_all(conn: &Object, from_position: u64, max_count: usize) -> Result<Vec<RecordedEvent>> {
+pub(crate) async fn read_all(
+    conn: &Object,
+    from_position: u64,
+    max_count: usize,
+) -> Result<Vec<RecordedEvent>> {
     let from = i64::try_from(from_position).unwrap_or(i64::MAX);
-    query_events(conn, 
+    query_events(
+        conn,
         &format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
              ORDER BY global_position LIMIT $2"
@@ -162,7 +168,10 @@ pub(crate) async fn head(conn: &Object) -> Result<Option<Head>> {
     }))
 }
 
-pub(crate) async fn load_projection(conn: &Object, name: &str) -> Result<Option<ProjectionSnapshot>> {
+pub(crate) async fn load_projection(
+    conn: &Object,
+    name: &str,
+) -> Result<Option<ProjectionSnapshot>> {
     validate_projection_name(name)?;
     let row = conn
         .query_opt(
@@ -178,7 +187,10 @@ pub(crate) async fn load_projection(conn: &Object, name: &str) -> Result<Option<
     }))
 }
 
-pub(crate) async fn client_read_models(conn: &Object, client_id: &str) -> Result<Vec<ClientReadModel>> {
+pub(crate) async fn client_read_models(
+    conn: &Object,
+    client_id: &str,
+) -> Result<Vec<ClientReadModel>> {
     let rows = conn
         .query(
             "SELECT name, next_position, body FROM client_read_models \

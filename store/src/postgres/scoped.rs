@@ -218,7 +218,10 @@ impl EventStore for ScopedPgStore {
         let mut next = range.from;
         while next <= last {
             let page = self.read_all(next, SCOPED_VERIFY_PAGE).await?;
-            let page: Vec<_> = page.into_iter().filter(|e| e.global_position <= last).collect();
+            let page: Vec<_> = page
+                .into_iter()
+                .filter(|e| e.global_position <= last)
+                .collect();
             let Some(end) = page.last().map(|e| e.global_position) else {
                 break;
             };
