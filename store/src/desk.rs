@@ -300,6 +300,9 @@ pub trait DeskStore: Send + Sync + std::fmt::Debug {
     /// Deletes the session (logout); false when there was none.
     async fn delete_session(&self, id_hash: &Hash) -> Result<bool>;
 
+    /// Deletes every session that expired at or before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+
     /// Appends one entry to the access log, chained to its head, and moves the head.
     async fn append_access(&self, access: NewAccess) -> Result<AccessEntry>;
 

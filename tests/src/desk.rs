@@ -135,6 +135,21 @@ pub async fn sessions_are_found_by_hash_and_deleted(desk: Arc<dyn DeskStore>) {
     assert!(desk.delete_session(&session.id_hash).await.unwrap());
     assert!(!desk.delete_session(&session.id_hash).await.unwrap());
     assert_eq!(desk.session(&session.id_hash).await.unwrap(), None);
+    let ends = |n: u8, minutes: i64| DeskSession {
+        id_hash: Hash([n; 32]),
+        expires_at: at(minutes),
+        ..session.clone()
+    };
+    for (n, minutes) in [(10, 30), (11, 60), (12, 90)] {
+        desk.insert_session(&ends(n, minutes)).await.unwrap();
+    }
+    assert_eq!(desk.delete_expired_sessions(at(60)).await.unwrap(), 2);
+    assert_eq!(desk.session(&Hash([10; 32])).await.unwrap(), None);
+    assert_eq!(desk.session(&Hash([11; 32])).await.unwrap(), None);
+    assert_eq!(
+        desk.session(&Hash([12; 32])).await.unwrap(),
+        Some(ends(12, 90))
+    );
 }
 
 pub async fn access_entries_chain_read_back_and_filter(desk: Arc<dyn DeskStore>) {

@@ -374,6 +374,10 @@ pub async fn login(
     }
     let now = clock.now();
     let principal = principal_of(&user, now)?;
+    // Expired sessions are refused anyway; clearing them here keeps the table to the live ones.
+    desk.delete_expired_sessions(now)
+        .await
+        .map_err(store("clearing expired desk sessions"))?;
     let secret = secrets::new_session_secret()?;
     let id_hash = secrets::session_hash(&secret).expect("a fresh secret is well formed");
     desk.insert_session(&DeskSession {

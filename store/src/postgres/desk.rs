@@ -263,6 +263,13 @@ impl DeskStore for PgStore {
         Ok(changed > 0)
     }
 
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let conn = self.conn().await?;
+        conn.execute("DELETE FROM desk_sessions WHERE expires_at <= $1", &[&now])
+            .await
+            .map_err(pg_error)
+    }
+
     async fn append_access(&self, access: NewAccess) -> Result<AccessEntry> {
         validate_access(&access)?;
         let mut conn = self.conn().await?;

@@ -383,6 +383,19 @@ impl DeskStore for SqliteStore {
         .await
     }
 
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.side_write(move |conn| {
+            let deleted = conn
+                .execute(
+                    "DELETE FROM desk_sessions WHERE expires_at <= ?1",
+                    [now.timestamp_micros()],
+                )
+                .map_err(StoreError::Sqlite)?;
+            Ok(u64::try_from(deleted).expect("a row count fits in u64"))
+        })
+        .await
+    }
+
     async fn append_access(&self, access: NewAccess) -> Result<AccessEntry> {
         validate_access(&access)?;
         self.side_write(move |conn| append(conn, access)).await
