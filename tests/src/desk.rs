@@ -22,6 +22,7 @@ macro_rules! desk_conformance_tests {
             sessions_are_found_by_hash_and_deleted,
             access_entries_chain_read_back_and_filter,
             concurrent_access_appends_chain_without_gaps,
+            access_batches_chain_in_order_and_are_all_or_nothing,
             bad_desk_fields_are_refused,
         );
     };
@@ -259,4 +260,29 @@ pub async fn bad_desk_fields_are_refused(desk: Arc<dyn DeskStore>) {
     ));
     assert!(desk.users().await.unwrap().is_empty());
     assert_eq!(desk.access_head().await.unwrap().next_seq, 0);
+}
+
+pub async fn access_batches_chain_in_order_and_are_all_or_nothing(desk: Arc<dyn DeskStore>) {
+    desk.append_access(access("ann", None, 0)).await.unwrap();
+    let batch: Vec<NewAccess> = (1..=5).map(|n| access("cleo", Some("acme"), n)).collect();
+    let entries = desk.append_access_batch(batch.clone()).await.unwrap();
+    assert_eq!(
+        entries.iter().map(|e| (e.seq, e.rows)).collect::<Vec<_>>(),
+        [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
+    );
+    assert_eq!(entries[1].prev_hash, entries[0].hash);
+    let mut bad = batch;
+    bad[3].user_name = "Not A Name".into();
+    assert!(matches!(
+        desk.append_access_batch(bad).await,
+        Err(StoreError::InvalidDeskField { .. })
+    ));
+    assert!(desk
+        .append_access_batch(Vec::new())
+        .await
+        .unwrap()
+        .is_empty());
+    let head = desk.access_head().await.unwrap();
+    assert_eq!((head.next_seq, head.hash), (6, entries[4].hash));
+    assert!(desk.verify_access().await.unwrap().is_intact());
 }
