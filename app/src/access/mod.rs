@@ -24,7 +24,10 @@ use crate::clock::Clock;
 use crate::error::{AppError, AppResult};
 use crate::ledger::Target;
 
-pub use audit::{access_log, access_log_for, record_access, verify_access_log, AccessLogQuery};
+pub use audit::{
+    access_log, access_log_for, record_access, verify_access_log, AccessLogQuery, AccessRecorder,
+    MAX_RECORDER_BATCH,
+};
 
 /// How long a page session lasts after login.
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);
@@ -477,6 +480,11 @@ impl DeskLedger {
     /// The desk's tables.
     pub fn desk(&self) -> &dyn DeskStore {
         self.desk.as_ref()
+    }
+
+    /// The desk's tables, shared (for an [`AccessRecorder`], which outlives a borrow).
+    pub fn desk_arc(&self) -> Arc<dyn DeskStore> {
+        Arc::clone(&self.desk)
     }
 
     /// The store `principal`'s reads go through. On PostgreSQL, a handle whose reads run in
