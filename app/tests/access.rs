@@ -254,6 +254,18 @@ async fn a_client_reader_is_refused_another_client_on_both_backends() {
             cleo.check_read_all(),
             Err(AppError::Forbidden { client: None, .. })
         ));
+        assert!(matches!(
+            ledger.reads_of(&cleo, Some(&client("globex"))).await,
+            Err(AppError::Forbidden {
+                client: Some(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            ledger.reads_of(&cleo, None).await,
+            Err(AppError::Forbidden { client: None, .. })
+        ));
+        assert!(ledger.reads_of(&cleo, Some(&client("acme"))).await.is_ok());
         // and on PostgreSQL the store its reads go through holds acme's events only, so the
         // database refuses globex's as well
         let reads = ledger.reads_for(&cleo).await.unwrap();

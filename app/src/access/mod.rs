@@ -502,6 +502,22 @@ impl DeskLedger {
         }
     }
 
+    /// [`DeskLedger::reads_for`] after the application's own check: `Forbidden` unless
+    /// `principal` may read `client` (`None`: every client, or agency-wide data). The one call
+    /// a server makes before a read, so both backends refuse in the application, and
+    /// PostgreSQL in the database as well.
+    pub async fn reads_of(
+        &self,
+        principal: &Principal,
+        client: Option<&ClientId>,
+    ) -> AppResult<Arc<dyn EventStore>> {
+        match client {
+            Some(client) => principal.check_read(client)?,
+            None => principal.check_read_all()?,
+        }
+        self.reads_for(principal).await
+    }
+
     /// Adds a desk user ([`add_user`]). On PostgreSQL a client reader also gets a login role
     /// of its name, mapped to its client, which its reads then run as; its password is random
     /// and never shown, since nobody logs in with it (the desk sets the role).
