@@ -17,7 +17,7 @@ use opsledger_app::{Actor, AppError, Target};
 use opsledger_tools::ToolError;
 
 use crate::cmd::{
-    bench, clients, demo, explain, export, import, load, publish, record, report, retention,
+    bench, clients, demo, desk, explain, export, import, load, publish, record, report, retention,
     timeline,
 };
 
@@ -96,6 +96,14 @@ enum Command {
     /// Sustained load: concurrent single appends with a live subscriber and projection, then
     /// checks that every acknowledged event is recorded once, in order, in a verifying chain.
     Load(load::LoadArgs),
+    /// Desk users (`opsledger serve`): add (auditor, client reader of one client, operator),
+    /// disable, list.
+    User(desk::UserArgs),
+    /// Desk bearer tokens: create (the secret is printed once; only its hash is kept), revoke.
+    Token(desk::TokenArgs),
+    /// The read audit: who read which client's data, with which request, and how many rows;
+    /// `--verify` walks its hash chain.
+    AccessLog(desk::AccessLogArgs),
 }
 
 /// Exit statuses, in one place. Scripts rely on them; never renumber.
@@ -160,6 +168,8 @@ fn app_exit(error: &AppError) -> u8 {
             exit::DATA_ERROR
         }
         AppError::NoLedger { .. } => exit::UNAVAILABLE,
+        // A desk user the ledger cannot identify, or one asking past its role.
+        AppError::Unauthenticated { .. } | AppError::Forbidden { .. } => exit::NO_PERMISSION,
         AppError::KeyDestroyedDeletionNotRecorded { source, .. } => app_exit(source),
         // A bundle that could not be built because the store failed has the store's status.
         AppError::Bundle(bundle) => {
@@ -214,7 +224,10 @@ fn store_exit(store: &StoreError) -> u8 {
         | StoreError::InvalidEvent { .. }
         | StoreError::EmptyAppend
         | StoreError::AppendTooLarge { .. }
-        | StoreError::DuplicateEventId { .. } => exit::DATA_ERROR,
+        | StoreError::DuplicateEventId { .. }
+        | StoreError::InvalidDeskField { .. }
+        | StoreError::DeskUserExists { .. }
+        | StoreError::DeskTokenExists { .. } => exit::DATA_ERROR,
         StoreError::ConnectionLost { .. }
         | StoreError::Unavailable(_)
         | StoreError::File { .. }
@@ -304,7 +317,8 @@ fn only_reads(command: &Command) -> bool {
         | Command::Export(_)
         | Command::Timeline(_)
         | Command::Explain(_)
-        | Command::Report(_) => true,
+        | Command::Report(_)
+        | Command::AccessLog(_) => true,
         Command::Init
         | Command::Append(_)
         | Command::Import(_)
@@ -314,7 +328,9 @@ fn only_reads(command: &Command) -> bool {
         | Command::Replay(_)
         | Command::Demo(_)
         | Command::Bench(_)
-        | Command::Load(_) => false,
+        | Command::Load(_)
+        | Command::User(_)
+        | Command::Token(_) => false,
     }
 }
 
@@ -322,7 +338,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.read_only && !only_reads(&cli.command) {
         return Err(Usage(
             "--read-only is for the commands that only read (events, clients, head, verify, \
-             export, timeline, explain, report); this one writes"
+             export, timeline, explain, report, access-log); this one writes"
                 .to_owned(),
         )
         .into());
@@ -358,6 +374,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,
         Command::Load(args) => load::run(&target, args).await,
+        Command::User(args) => desk::user(&target, args).await,
+        Command::Token(args) => desk::token(&target, args).await,
+        Command::AccessLog(args) => desk::access_log(&target, args).await,
     }
 }
 
@@ -450,6 +469,25 @@ mod tests {
             exit::NO_PERMISSION
         );
         assert_eq!(code(AppError::Internal("a bug".into())), exit::FAILURE);
+        assert_eq!(
+            code(AppError::Unauthenticated {
+                reason: opsledger_app::access::AuthFailure::TokenRevoked
+            }),
+            exit::NO_PERMISSION
+        );
+        assert_eq!(
+            code(AppError::Forbidden {
+                user: "cleo".into(),
+                client: None
+            }),
+            exit::NO_PERMISSION
+        );
+        assert_eq!(
+            code(AppError::Store(StoreError::DeskUserExists {
+                name: "ann".into()
+            })),
+            exit::DATA_ERROR
+        );
     }
 
     #[test]

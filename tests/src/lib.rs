@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod conformance;
+pub mod desk;
 pub mod pg;
 pub mod standby_reads;
 pub mod trust;
