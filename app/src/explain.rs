@@ -14,14 +14,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use chrono_tz::Tz;
-use opsledger_domain::ids::{CallId, ClientId, EscalationId, InvoiceId};
-use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
+use opsledger_domain::ids::{
+    AccountIssueId, BreachId, CallId, ClientId, EscalationId, InvoiceId, QualityIssueId, ReviewId,
+};
+use opsledger_domain::rules::RuleId;
 use opsledger_projections::model::{ClientRecord, ReadModel};
+use opsledger_projections::obligation_id::{self, SubjectRef};
 use opsledger_projections::obligations::{Obligation, Subject};
 use opsledger_projections::source::{value_source, ValueSource};
-use opsledger_projections::verdict::{
-    excusal, windows_seen, Excusal, ExcusedWindow, Unit, Verdict,
-};
+use opsledger_projections::verdict::{excusal, windows_seen, Excusal, ExcusedWindow, Verdict};
 use opsledger_projections::{AsOf, EventRef, Period, Projections, ReportError};
 use opsledger_store::{Direction, EventFilter, EventStore, StoreError, StreamId};
 use serde::Serialize;
@@ -34,10 +35,19 @@ use crate::ledger::Target;
 use crate::progress::Progress;
 use crate::report::{self, Basis};
 
+mod lookup;
+mod words;
+pub use lookup::printed_stream;
+pub use words::{human_secs, outcome, rule_text, value_text};
+
 /// What `explain` (and, for its stream forms, `timeline`) accepts, for the hint on an unknown id.
-pub const ACCEPTED_FORMS: &str = "a call, escalation or invoice id as reports print it (e.g. \
-     1656680400.12), the same with its stream prefix (call-…, escalation-…, invoice-…), or one \
-     obligation of it as RULE:ID (e.g. R-ESC-1:1656680400.12)";
+pub const ACCEPTED_FORMS: &str = "an obligation id as reports print it, RULE:SUBJECT (e.g. \
+     R-ESC-1:1656680400.12, R-ESC-2:esc-7/tier-1, R-QA-1:acme-dental/2026-10, \
+     R-REP-3:acme-dental/2026-Q4, R-BIL-3:acme-dental/suspension@2547), or its subject alone: a \
+     call, escalation, invoice, review, quality issue, breach or account issue id (with or \
+     without its stream prefix: call-…, escalation-…, invoice-…, review-…, qualityissue-…, \
+     breach-…, accountissue-…) or CLIENT/MONTH, CLIENT/QUARTER, CLIENT/FROM/TO, \
+     CLIENT/KIND@POSITION";
 
 /// Events sharing a correlation id with the evidence are listed when the group holds at most
 /// this many; a larger group is a batch (an import run, a demo month), not one dispute's story.
@@ -53,14 +63,29 @@ pub enum EntityKind {
     Escalation,
     /// An invoice.
     Invoice,
+    /// A QA review.
+    Review,
+    /// A quality issue.
+    QualityIssue,
+    /// A conduct breach.
+    Breach,
+    /// An account issue.
+    AccountIssue,
+    /// Something of a client that is not one record: a month, a quarter, an interval, or a
+    /// fact of the client's own stream.
+    Client,
 }
 
 impl EntityKind {
-    /// Every kind, in the order a bare id is tried.
-    pub const ALL: [EntityKind; 3] = [
+    /// Every kind of record, in the order a bare id is tried.
+    pub const ALL: [EntityKind; 7] = [
         EntityKind::Call,
         EntityKind::Escalation,
         EntityKind::Invoice,
+        EntityKind::Review,
+        EntityKind::QualityIssue,
+        EntityKind::Breach,
+        EntityKind::AccountIssue,
     ];
 
     /// The stream category of its records.
@@ -69,6 +94,20 @@ impl EntityKind {
             EntityKind::Call => "call",
             EntityKind::Escalation => "escalation",
             EntityKind::Invoice => "invoice",
+            EntityKind::Review => "review",
+            EntityKind::QualityIssue => "qualityissue",
+            EntityKind::Breach => "breach",
+            EntityKind::AccountIssue => "accountissue",
+            EntityKind::Client => "client",
+        }
+    }
+
+    /// How the answer names it: "call", "quality issue", ….
+    pub fn words(self) -> &'static str {
+        match self {
+            EntityKind::QualityIssue => "quality issue",
+            EntityKind::AccountIssue => "account issue",
+            other => other.category(),
         }
     }
 
@@ -90,6 +129,30 @@ pub struct Asked {
     pub stream_id: String,
     /// The one rule asked about (`RULE:ID`), or every obligation of the record.
     pub rule: Option<RuleId>,
+    /// R-ESC-2's unreachable tier, when the id named one (`ID/tier-N`).
+    pub tier: Option<u32>,
+}
+
+/// What `explain_view` explains, once the stream of its id is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A record by kind and id (without its stream prefix), and R-ESC-2's tier if one was asked.
+    Record {
+        /// The kind of record.
+        kind: EntityKind,
+        /// Its id.
+        id: String,
+        /// The unreachable tier.
+        tier: Option<u32>,
+    },
+    /// Something of the client that is not one record: its obligations are those whose printed
+    /// subject is `subject`, among those of `period`.
+    Client {
+        /// The subject as parsed from the printed id.
+        subject: SubjectRef,
+        /// The period whose obligations hold it.
+        period: Period,
+    },
 }
 
 /// Splits `R-ESC-1:rest` into the rule and the rest; any other text is all id.
@@ -301,8 +364,7 @@ fn not_seen(kind: EntityKind, id: &str) -> AppError {
 pub fn explain_view(
     view: &Projections,
     client_id: &ClientId,
-    kind: EntityKind,
-    id: &str,
+    lookup: &Lookup,
     rule: Option<RuleId>,
     as_of: AsOf,
     evaluated_at: DateTime<Utc>,
@@ -315,19 +377,105 @@ pub fn explain_view(
         .ok_or_else(|| AppError::Report(ReportError::UnknownClient(client_id.clone())))?;
     let rules = model.rules_view(client, &as_of);
     let windows = windows_seen(model, client, &as_of);
-    let bad_id = |e| AppError::InvalidRequest {
-        what: format!("{} id {id:?}", kind.category()),
-        detail: format!("{e}"),
-    };
     let mut draft = Draft {
         time_zone: chrono_tz::UTC,
         obligations: Vec::new(),
         windows: windows.clone(),
         events: BTreeMap::new(),
     };
-    // The instants whose obligations are collected, and which obligations are this record's.
+    let (period, wanted): (Period, Wanted<'_>) = match lookup {
+        Lookup::Record { kind, id, tier } => {
+            let (instants, of_record) = record_scope(model, client, &as_of, *kind, id, &mut draft)?;
+            let first = instants.iter().min().copied().unwrap_or(evaluated_at);
+            let last = instants.iter().max().copied().unwrap_or(evaluated_at);
+            let tier = *tier;
+            // `ID/tier-N` names R-ESC-2's obligation for that unreachable tier alone.
+            let of_tier = move |o: &Obligation| match (tier, &o.subject) {
+                (None, _) => true,
+                (Some(t), Subject::Escalation { tier: Some(x), .. }) => *x == t,
+                (Some(_), _) => false,
+            };
+            (
+                Period {
+                    from: first,
+                    to: just_after(last),
+                },
+                Box::new(move |o: &Obligation| of_record(o) && of_tier(o)),
+            )
+        }
+        Lookup::Client { subject, period } => {
+            let subject = subject.clone();
+            (
+                *period,
+                Box::new(move |o: &Obligation| {
+                    obligation_id::parse(&o.id).is_ok_and(|p| p.subject == subject)
+                }),
+            )
+        }
+    };
+    draft.time_zone = rules.agreement_at(period.from).calendar.time_zone;
+    let report = view.obligation_report(client_id, period, as_of, evaluated_at)?;
+    for o in report
+        .obligations
+        .into_iter()
+        .filter(|o| wanted(o) && rule.map_or(true, |r| r == o.rule))
+    {
+        let explained = explain_obligation(model, client, &as_of, &windows, o);
+        let rule = explained.rule;
+        for (i, e) in explained.obligation.evidence.iter().enumerate() {
+            draft.show(*e, evidence_role(&explained.obligation, i, e));
+        }
+        if let ValueSource::Agreement { event, .. } | ValueSource::SopAmendment { event, .. } =
+            &explained.value_source
+        {
+            draft.show(*event, format!("set the {rule} value in force"));
+        }
+        for w in &explained.windows_applied {
+            for e in &w.window.evidence {
+                draft.show(
+                    *e,
+                    format!("excused window {} ({rule})", w.window.window_id),
+                );
+            }
+        }
+        draft.obligations.push(explained);
+    }
+    if let Some(r) = rule {
+        if draft.obligations.is_empty() {
+            let what = match lookup {
+                Lookup::Record { kind, id, .. } => format!("{} {id}", kind.words()),
+                Lookup::Client { subject, .. } => format!("{subject:?}"),
+            };
+            return Err(AppError::InvalidRequest {
+                what: format!("{r} for {what}"),
+                detail: "no such obligation as of the requested basis".to_owned(),
+            });
+        }
+    }
+    Ok(draft)
+}
+
+/// Which obligation is the record's.
+type Wanted<'a> = Box<dyn Fn(&Obligation) -> bool + 'a>;
+
+/// The instants whose obligations a record's are among, and which of them are its: the record
+/// itself, and what follows from it (a call's escalations, an invoice's notices and
+/// suspensions) shown in the draft.
+fn record_scope<'a>(
+    model: &'a ReadModel,
+    client: &'a ClientRecord,
+    as_of: &AsOf,
+    kind: EntityKind,
+    id: &str,
+    draft: &mut Draft,
+) -> AppResult<(Vec<DateTime<Utc>>, Wanted<'a>)> {
+    let bad_id = |e| AppError::InvalidRequest {
+        what: format!("{} id {id:?}", kind.category()),
+        detail: format!("{e}"),
+    };
+    let as_of = *as_of;
     let mut instants: Vec<DateTime<Utc>> = Vec::new();
-    let wanted: Box<dyn Fn(&Obligation) -> bool + '_> = match kind {
+    let wanted: Wanted<'a> = match kind {
         EntityKind::Call => {
             let call_id = CallId::new(id).map_err(bad_id)?;
             let slot = model.calls.slot(&call_id);
@@ -337,7 +485,7 @@ pub fn explain_view(
                 .filter(|c| as_of.sees(&c.connected))
                 .ok_or_else(|| not_seen(kind, id))?;
             instants.push(call.connected.occurred_at);
-            show_call(&mut draft, call, &as_of, "this call");
+            show_call(draft, call, &as_of, "this call");
             for esc in client
                 .escalations
                 .iter()
@@ -345,7 +493,7 @@ pub fn explain_view(
                 .filter(|e| e.call.is_some() && e.call == slot)
             {
                 show_escalation(
-                    &mut draft,
+                    draft,
                     esc,
                     &as_of,
                     &format!("escalation {} of this call", esc.escalation_id),
@@ -364,12 +512,12 @@ pub fn explain_view(
                 .ok_or_else(|| not_seen(kind, id))?;
             instants.push(esc.opened.occurred_at);
             instants.extend(esc.unreachable.iter().map(|m| m.event.occurred_at));
-            show_escalation(&mut draft, esc, &as_of, "this escalation");
+            show_escalation(draft, esc, &as_of, "this escalation");
             let call = esc.call.and_then(|s| model.calls.get(s));
             if let Some(call) = call {
                 instants.push(call.connected.occurred_at);
                 show_call(
-                    &mut draft,
+                    draft,
                     call,
                     &as_of,
                     &format!("call {} it escalates", call.call_id),
@@ -441,52 +589,85 @@ pub fn explain_view(
                 _ => false,
             })
         }
-    };
-    let first = instants.iter().min().copied().unwrap_or(evaluated_at);
-    let last = instants.iter().max().copied().unwrap_or(evaluated_at);
-    draft.time_zone = rules.agreement_at(first).calendar.time_zone;
-    let period = Period {
-        from: first,
-        to: just_after(last),
-    };
-    let report = view.obligation_report(client_id, period, as_of, evaluated_at)?;
-    for o in report
-        .obligations
-        .into_iter()
-        .filter(|o| wanted(o) && rule.map_or(true, |r| r == o.rule))
-    {
-        let explained = explain_obligation(model, client, &as_of, &windows, o);
-        let rule = explained.rule;
-        for (i, e) in explained.obligation.evidence.iter().enumerate() {
-            draft.show(*e, evidence_role(&explained.obligation, i, e));
-        }
-        if let ValueSource::Agreement { event, .. } | ValueSource::SopAmendment { event, .. } =
-            &explained.value_source
-        {
-            draft.show(*event, format!("set the {rule} value in force"));
-        }
-        for w in &explained.windows_applied {
-            for e in &w.window.evidence {
-                draft.show(
-                    *e,
-                    format!("excused window {} ({rule})", w.window.window_id),
-                );
+        EntityKind::Review => {
+            let review_id = ReviewId::new(id).map_err(bad_id)?;
+            let review = model
+                .reviews
+                .by_key(&review_id)
+                .filter(|r| as_of.sees(&r.opened))
+                .ok_or_else(|| not_seen(kind, id))?;
+            instants.push(review.opened.occurred_at);
+            draft.show(review.opened, "this review: opened");
+            if let Some(done) = review.completed.filter(|d| as_of.sees(d)) {
+                instants.push(done.occurred_at);
+                draft.show(done, "this review: completed");
             }
+            Box::new(
+                move |o: &Obligation| matches!(&o.subject, Subject::Review { review_id: r } if *r == review_id),
+            )
         }
-        draft.obligations.push(explained);
-    }
-    if let Some(r) = rule {
-        if draft.obligations.is_empty() {
-            return Err(AppError::InvalidRequest {
-                what: format!("{r}:{id}"),
-                detail: format!(
-                    "{r} opened no obligation for {} {id} as of the requested basis",
-                    kind.category()
-                ),
-            });
+        EntityKind::QualityIssue => {
+            let issue_id = QualityIssueId::new(id).map_err(bad_id)?;
+            let issue = model
+                .quality_issues
+                .by_key(&issue_id)
+                .filter(|i| as_of.sees(&i.identified))
+                .ok_or_else(|| not_seen(kind, id))?;
+            show_issue(draft, &mut instants, issue.identified, issue.closed, &as_of);
+            Box::new(
+                move |o: &Obligation| matches!(&o.subject, Subject::QualityIssue { issue_id: i } if *i == issue_id),
+            )
         }
+        EntityKind::Breach => {
+            let breach_id = BreachId::new(id).map_err(bad_id)?;
+            let breach = model
+                .breaches
+                .by_key(&breach_id)
+                .filter(|b| as_of.sees(&b.issue.identified))
+                .ok_or_else(|| not_seen(kind, id))?;
+            show_issue(
+                draft,
+                &mut instants,
+                breach.issue.identified,
+                breach.issue.closed,
+                &as_of,
+            );
+            Box::new(
+                move |o: &Obligation| matches!(&o.subject, Subject::Breach { breach_id: b } if *b == breach_id),
+            )
+        }
+        EntityKind::AccountIssue => {
+            let issue_id = AccountIssueId::new(id).map_err(bad_id)?;
+            let issue = model
+                .account_issues
+                .by_key(&issue_id)
+                .filter(|i| as_of.sees(&i.identified))
+                .ok_or_else(|| not_seen(kind, id))?;
+            show_issue(draft, &mut instants, issue.identified, issue.closed, &as_of);
+            Box::new(
+                move |o: &Obligation| matches!(&o.subject, Subject::AccountIssue { issue_id: i } if *i == issue_id),
+            )
+        }
+        EntityKind::Client => {
+            unreachable!("a client's obligations are looked up by their printed subject")
+        }
+    };
+    Ok((instants, wanted))
+}
+
+/// Shows an issue's identification and closing, and collects their instants.
+fn show_issue(
+    draft: &mut Draft,
+    instants: &mut Vec<DateTime<Utc>>,
+    identified: EventRef,
+    closed: Option<EventRef>,
+    as_of: &AsOf,
+) {
+    instants.push(identified.occurred_at);
+    draft.show(identified, "this issue: identified");
+    if let Some(closed) = closed.filter(|c| as_of.sees(c)) {
+        draft.show(closed, "this issue: addressed");
     }
-    Ok(draft)
 }
 
 fn show_call(
@@ -621,163 +802,6 @@ fn stamp(at: DateTime<Utc>) -> String {
     opsledger_projections::verdict::stamp(at)
 }
 
-/// A duration in whole seconds, for people: "4 min 12 s", "2 h 5 min", "3 d 4 h".
-pub fn human_secs(secs: u64) -> String {
-    let (d, h, m, s) = (
-        secs / 86_400,
-        secs % 86_400 / 3_600,
-        secs % 3_600 / 60,
-        secs % 60,
-    );
-    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "min"), (s, "s")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n} {unit}"))
-        .collect();
-    match parts.as_slice() {
-        [] => "0 s".to_owned(),
-        // Two units say enough to a reader; the exact figure is in the JSON.
-        [a] => a.clone(),
-        [a, b, ..] => format!("{a} {b}"),
-    }
-}
-
-/// A rule value in words.
-pub fn value_text(value: &RuleValue) -> String {
-    let plural = |n: u64, one: &str, many: &str| {
-        if n == 1 {
-            format!("1 {one}")
-        } else {
-            format!("{n} {many}")
-        }
-    };
-    match value {
-        RuleValue::Seconds(n) => human_secs(*n),
-        RuleValue::Minutes(n) => human_secs(n.saturating_mul(60)),
-        RuleValue::Hours(n) => human_secs(n.saturating_mul(3_600)),
-        RuleValue::Days(n) => plural(*n, "day (client-local)", "days (client-local)"),
-        RuleValue::Years(n) => plural(*n, "year", "years"),
-        RuleValue::BusinessDays(n) => plural(*n, "business day", "business days"),
-        RuleValue::BusinessHours(n) => plural(*n, "business hour", "business hours"),
-        RuleValue::BusinessHoursElseFirstHourOfNextPeriod(n) => format!(
-            "{} in business hours, else the end of the first business hour of the next period",
-            plural(*n, "business hour", "business hours")
-        ),
-        RuleValue::NthBusinessDayOfNextMonth(n) => {
-            format!("business day {n} of the next month")
-        }
-        RuleValue::WithinCalendarQuarter => "within the calendar quarter".to_owned(),
-        RuleValue::Immediate => format!(
-            "immediately (within {} s)",
-            opsledger_domain::rules::SOP_IMMEDIATE_TOLERANCE_SECS
-        ),
-        RuleValue::SameBusinessDay => "the same business day".to_owned(),
-        RuleValue::BasisPoints(bp) => format!("{} %", percent(*bp)),
-        RuleValue::Agents(n) => plural(*n, "agent", "agents"),
-        RuleValue::WithMonthlyReport => "with the monthly report".to_owned(),
-        RuleValue::NoLaterThanPeriodStart => "no later than the period's first day".to_owned(),
-        RuleValue::NoticeMustPrecede => "a written notice must precede it".to_owned(),
-        RuleValue::OnOrAfterTerminationDate => "on or after the termination date".to_owned(),
-        RuleValue::TrailingFeesMonths(n) => format!("fees of the {n} preceding months"),
-        RuleValue::Currency(c) => c.to_string(),
-        RuleValue::Languages(l) => l.join(", "),
-        RuleValue::Qualitative => {
-            "qualitative (no number: judged by the events themselves)".to_owned()
-        }
-        RuleValue::NotApplicable => "not applicable".to_owned(),
-        RuleValue::Unconfigured => "unconfigured".to_owned(),
-    }
-}
-
-fn percent(bp: u64) -> String {
-    let per_percent = BASIS_POINTS_PER_WHOLE / 100;
-    format!("{}.{:02}", bp / per_percent, bp % per_percent)
-}
-
-/// The verdict in words, with by how much.
-pub fn outcome(o: &Obligation) -> String {
-    match &o.verdict {
-        Verdict::Met { met_at } => match o.due_at {
-            Some(due) if *met_at <= due => {
-                let early = u64::try_from((due - *met_at).num_seconds()).unwrap_or(0);
-                format!("met, {} before the due instant", human_secs(early))
-            }
-            _ => "met".to_owned(),
-        },
-        Verdict::Missed { by, met_at } => {
-            let amount = match by.unit {
-                Unit::Seconds => human_secs(by.amount),
-                Unit::Days => format!("{} day(s)", by.amount),
-                Unit::BasisPoints => format!("{} percentage points", percent(by.amount)),
-                Unit::Findings => format!("{} finding(s) or field(s)", by.amount),
-            };
-            match met_at {
-                Some(_) => format!("missed by {amount} (performed late)"),
-                None => format!("missed by {amount} (not performed by the evaluation instant)"),
-            }
-        }
-        Verdict::Pending { due_at, held_by } if !held_by.is_empty() => {
-            format!("pending, held by {}", held_by.join(", "))
-        }
-        Verdict::Pending {
-            due_at: Some(due), ..
-        } => format!("pending, due {}", stamp(*due)),
-        Verdict::Pending { .. } => "pending".to_owned(),
-        Verdict::Excused { window_ids, .. } => {
-            let ids: Vec<&str> = window_ids.iter().map(|w| w.as_str()).collect();
-            format!("excused by window {}", ids.join(", "))
-        }
-        Verdict::ChainExhausted { last_tier } => {
-            format!("chain exhausted: tier {last_tier}, the last of the chain, was unreachable")
-        }
-        Verdict::NoData { reason, .. } => format!("no data recorded: {reason}"),
-        Verdict::NotApplicable { reason } => format!("not applicable: {reason}"),
-        Verdict::Unconfigured { missing } => format!("unconfigured: {missing}"),
-        Verdict::NotComputable { reason } => format!("not computable: {reason}"),
-    }
-}
-
-/// The catalog's statement of a rule (`../shared/spec/sop-rules.md`), with its seed section.
-pub fn rule_text(rule: RuleId) -> String {
-    let text = match rule {
-        RuleId::Ans1 => "answer target: clock starts when the call enters the queue; met by agent pickup",
-        RuleId::Ans2 => "maximum queue time: clock starts when the call enters the queue; met by pickup, or voicemail routing when voicemail is enabled",
-        RuleId::Ans3 => "greeting under the client's name, never the agency's; judged by QA findings",
-        RuleId::Ans4 => "language English unless the agreement adds others; judged by QA findings",
-        RuleId::Doc1 => "a call resulting in an action, inquiry or booking is documented with caller name, contact, nature of call and action taken",
-        RuleId::Doc2 => "documentation delivered to the client's designated channel: clock starts when the call completes",
-        RuleId::Esc1 => "urgent escalation initiated: clock starts when the call completes; met by the first escalation attempt to the chain",
-        RuleId::Esc2 => "unreachable contact: clock starts when a contact is marked unreachable; met by an attempt to the next tier",
-        RuleId::Esc3 => "non-urgent items compiled and delivered at the agreed interval: met by a digest covering the item",
-        RuleId::Qa1 => "share of answered calls reviewed per account per calendar month",
-        RuleId::Qa2 => "quality issue addressed with the agent: clock starts when the issue is identified",
-        RuleId::Qa3 => "client-requested review completed: clock starts when the request is received",
-        RuleId::Qa4 => "monthly QA summary to Professional and Enterprise accounts, with the monthly report",
-        RuleId::Qa5 => "agent conduct breach addressed immediately (same business day)",
-        RuleId::Cov1 => "a 24/7 account has at least two agents on duty at every instant",
-        RuleId::Com1 => "account issue communicated to the client: clock starts when the issue is identified",
-        RuleId::Rep1 => "monthly performance report to Professional and Enterprise accounts",
-        RuleId::Rep2 => "monthly summary report to Essential accounts",
-        RuleId::Rep3 => "quarterly business review within the calendar quarter",
-        RuleId::Ret1 => "call records kept at least the minimum from the call",
-        RuleId::Ret2 => "client data deleted after termination, unless a legal hold or longer agreed retention applies",
-        RuleId::Ret3 => "confidentiality obligations survive termination",
-        RuleId::Ret4 => "caller data used only for the account on which it was received",
-        RuleId::Bil1 => "invoices issued monthly, no later than the first day of the period billed",
-        RuleId::Bil2 => "payment due by the invoice's due date",
-        RuleId::Bil3 => "suspension for late payment only after a written notice of payment default",
-        RuleId::Bil4 => "a price change takes effect only after written notice",
-        RuleId::Bil5 => "invoices in the agreed currency (USD unless agreed otherwise)",
-        RuleId::Bil6 => "final invoice on termination, issued on or after the effective date",
-        RuleId::Lia1 => "liability capped at the fees paid in the months preceding the claim",
-        RuleId::Trm1 => "termination by notice takes effect after the notice period",
-        RuleId::Trm2 => "immediate termination only for a permitted cause, cited",
-        RuleId::Amd1 => "a material SOP change takes effect only after notice to clients",
-        RuleId::Amd2 => "pricing adjustment: see R-BIL-4",
-    };
-    format!("{text} [SOP {}]", rule.seed_section())
-}
-
 /// The explanation of `raw` (see [`ACCEPTED_FORMS`]) on `basis`: as of a position, only the log
 /// up to it is read; pending deadlines are judged at `basis.evaluated_at(clock)`.
 pub async fn explain(
@@ -788,37 +812,13 @@ pub async fn explain(
     progress: &dyn Progress,
 ) -> AppResult<Explanation> {
     let store = report::up_to_date(target, progress).await?;
-    let (rule, rest) = split_rule(raw.trim());
-    let categories: Vec<&str> = EntityKind::ALL.iter().map(|k| k.category()).collect();
-    let stream = resolve_stream(&store, rest, &categories)
-        .await?
-        .ok_or_else(|| unknown_id(raw, ACCEPTED_FORMS))?;
-    let Some(kind) = EntityKind::of_category(stream.category()) else {
-        return Err(AppError::InvalidRequest {
-            what: format!("{raw:?}"),
-            detail: format!(
-                "names the stream {stream}, which explain does not answer about; accepted forms: {ACCEPTED_FORMS} (see `opsledger timeline` for any stream)"
-            ),
-        });
-    };
-    let id = stream
-        .as_str()
-        .split_once('-')
-        .map_or("", |(_, id)| id)
-        .to_owned();
-    let first = store.read_stream(&stream, 0, Direction::Forward, 1).await?;
-    let client = first
-        .first()
-        .and_then(|e| e.client_id.clone())
-        .ok_or_else(|| AppError::InvalidRequest {
-            what: stream.to_string(),
-            detail: "its first event names no client".to_owned(),
-        })?;
-    let client = report::client_id(&client)?;
+    let resolved = lookup::resolve(&store, raw).await?;
+    let client = resolved.client.clone();
     let as_of = basis.as_of();
     let evaluated_at = basis.evaluated_at(clock);
     let view = report::view_for(&store, &client, as_of).await?;
-    let draft = explain_view(&view, &client, kind, &id, rule, as_of, evaluated_at)?;
+    let found = resolved.lookup(&view, as_of)?;
+    let draft = explain_view(&view, &client, &found, resolved.rule, as_of, evaluated_at)?;
     let position = view.checkpoint().checked_sub(1);
     let (events, notes) = read_events(&store, &draft, as_of, position).await?;
     let mut streams: Vec<String> = Vec::new();
@@ -834,10 +834,11 @@ pub async fn explain(
     Ok(Explanation {
         asked: Asked {
             given: raw.to_owned(),
-            kind,
-            id,
-            stream_id: stream.to_string(),
-            rule,
+            kind: resolved.kind,
+            id: resolved.id,
+            stream_id: resolved.stream.to_string(),
+            rule: resolved.rule,
+            tier: resolved.tier,
         },
         client_id: client.as_str().to_owned(),
         time_zone: draft.time_zone.name().to_owned(),

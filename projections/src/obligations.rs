@@ -159,6 +159,10 @@ pub enum Subject {
 /// One obligation and its verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Obligation {
+    /// The id reports print and `explain`/`timeline` accept: `RULE:SUBJECT`
+    /// (`crate::obligation_id`).
+    #[serde(default)]
+    pub id: String,
     /// The rule judged.
     pub rule: RuleId,
     /// What it is about.
@@ -548,9 +552,17 @@ impl Ctx<'_> {
             self.tallies.entry(rule).or_default().add(&verdict);
             return;
         }
+        let subject = subject.make();
         self.out.push(Obligation {
+            id: crate::obligation_id::obligation_id(
+                rule,
+                &self.client.client_id,
+                &subject,
+                &self.period,
+                evidence,
+            ),
             rule,
-            subject: subject.make(),
+            subject,
             clock_start,
             rule_value,
             due_at,
