@@ -76,6 +76,35 @@ fn the_demo_narrative_says_what_its_reports_say() {
 }
 
 #[test]
+fn the_demo_lists_its_credentials_window_once() {
+    // Issue 16 derives the missing-credentials window from the credentials' expiry and
+    // restoration; the demo recorded one of its own beside it, so Thames listed two.
+    let report: Value = serde_json::from_str(&ok(&run(
+        demo_ledger(),
+        &[
+            "report",
+            "obligations",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--evaluated-at",
+            "2026-11-11T00:00:00Z",
+            "--format",
+            "json",
+        ],
+    )))
+    .unwrap();
+    let windows = report["excused_windows"].as_array().unwrap();
+    let credentials: Vec<&Value> = windows
+        .iter()
+        .filter(|w| w["cause"] == "missing_credentials")
+        .collect();
+    assert_eq!(credentials.len(), 1, "{windows:#?}");
+    assert_eq!(windows.len(), 2, "credentials and the outage: {windows:#?}");
+}
+
+#[test]
 fn clients_lists_each_client_with_name_zone_plan_and_standing() {
     let dir = demo_ledger();
     let table = ok(&run(dir, &["clients", "--at", "2026-11-10T00:00:00Z"]));
