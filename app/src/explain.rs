@@ -420,7 +420,7 @@ pub fn explain_view(
         .into_iter()
         .filter(|o| wanted(o) && rule.map_or(true, |r| r == o.rule))
     {
-        let explained = explain_obligation(model, client, &as_of, &windows, o);
+        let explained = explain_obligation(model, client, &as_of, &windows, draft.time_zone, o);
         let rule = explained.rule;
         for (i, e) in explained.obligation.evidence.iter().enumerate() {
             draft.show(*e, evidence_role(&explained.obligation, i, e));
@@ -743,8 +743,22 @@ fn explain_obligation(
     client: &ClientRecord,
     as_of: &AsOf,
     windows: &[ExcusedWindow],
+    zone: Tz,
     o: Obligation,
 ) -> ExplainedObligation {
+    let stamp = |at: DateTime<Utc>| local(at, zone);
+    let describe = |w: &ExcusedWindow| {
+        let cause = serde_json::to_value(w.cause)
+            .ok()
+            .and_then(|c| c.as_str().map(|c| c.replace('_', " ")))
+            .unwrap_or_default();
+        format!(
+            "window {} ({cause}, {} to {})",
+            w.window_id,
+            stamp(w.from),
+            w.to.map_or_else(|| "still open".to_owned(), stamp)
+        )
+    };
     // The value is looked up at the clock start, except R-ESC-3's, whose clock starts when the
     // interval closes but whose interval is the one in force when the item was raised.
     let value_at = match (o.rule, o.evidence.first()) {
@@ -763,7 +777,7 @@ fn explain_obligation(
             Excusal::Whole(w) => vec![AppliedWindow {
                 explanation: format!(
                     "reading (a): {} held the whole performance interval, {} to {}",
-                    w.describe(),
+                    describe(&w),
                     stamp(start),
                     stamp(due)
                 ),
@@ -775,7 +789,7 @@ fn explain_obligation(
                 .map(|w| AppliedWindow {
                     explanation: format!(
                         "reading (b): {} held the due instant {}; the clock stood still while it was open, extending the deadline {}",
-                        w.describe(),
+                        describe(&w),
                         stamp(due),
                         ext.map_or_else(|| "until it closes".to_owned(), |e| format!("to {}", stamp(e)))
                     ),
@@ -792,14 +806,19 @@ fn explain_obligation(
         value_text: value_text(&o.rule_value),
         value_source: source,
         value_at,
-        outcome: outcome(&o),
+        outcome: outcome(&o, zone),
         windows_applied,
         obligation: o,
     }
 }
 
-fn stamp(at: DateTime<Utc>) -> String {
-    opsledger_projections::verdict::stamp(at)
+/// An instant in the client's zone, to the second, with the zone named.
+pub fn local(at: DateTime<Utc>, zone: Tz) -> String {
+    format!(
+        "{} {}",
+        at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S"),
+        zone.name()
+    )
 }
 
 /// The explanation of `raw` (see [`ACCEPTED_FORMS`]) on `basis`: as of a position, only the log

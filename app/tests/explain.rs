@@ -383,7 +383,7 @@ async fn explains_a_recorded_esc1_miss(target: Target) {
     assert!(
         o.windows_applied[0]
             .explanation
-            .contains("extending the deadline to 2026-10-08T13:11:00Z"),
+            .contains("extending the deadline to 2026-10-08 14:11:00 Europe/London"),
         "{}",
         o.windows_applied[0].explanation
     );

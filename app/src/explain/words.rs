@@ -1,14 +1,10 @@
 //! The words of a dispute view: durations, rule values and verdicts as people say them, and the
 //! catalog's statement of each rule.
 
-use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
 use opsledger_projections::obligations::Obligation;
 use opsledger_projections::verdict::{Unit, Verdict};
-
-fn stamp(at: DateTime<Utc>) -> String {
-    opsledger_projections::verdict::stamp(at)
-}
 
 /// A duration in whole seconds, for people: "4 min 12 s", "2 h 5 min", "3 d 4 h".
 pub fn human_secs(secs: u64) -> String {
@@ -84,7 +80,7 @@ fn percent(bp: u64) -> String {
 }
 
 /// The verdict in words, with by how much.
-pub fn outcome(o: &Obligation) -> String {
+pub fn outcome(o: &Obligation, zone: Tz) -> String {
     match &o.verdict {
         Verdict::Met { met_at } => match o.due_at {
             Some(due) if *met_at <= due => {
@@ -110,7 +106,7 @@ pub fn outcome(o: &Obligation) -> String {
         }
         Verdict::Pending {
             due_at: Some(due), ..
-        } => format!("pending, due {}", stamp(*due)),
+        } => format!("pending, due {}", super::local(*due, zone)),
         Verdict::Pending { .. } => "pending".to_owned(),
         Verdict::Excused { window_ids, .. } => {
             let ids: Vec<&str> = window_ids.iter().map(|w| w.as_str()).collect();
