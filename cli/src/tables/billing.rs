@@ -86,7 +86,7 @@ pub fn write(report: &Value, ctx: &ClientContext, out: &mut dyn Write) -> anyhow
     t.add_row(vec![
         "liability cap (R-LIA-1)".to_owned(),
         format!(
-            "{}: {}, from {} to {} ({})",
+            "{}: {},\nfrom {} to {} ({})",
             money(&cap["fees_paid"]),
             rule_value(&cap["rule_value"]),
             ctx.time_of(&cap["from"]).unwrap_or_default(),

@@ -62,10 +62,11 @@ fn standing(r: &Value, ctx: &ClientContext, now: DateTime<Utc>) -> String {
     if r["overdue"].as_bool() == Some(true) {
         return "OVERDUE: past its deletion deadline, not deleted, no hold".to_owned();
     }
+    // One hold a line keeps the column narrow.
     if holds.is_empty() {
         "may be deleted now".to_owned()
     } else {
-        format!("kept: {}", holds.join("; "))
+        format!("kept by {}", holds.join(",\nand by "))
     }
 }
 
@@ -183,13 +184,10 @@ pub fn write(
     {
         t.add_row(vec![
             "all client data (R-RET-2)".to_owned(),
-            format!(
-                "earliest deletion {}; deadline {}; {}",
-                earliest(client, ctx, now),
-                deadline(client, ctx, now),
-                standing(client, ctx, now)
-            ),
+            format!("earliest deletion {}", earliest(client, ctx, now)),
         ]);
+        t.add_row(vec!["  deadline".to_owned(), deadline(client, ctx, now)]);
+        t.add_row(vec!["  standing".to_owned(), standing(client, ctx, now)]);
     }
     writeln!(out, "{t}")?;
     listed(
