@@ -17,7 +17,7 @@ use crate::ledger::Target;
 use crate::progress::Progress;
 
 /// The stream categories a bare id is looked up in, in this order.
-const TIMELINE_CATEGORIES: [&str; 8] = [
+const TIMELINE_CATEGORIES: [&str; 9] = [
     "call",
     "escalation",
     "invoice",
@@ -25,13 +25,14 @@ const TIMELINE_CATEGORIES: [&str; 8] = [
     "qualityissue",
     "breach",
     "accountissue",
+    "excusedwindow",
     "client",
 ];
 
 /// What `timeline` accepts, for the hint on an unknown id.
 const TIMELINE_FORMS: &str = "a stream id (call-…, escalation-…, invoice-…, client-…, any \
-     stream `opsledger events` prints), a call, escalation, invoice, review, issue, breach or \
-     client id as reports print it (e.g. 1656680400.12), or an obligation id as reports print \
+     stream `opsledger events` prints), a call, escalation, invoice, review, issue, breach, \
+     excused window or client id as reports print it (e.g. 1656680400.12), or an obligation id as reports print \
      it (RULE:SUBJECT, e.g. R-ESC-1:1656680400.12 or R-QA-1:acme-dental/2026-10: the stream of \
      its record, or its client's)";
 

@@ -513,6 +513,17 @@ async fn explains_every_kind_of_subject(target: Target) {
     .await
     .unwrap();
     assert_eq!(story.stream_id, "client-harbor-clinic");
+    // An excused window as reports print it ("excused by fm-outage").
+    let window = opsledger_app::timeline::timeline(
+        &target,
+        "fm-outage",
+        Some(at("2026-11-01T00:00:00Z")),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(window.stream_id, "excusedwindow-fm-outage");
 }
 
 #[tokio::test]

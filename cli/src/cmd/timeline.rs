@@ -19,8 +19,10 @@ use crate::tables::{self, ClientContext};
 
 #[derive(Debug, Args)]
 pub struct TimelineArgs {
-    /// The stream: `call-…`, `escalation-…`, `invoice-…`, `client-…`, … (see `opsledger events`),
-    /// or a call, escalation, invoice or client id as reports print it, without the prefix.
+    /// The stream: `call-…`, `escalation-…`, `invoice-…`, `client-…`, … (see `opsledger events`);
+    /// a call, escalation, invoice, review, issue, breach, excused window or client id as
+    /// reports print it, without the prefix; or an obligation id as reports print it
+    /// (`R-ESC-1:hc-0001`, `R-QA-1:acme-dental/2026-10`: its record's stream, or its client's).
     stream: String,
     /// The instant pending deadlines are judged at (default: now).
     #[arg(long)]
