@@ -551,6 +551,16 @@ async fn a_recorded_esc1_miss_is_explained_by_one_call_on_postgres() {
 }
 
 #[test]
+fn payments_and_credits_read_as_money_not_minor_units() {
+    use opsledger_domain::money::{Currency, Money};
+    assert_eq!(
+        explain::money(&Money::new(19_318_500, Currency::PKR)),
+        "193,185.00 PKR"
+    );
+    assert_eq!(explain::money(&Money::new(-5, Currency::GBP)), "−0.05 GBP");
+}
+
+#[test]
 fn durations_read_in_two_units_at_most() {
     assert_eq!(explain::human_secs(0), "0 s");
     assert_eq!(explain::human_secs(192), "3 min 12 s");

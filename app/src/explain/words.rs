@@ -2,9 +2,26 @@
 //! catalog's statement of each rule.
 
 use chrono_tz::Tz;
+use opsledger_domain::money::Money;
 use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
 use opsledger_projections::obligations::Obligation;
 use opsledger_projections::verdict::{Unit, Verdict};
+
+/// Money in major units with two decimals, thousands grouped, and its currency:
+/// "193,185.00 PKR" (R-BIL-5's currencies have two decimals; the JSON keeps minor units).
+pub fn money(m: &Money) -> String {
+    let sign = if m.amount_minor < 0 { "−" } else { "" };
+    let abs = m.amount_minor.unsigned_abs();
+    let digits = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02} {}", abs % 100, m.currency)
+}
 
 /// A duration in whole seconds, for people: "4 min 12 s", "2 h 5 min", "3 d 4 h".
 pub fn human_secs(secs: u64) -> String {
