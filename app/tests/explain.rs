@@ -495,6 +495,15 @@ async fn explains_every_kind_of_subject(target: Target) {
         Some(at("2026-09-30T23:00:00Z"))
     );
 
+    // An SOP amendment as it applies to the client: its event is the agency's, not the
+    // client's, and is found all the same (non-material: R-AMD-1 does not apply).
+    let sop = ask("R-AMD-1:harbor-clinic/sop-amendment@9").await.unwrap();
+    assert_eq!(sop.obligations.len(), 1);
+    assert!(matches!(
+        sop.obligations[0].obligation.verdict,
+        Verdict::NotApplicable { .. }
+    ));
+
     // Bad forms and facts that are not there are refused saying why.
     let bad = ask("R-REP-3:harbor-clinic/2026-Q7").await.unwrap_err();
     assert!(bad.to_string().contains("2026-Q4"), "{bad}");

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use opsledger_domain::ids::ClientId;
+use opsledger_domain::ids::{ClientId, AGENCY_SCOPE};
 use opsledger_domain::rules::RuleId;
-use opsledger_projections::obligation_id::{self, ClientScope, SubjectRef};
+use opsledger_projections::obligation_id::{self, ClientScope, FactKind, SubjectRef};
 use opsledger_projections::{Period, Projections, YearMonth};
 use opsledger_store::{Direction, EventStore, StreamId};
 
@@ -142,18 +142,23 @@ pub(super) async fn resolve(store: &Arc<dyn EventStore>, raw: &str) -> AppResult
                 .map_or(raw.trim(), |(_, rest)| rest)
                 .to_owned();
             let subject = SubjectRef::Client { client_id, scope };
-            // A fact is found by its event: it must be the client's, and its instant is the
-            // period whose obligations hold the fact's.
+            // A fact is found by its event: it must be the client's (an SOP amendment's is the
+            // agency's, for every client), and its instant is the period whose obligations hold
+            // the fact's.
             let scope = match scope {
-                ClientScope::Fact { position, .. } => {
+                ClientScope::Fact { position, kind } => {
+                    let owner = if kind == FactKind::SopAmendment {
+                        AGENCY_SCOPE
+                    } else {
+                        client.as_str()
+                    };
                     let event = store
                         .read_all(position, 1)
                         .await?
                         .into_iter()
                         .next()
                         .filter(|e| {
-                            e.global_position == position
-                                && e.client_id.as_deref() == Some(client.as_str())
+                            e.global_position == position && e.client_id.as_deref() == Some(owner)
                         })
                         .ok_or_else(|| AppError::InvalidRequest {
                             what: format!("{raw:?}"),
