@@ -1,4 +1,6 @@
-//! Dispute views: one call, escalation, invoice or obligation explained in one answer (the
+//! Dispute views: any obligation a report lists, or every obligation of one record (a call,
+//! escalation, invoice, review, issue or breach) or of a client's month, quarter, interval or
+//! fact, explained in one answer (the
 //! rule and its catalog text, the value in force and the record that set it, clock start, due
 //! instant, verdict and by how much, the excused windows that bore on it, and every event that
 //! proves it with its occurred and recorded times), and the resolution of ids "as printed
@@ -359,8 +361,10 @@ fn not_seen(kind: EntityKind, id: &str) -> AppError {
     }
 }
 
-/// Explains one record of one client's view, as of a basis, judging pending deadlines at
-/// `evaluated_at`. Pure: the same view and arguments give the same draft.
+/// Explains what `lookup` names in one client's view (one record's obligations, or those of
+/// the client whose printed subject it is), as of a basis, judging pending deadlines at
+/// `evaluated_at`; `rule` keeps that rule's alone. Pure: the same view and arguments give the
+/// same draft.
 pub fn explain_view(
     view: &Projections,
     client_id: &ClientId,
