@@ -568,11 +568,12 @@ pub fn sla(
         for g in &gaps {
             writeln!(
                 out,
-                "  - {} to {}: {} on duty, {}",
+                "  - {} to {}: {} on duty, {} ({})",
                 ctx.time_of(&g["from"]).unwrap_or_default(),
                 ctx.time_of(&g["to"]).unwrap_or_default(),
                 count(g["agents_on_duty"].as_u64().unwrap_or(0), "agent", "agents"),
-                verdict(&g["verdict"], ctx)
+                verdict(&g["verdict"], ctx),
+                g["id"].as_str().unwrap_or("?")
             )?;
         }
     }

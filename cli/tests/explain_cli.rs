@@ -257,6 +257,32 @@ fn every_obligation_id_the_demo_reports_print_is_explained() {
     }
     let unique: std::collections::BTreeSet<&str> = ids.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(unique.len(), ids.len(), "an id names two obligations");
+    // The SLA report's coverage gaps print the ids of their R-COV-1 obligations.
+    let sla: Value = serde_json::from_str(&ok(&support::bin()
+        .current_dir(dir)
+        .args([
+            "--ledger",
+            ledger.to_str().unwrap(),
+            "report",
+            "sla",
+            "--client",
+            "northwind-hvac",
+            "--month",
+            "2026-10",
+            "--evaluated-at",
+            DEMO_JUDGED_AT,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap()))
+    .unwrap();
+    let gaps = sla["coverage_gaps"].as_array().unwrap();
+    assert!(!gaps.is_empty(), "the demo plants a coverage gap");
+    for gap in gaps {
+        let id = gap["id"].as_str().unwrap();
+        assert!(unique.contains(id), "the gap's {id} is no obligation's");
+    }
     // Every kind of subject the catalog judges is among them.
     for form in [
         "/2026-10",

@@ -184,6 +184,9 @@ pub struct Obligation {
 /// An R-COV-1 gap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageGap {
+    /// The printed id of its obligation, for `explain`.
+    #[serde(default)]
+    pub id: String,
     /// Start.
     pub from: DateTime<Utc>,
     /// End.
@@ -206,6 +209,7 @@ impl Obligation {
                 },
                 Verdict::Missed { .. } | Verdict::Excused { .. },
             ) => Some(CoverageGap {
+                id: self.id.clone(),
                 from: *from,
                 to: *to,
                 agents_on_duty: *agents_on_duty,

@@ -103,7 +103,9 @@ fn the_sla_table_is_a_summary_with_words_and_local_times() {
         "by_queue": {"main": {"raw": figures(12, 10, Some(7500), Some(4098)), "normal": figures(11, 10, Some(8182), Some(4098)), "calls_in_excused_windows": 1}},
         "excused_windows": window(),
         "qa_coverage": {"answered": 10, "reviewed": 1, "reviewed_basis_points": 1000, "required": {"kind": "basis_points", "value": 1000}},
-        "coverage_gaps": [],
+        "coverage_gaps": [{"id": "R-COV-1:acme/2026-10-11T12:20:00Z/2026-10-11T12:58:00Z",
+            "from": "2026-10-11T12:20:00Z", "to": "2026-10-11T12:58:00Z", "agents_on_duty": 1,
+            "verdict": {"verdict": "missed", "by": {"amount": 2280, "unit": "seconds"}, "met_at": null}}],
         "rules": {"R-ANS-1": tally(9, 2), "R-ANS-2": tally(10, 1), "R-AMD-1": tally(0, 0)},
         "provenance": provenance(),
     });
