@@ -2,7 +2,9 @@
 //! by one command (rule, value source position, due, "missed by", evidence in two streams),
 //! the bare call id `report obligations` prints works in `timeline` and `explain`, an unknown
 //! id gets the accepted forms, and the rendered screen matches its snapshot
-//! (`tests/snapshots/explain_esc1.txt`; `UPDATE_SNAPSHOTS=1` rewrites it).
+//! (`tests/snapshots/explain_esc1.txt`; `UPDATE_SNAPSHOTS=1` rewrites it); and on a demo
+//! ledger, every obligation id `report obligations` prints (JSON, CSV, table) is explained as
+//! that very obligation and taken by `timeline`.
 
 mod support;
 
