@@ -166,6 +166,7 @@ pub fn screen(e: &Explanation) -> String {
     for o in &e.obligations {
         let ob = &o.obligation;
         let _ = writeln!(out, "\n{}  {}", o.rule, o.rule_text);
+        let _ = writeln!(out, "  obligation id    {}", ob.id);
         let _ = writeln!(out, "  value in force   {}", o.value_text);
         let _ = writeln!(out, "  set by           {}", source_text(o, zone));
         if let Some(start) = ob.clock_start {
