@@ -1,4 +1,6 @@
-//! Dispute views: one call, escalation, invoice or obligation explained in one answer (the
+//! Dispute views: any obligation a report lists, or every obligation of one record (a call,
+//! escalation, invoice, review, issue or breach) or of a client's month, quarter, interval or
+//! fact, explained in one answer (the
 //! rule and its catalog text, the value in force and the record that set it, clock start, due
 //! instant, verdict and by how much, the excused windows that bore on it, and every event that
 //! proves it with its occurred and recorded times), and the resolution of ids "as printed
@@ -14,14 +16,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use chrono_tz::Tz;
-use opsledger_domain::ids::{CallId, ClientId, EscalationId, InvoiceId};
-use opsledger_domain::rules::{RuleId, RuleValue, BASIS_POINTS_PER_WHOLE};
+use opsledger_domain::ids::ClientId;
+use opsledger_domain::rules::RuleId;
 use opsledger_projections::model::{ClientRecord, ReadModel};
+use opsledger_projections::obligation_id::{self, SubjectRef};
 use opsledger_projections::obligations::{Obligation, Subject};
 use opsledger_projections::source::{value_source, ValueSource};
-use opsledger_projections::verdict::{
-    excusal, windows_seen, Excusal, ExcusedWindow, Unit, Verdict,
-};
+use opsledger_projections::verdict::{excusal, windows_seen, Excusal, ExcusedWindow, Verdict};
 use opsledger_projections::{AsOf, EventRef, Period, Projections, ReportError};
 use opsledger_store::{Direction, EventFilter, EventStore, StoreError, StreamId};
 use serde::Serialize;
@@ -34,10 +35,21 @@ use crate::ledger::Target;
 use crate::progress::Progress;
 use crate::report::{self, Basis};
 
+mod lookup;
+mod scope;
+mod words;
+pub use lookup::printed_stream;
+use scope::{record_scope, Wanted};
+pub use words::{human_secs, money, outcome, rule_text, value_text};
+
 /// What `explain` (and, for its stream forms, `timeline`) accepts, for the hint on an unknown id.
-pub const ACCEPTED_FORMS: &str = "a call, escalation or invoice id as reports print it (e.g. \
-     1656680400.12), the same with its stream prefix (call-…, escalation-…, invoice-…), or one \
-     obligation of it as RULE:ID (e.g. R-ESC-1:1656680400.12)";
+pub const ACCEPTED_FORMS: &str = "an obligation id as reports print it, RULE:SUBJECT (e.g. \
+     R-ESC-1:1656680400.12, R-ESC-2:esc-7/tier-1, R-QA-1:acme-dental/2026-10, \
+     R-REP-3:acme-dental/2026-Q4, R-BIL-3:acme-dental/suspension@2547), or its subject alone: a \
+     call, escalation, invoice, review, quality issue, breach or account issue id (with or \
+     without its stream prefix: call-…, escalation-…, invoice-…, review-…, qualityissue-…, \
+     breach-…, accountissue-…) or CLIENT/MONTH, CLIENT/QUARTER, CLIENT/FROM/TO, \
+     CLIENT/KIND@POSITION";
 
 /// Events sharing a correlation id with the evidence are listed when the group holds at most
 /// this many; a larger group is a batch (an import run, a demo month), not one dispute's story.
@@ -53,14 +65,29 @@ pub enum EntityKind {
     Escalation,
     /// An invoice.
     Invoice,
+    /// A QA review.
+    Review,
+    /// A quality issue.
+    QualityIssue,
+    /// A conduct breach.
+    Breach,
+    /// An account issue.
+    AccountIssue,
+    /// Something of a client that is not one record: a month, a quarter, an interval, or a
+    /// fact of the client's own stream.
+    Client,
 }
 
 impl EntityKind {
-    /// Every kind, in the order a bare id is tried.
-    pub const ALL: [EntityKind; 3] = [
+    /// Every kind of record, in the order a bare id is tried.
+    pub const ALL: [EntityKind; 7] = [
         EntityKind::Call,
         EntityKind::Escalation,
         EntityKind::Invoice,
+        EntityKind::Review,
+        EntityKind::QualityIssue,
+        EntityKind::Breach,
+        EntityKind::AccountIssue,
     ];
 
     /// The stream category of its records.
@@ -69,6 +96,20 @@ impl EntityKind {
             EntityKind::Call => "call",
             EntityKind::Escalation => "escalation",
             EntityKind::Invoice => "invoice",
+            EntityKind::Review => "review",
+            EntityKind::QualityIssue => "qualityissue",
+            EntityKind::Breach => "breach",
+            EntityKind::AccountIssue => "accountissue",
+            EntityKind::Client => "client",
+        }
+    }
+
+    /// How the answer names it: "call", "quality issue", ….
+    pub fn words(self) -> &'static str {
+        match self {
+            EntityKind::QualityIssue => "quality issue",
+            EntityKind::AccountIssue => "account issue",
+            other => other.category(),
         }
     }
 
@@ -90,6 +131,30 @@ pub struct Asked {
     pub stream_id: String,
     /// The one rule asked about (`RULE:ID`), or every obligation of the record.
     pub rule: Option<RuleId>,
+    /// R-ESC-2's unreachable tier, when the id named one (`ID/tier-N`).
+    pub tier: Option<u32>,
+}
+
+/// What `explain_view` explains, once the stream of its id is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// A record by kind and id (without its stream prefix), and R-ESC-2's tier if one was asked.
+    Record {
+        /// The kind of record.
+        kind: EntityKind,
+        /// Its id.
+        id: String,
+        /// The unreachable tier.
+        tier: Option<u32>,
+    },
+    /// Something of the client that is not one record: its obligations are those whose printed
+    /// subject is `subject`, among those of `period`.
+    Client {
+        /// The subject as parsed from the printed id.
+        subject: SubjectRef,
+        /// The period whose obligations hold it.
+        period: Period,
+    },
 }
 
 /// Splits `R-ESC-1:rest` into the rule and the rest; any other text is all id.
@@ -296,13 +361,14 @@ fn not_seen(kind: EntityKind, id: &str) -> AppError {
     }
 }
 
-/// Explains one record of one client's view, as of a basis, judging pending deadlines at
-/// `evaluated_at`. Pure: the same view and arguments give the same draft.
+/// Explains what `lookup` names in one client's view (one record's obligations, or those of
+/// the client whose printed subject it is), as of a basis, judging pending deadlines at
+/// `evaluated_at`; `rule` keeps that rule's alone. Pure: the same view and arguments give the
+/// same draft.
 pub fn explain_view(
     view: &Projections,
     client_id: &ClientId,
-    kind: EntityKind,
-    id: &str,
+    lookup: &Lookup,
     rule: Option<RuleId>,
     as_of: AsOf,
     evaluated_at: DateTime<Utc>,
@@ -315,147 +381,50 @@ pub fn explain_view(
         .ok_or_else(|| AppError::Report(ReportError::UnknownClient(client_id.clone())))?;
     let rules = model.rules_view(client, &as_of);
     let windows = windows_seen(model, client, &as_of);
-    let bad_id = |e| AppError::InvalidRequest {
-        what: format!("{} id {id:?}", kind.category()),
-        detail: format!("{e}"),
-    };
     let mut draft = Draft {
         time_zone: chrono_tz::UTC,
         obligations: Vec::new(),
         windows: windows.clone(),
         events: BTreeMap::new(),
     };
-    // The instants whose obligations are collected, and which obligations are this record's.
-    let mut instants: Vec<DateTime<Utc>> = Vec::new();
-    let wanted: Box<dyn Fn(&Obligation) -> bool + '_> = match kind {
-        EntityKind::Call => {
-            let call_id = CallId::new(id).map_err(bad_id)?;
-            let slot = model.calls.slot(&call_id);
-            let call = model
-                .calls
-                .by_key(&call_id)
-                .filter(|c| as_of.sees(&c.connected))
-                .ok_or_else(|| not_seen(kind, id))?;
-            instants.push(call.connected.occurred_at);
-            show_call(&mut draft, call, &as_of, "this call");
-            for esc in client
-                .escalations
-                .iter()
-                .filter_map(|s| model.escalations.get(*s))
-                .filter(|e| e.call.is_some() && e.call == slot)
-            {
-                show_escalation(
-                    &mut draft,
-                    esc,
-                    &as_of,
-                    &format!("escalation {} of this call", esc.escalation_id),
-                );
-            }
-            Box::new(
-                move |o: &Obligation| matches!(&o.subject, Subject::Call { call_id: c } if *c == call_id),
+    let (period, wanted): (Period, Wanted<'_>) = match lookup {
+        Lookup::Record { kind, id, tier } => {
+            let (instants, of_record) = record_scope(model, client, &as_of, *kind, id, &mut draft)?;
+            let first = instants.iter().min().copied().unwrap_or(evaluated_at);
+            let last = instants.iter().max().copied().unwrap_or(evaluated_at);
+            let tier = *tier;
+            // `ID/tier-N` names R-ESC-2's obligation for that unreachable tier alone.
+            let of_tier = move |o: &Obligation| match (tier, &o.subject) {
+                (None, _) => true,
+                (Some(t), Subject::Escalation { tier: Some(x), .. }) => *x == t,
+                (Some(_), _) => false,
+            };
+            (
+                Period {
+                    from: first,
+                    to: just_after(last),
+                },
+                Box::new(move |o: &Obligation| of_record(o) && of_tier(o)),
             )
         }
-        EntityKind::Escalation => {
-            let escalation_id = EscalationId::new(id).map_err(bad_id)?;
-            let esc = model
-                .escalations
-                .by_key(&escalation_id)
-                .filter(|e| as_of.sees(&e.opened))
-                .ok_or_else(|| not_seen(kind, id))?;
-            instants.push(esc.opened.occurred_at);
-            instants.extend(esc.unreachable.iter().map(|m| m.event.occurred_at));
-            show_escalation(&mut draft, esc, &as_of, "this escalation");
-            let call = esc.call.and_then(|s| model.calls.get(s));
-            if let Some(call) = call {
-                instants.push(call.connected.occurred_at);
-                show_call(
-                    &mut draft,
-                    call,
-                    &as_of,
-                    &format!("call {} it escalates", call.call_id),
-                );
-            }
-            let call_id = call.map(|c| c.call_id.clone());
-            // The escalation's own rules, and R-ESC-1 of the call it escalates, which its
-            // first attempt meets.
-            Box::new(move |o: &Obligation| match &o.subject {
-                Subject::Escalation {
-                    escalation_id: e, ..
-                } => *e == escalation_id,
-                Subject::Call { call_id: c } => {
-                    o.rule == RuleId::Esc1 && call_id.as_ref() == Some(c)
-                }
-                _ => false,
-            })
-        }
-        EntityKind::Invoice => {
-            let invoice_id = InvoiceId::new(id).map_err(bad_id)?;
-            let invoice = model
-                .invoices
-                .by_key(&invoice_id)
-                .filter(|i| as_of.sees(&i.issued))
-                .ok_or_else(|| not_seen(kind, id))?;
-            instants.push(invoice.issued.occurred_at);
-            draft.show(invoice.issued, "this invoice: issued");
-            for p in invoice.payments.iter().filter(|p| as_of.sees(&p.event)) {
-                draft.show(p.event, format!("payment of {} (minor units)", p.amount));
-            }
-            for c in invoice.credits.iter().filter(|c| as_of.sees(&c.event)) {
-                draft.show(
-                    c.event,
-                    format!("credit note of {} (minor units)", c.amount),
-                );
-            }
-            let mut suspensions = Vec::new();
-            for notice in client
-                .default_notices
-                .iter()
-                .filter(|n| as_of.sees(&n.event) && n.invoice_ids.contains(&invoice_id))
-            {
-                draft.show(
-                    notice.event,
-                    format!(
-                        "payment default notice {} citing this invoice",
-                        notice.notice_id
-                    ),
-                );
-                for s in client
-                    .suspensions
-                    .iter()
-                    .filter(|s| s.notice_id == notice.notice_id && as_of.sees(&s.event))
-                {
-                    instants.push(s.event.occurred_at);
-                    suspensions.push(s.event.position);
-                    draft.show(
-                        s.event,
-                        format!("suspension relying on notice {}", notice.notice_id),
-                    );
-                    if let Some(r) = s.resumed.filter(|r| as_of.sees(r)) {
-                        draft.show(r, "service resumed after that suspension");
-                    }
-                }
-            }
-            Box::new(move |o: &Obligation| match &o.subject {
-                Subject::Invoice { invoice_id: i } => *i == invoice_id,
-                Subject::Suspension => o.evidence.iter().any(|e| suspensions.contains(&e.position)),
-                _ => false,
-            })
+        Lookup::Client { subject, period } => {
+            let subject = subject.clone();
+            (
+                *period,
+                Box::new(move |o: &Obligation| {
+                    obligation_id::parse(&o.id).is_ok_and(|p| p.subject == subject)
+                }),
+            )
         }
     };
-    let first = instants.iter().min().copied().unwrap_or(evaluated_at);
-    let last = instants.iter().max().copied().unwrap_or(evaluated_at);
-    draft.time_zone = rules.agreement_at(first).calendar.time_zone;
-    let period = Period {
-        from: first,
-        to: just_after(last),
-    };
+    draft.time_zone = rules.agreement_at(period.from).calendar.time_zone;
     let report = view.obligation_report(client_id, period, as_of, evaluated_at)?;
     for o in report
         .obligations
         .into_iter()
         .filter(|o| wanted(o) && rule.map_or(true, |r| r == o.rule))
     {
-        let explained = explain_obligation(model, client, &as_of, &windows, o);
+        let explained = explain_obligation(model, client, &as_of, &windows, draft.time_zone, o);
         let rule = explained.rule;
         for (i, e) in explained.obligation.evidence.iter().enumerate() {
             draft.show(*e, evidence_role(&explained.obligation, i, e));
@@ -477,63 +446,17 @@ pub fn explain_view(
     }
     if let Some(r) = rule {
         if draft.obligations.is_empty() {
+            let what = match lookup {
+                Lookup::Record { kind, id, .. } => format!("{} {id}", kind.words()),
+                Lookup::Client { subject, .. } => format!("{subject:?}"),
+            };
             return Err(AppError::InvalidRequest {
-                what: format!("{r}:{id}"),
-                detail: format!(
-                    "{r} opened no obligation for {} {id} as of the requested basis",
-                    kind.category()
-                ),
+                what: format!("{r} for {what}"),
+                detail: "no such obligation as of the requested basis".to_owned(),
             });
         }
     }
     Ok(draft)
-}
-
-fn show_call(
-    draft: &mut Draft,
-    call: &opsledger_projections::model::CallRecord,
-    as_of: &AsOf,
-    whose: &str,
-) {
-    let mut show = |e: Option<EventRef>, what: &str| {
-        if let Some(e) = e.filter(|e| as_of.sees(e)) {
-            draft.show(e, format!("{whose}: {what}"));
-        }
-    };
-    show(Some(call.connected), "entered the queue");
-    show(call.answered, "answered");
-    show(call.voicemail, "routed to voicemail");
-    show(call.abandoned.map(|a| a.event), "left the queue");
-    show(call.completed, "completed");
-    for classification in &call.classifications {
-        show(Some(classification.event), "classified");
-    }
-    show(call.first_documentation.map(|d| d.event), "documented");
-    show(call.complete_documentation, "documented in full");
-    show(call.documentation_delivered, "documentation delivered");
-}
-
-fn show_escalation(
-    draft: &mut Draft,
-    esc: &opsledger_projections::model::EscalationRecord,
-    as_of: &AsOf,
-    whose: &str,
-) {
-    if as_of.sees(&esc.opened) {
-        draft.show(esc.opened, format!("{whose}: opened"));
-    }
-    for a in esc.attempts.iter().filter(|a| as_of.sees(&a.event)) {
-        draft.show(
-            a.event,
-            format!("{whose}: contact attempted, tier {}", a.tier),
-        );
-    }
-    for m in esc.unreachable.iter().filter(|m| as_of.sees(&m.event)) {
-        draft.show(m.event, format!("{whose}: tier {} unreachable", m.tier));
-    }
-    if let Some(d) = esc.digest.filter(|d| as_of.sees(d)) {
-        draft.show(d, format!("{whose}: listed in a digest"));
-    }
 }
 
 /// Why an obligation cites its `i`-th evidence event: the first is its clock start (when the
@@ -562,8 +485,22 @@ fn explain_obligation(
     client: &ClientRecord,
     as_of: &AsOf,
     windows: &[ExcusedWindow],
+    zone: Tz,
     o: Obligation,
 ) -> ExplainedObligation {
+    let stamp = |at: DateTime<Utc>| local(at, zone);
+    let describe = |w: &ExcusedWindow| {
+        let cause = serde_json::to_value(w.cause)
+            .ok()
+            .and_then(|c| c.as_str().map(|c| c.replace('_', " ")))
+            .unwrap_or_default();
+        format!(
+            "window {} ({cause}, {} to {})",
+            w.window_id,
+            stamp(w.from),
+            w.to.map_or_else(|| "still open".to_owned(), stamp)
+        )
+    };
     // The value is looked up at the clock start, except R-ESC-3's, whose clock starts when the
     // interval closes but whose interval is the one in force when the item was raised.
     let value_at = match (o.rule, o.evidence.first()) {
@@ -582,7 +519,7 @@ fn explain_obligation(
             Excusal::Whole(w) => vec![AppliedWindow {
                 explanation: format!(
                     "reading (a): {} held the whole performance interval, {} to {}",
-                    w.describe(),
+                    describe(&w),
                     stamp(start),
                     stamp(due)
                 ),
@@ -594,7 +531,7 @@ fn explain_obligation(
                 .map(|w| AppliedWindow {
                     explanation: format!(
                         "reading (b): {} held the due instant {}; the clock stood still while it was open, extending the deadline {}",
-                        w.describe(),
+                        describe(&w),
                         stamp(due),
                         ext.map_or_else(|| "until it closes".to_owned(), |e| format!("to {}", stamp(e)))
                     ),
@@ -611,171 +548,19 @@ fn explain_obligation(
         value_text: value_text(&o.rule_value),
         value_source: source,
         value_at,
-        outcome: outcome(&o),
+        outcome: outcome(&o, zone),
         windows_applied,
         obligation: o,
     }
 }
 
-fn stamp(at: DateTime<Utc>) -> String {
-    opsledger_projections::verdict::stamp(at)
-}
-
-/// A duration in whole seconds, for people: "4 min 12 s", "2 h 5 min", "3 d 4 h".
-pub fn human_secs(secs: u64) -> String {
-    let (d, h, m, s) = (
-        secs / 86_400,
-        secs % 86_400 / 3_600,
-        secs % 3_600 / 60,
-        secs % 60,
-    );
-    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "min"), (s, "s")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n} {unit}"))
-        .collect();
-    match parts.as_slice() {
-        [] => "0 s".to_owned(),
-        // Two units say enough to a reader; the exact figure is in the JSON.
-        [a] => a.clone(),
-        [a, b, ..] => format!("{a} {b}"),
-    }
-}
-
-/// A rule value in words.
-pub fn value_text(value: &RuleValue) -> String {
-    let plural = |n: u64, one: &str, many: &str| {
-        if n == 1 {
-            format!("1 {one}")
-        } else {
-            format!("{n} {many}")
-        }
-    };
-    match value {
-        RuleValue::Seconds(n) => human_secs(*n),
-        RuleValue::Minutes(n) => human_secs(n.saturating_mul(60)),
-        RuleValue::Hours(n) => human_secs(n.saturating_mul(3_600)),
-        RuleValue::Days(n) => plural(*n, "day (client-local)", "days (client-local)"),
-        RuleValue::Years(n) => plural(*n, "year", "years"),
-        RuleValue::BusinessDays(n) => plural(*n, "business day", "business days"),
-        RuleValue::BusinessHours(n) => plural(*n, "business hour", "business hours"),
-        RuleValue::BusinessHoursElseFirstHourOfNextPeriod(n) => format!(
-            "{} in business hours, else the end of the first business hour of the next period",
-            plural(*n, "business hour", "business hours")
-        ),
-        RuleValue::NthBusinessDayOfNextMonth(n) => {
-            format!("business day {n} of the next month")
-        }
-        RuleValue::WithinCalendarQuarter => "within the calendar quarter".to_owned(),
-        RuleValue::Immediate => format!(
-            "immediately (within {} s)",
-            opsledger_domain::rules::SOP_IMMEDIATE_TOLERANCE_SECS
-        ),
-        RuleValue::SameBusinessDay => "the same business day".to_owned(),
-        RuleValue::BasisPoints(bp) => format!("{} %", percent(*bp)),
-        RuleValue::Agents(n) => plural(*n, "agent", "agents"),
-        RuleValue::WithMonthlyReport => "with the monthly report".to_owned(),
-        RuleValue::NoLaterThanPeriodStart => "no later than the period's first day".to_owned(),
-        RuleValue::NoticeMustPrecede => "a written notice must precede it".to_owned(),
-        RuleValue::OnOrAfterTerminationDate => "on or after the termination date".to_owned(),
-        RuleValue::TrailingFeesMonths(n) => format!("fees of the {n} preceding months"),
-        RuleValue::Currency(c) => c.to_string(),
-        RuleValue::Languages(l) => l.join(", "),
-        RuleValue::Qualitative => {
-            "qualitative (no number: judged by the events themselves)".to_owned()
-        }
-        RuleValue::NotApplicable => "not applicable".to_owned(),
-        RuleValue::Unconfigured => "unconfigured".to_owned(),
-    }
-}
-
-fn percent(bp: u64) -> String {
-    let per_percent = BASIS_POINTS_PER_WHOLE / 100;
-    format!("{}.{:02}", bp / per_percent, bp % per_percent)
-}
-
-/// The verdict in words, with by how much.
-pub fn outcome(o: &Obligation) -> String {
-    match &o.verdict {
-        Verdict::Met { met_at } => match o.due_at {
-            Some(due) if *met_at <= due => {
-                let early = u64::try_from((due - *met_at).num_seconds()).unwrap_or(0);
-                format!("met, {} before the due instant", human_secs(early))
-            }
-            _ => "met".to_owned(),
-        },
-        Verdict::Missed { by, met_at } => {
-            let amount = match by.unit {
-                Unit::Seconds => human_secs(by.amount),
-                Unit::Days => format!("{} day(s)", by.amount),
-                Unit::BasisPoints => format!("{} percentage points", percent(by.amount)),
-                Unit::Findings => format!("{} finding(s) or field(s)", by.amount),
-            };
-            match met_at {
-                Some(_) => format!("missed by {amount} (performed late)"),
-                None => format!("missed by {amount} (not performed by the evaluation instant)"),
-            }
-        }
-        Verdict::Pending { due_at, held_by } if !held_by.is_empty() => {
-            format!("pending, held by {}", held_by.join(", "))
-        }
-        Verdict::Pending {
-            due_at: Some(due), ..
-        } => format!("pending, due {}", stamp(*due)),
-        Verdict::Pending { .. } => "pending".to_owned(),
-        Verdict::Excused { window_ids, .. } => {
-            let ids: Vec<&str> = window_ids.iter().map(|w| w.as_str()).collect();
-            format!("excused by window {}", ids.join(", "))
-        }
-        Verdict::ChainExhausted { last_tier } => {
-            format!("chain exhausted: tier {last_tier}, the last of the chain, was unreachable")
-        }
-        Verdict::NoData { reason, .. } => format!("no data recorded: {reason}"),
-        Verdict::NotApplicable { reason } => format!("not applicable: {reason}"),
-        Verdict::Unconfigured { missing } => format!("unconfigured: {missing}"),
-        Verdict::NotComputable { reason } => format!("not computable: {reason}"),
-    }
-}
-
-/// The catalog's statement of a rule (`../shared/spec/sop-rules.md`), with its seed section.
-pub fn rule_text(rule: RuleId) -> String {
-    let text = match rule {
-        RuleId::Ans1 => "answer target: clock starts when the call enters the queue; met by agent pickup",
-        RuleId::Ans2 => "maximum queue time: clock starts when the call enters the queue; met by pickup, or voicemail routing when voicemail is enabled",
-        RuleId::Ans3 => "greeting under the client's name, never the agency's; judged by QA findings",
-        RuleId::Ans4 => "language English unless the agreement adds others; judged by QA findings",
-        RuleId::Doc1 => "a call resulting in an action, inquiry or booking is documented with caller name, contact, nature of call and action taken",
-        RuleId::Doc2 => "documentation delivered to the client's designated channel: clock starts when the call completes",
-        RuleId::Esc1 => "urgent escalation initiated: clock starts when the call completes; met by the first escalation attempt to the chain",
-        RuleId::Esc2 => "unreachable contact: clock starts when a contact is marked unreachable; met by an attempt to the next tier",
-        RuleId::Esc3 => "non-urgent items compiled and delivered at the agreed interval: met by a digest covering the item",
-        RuleId::Qa1 => "share of answered calls reviewed per account per calendar month",
-        RuleId::Qa2 => "quality issue addressed with the agent: clock starts when the issue is identified",
-        RuleId::Qa3 => "client-requested review completed: clock starts when the request is received",
-        RuleId::Qa4 => "monthly QA summary to Professional and Enterprise accounts, with the monthly report",
-        RuleId::Qa5 => "agent conduct breach addressed immediately (same business day)",
-        RuleId::Cov1 => "a 24/7 account has at least two agents on duty at every instant",
-        RuleId::Com1 => "account issue communicated to the client: clock starts when the issue is identified",
-        RuleId::Rep1 => "monthly performance report to Professional and Enterprise accounts",
-        RuleId::Rep2 => "monthly summary report to Essential accounts",
-        RuleId::Rep3 => "quarterly business review within the calendar quarter",
-        RuleId::Ret1 => "call records kept at least the minimum from the call",
-        RuleId::Ret2 => "client data deleted after termination, unless a legal hold or longer agreed retention applies",
-        RuleId::Ret3 => "confidentiality obligations survive termination",
-        RuleId::Ret4 => "caller data used only for the account on which it was received",
-        RuleId::Bil1 => "invoices issued monthly, no later than the first day of the period billed",
-        RuleId::Bil2 => "payment due by the invoice's due date",
-        RuleId::Bil3 => "suspension for late payment only after a written notice of payment default",
-        RuleId::Bil4 => "a price change takes effect only after written notice",
-        RuleId::Bil5 => "invoices in the agreed currency (USD unless agreed otherwise)",
-        RuleId::Bil6 => "final invoice on termination, issued on or after the effective date",
-        RuleId::Lia1 => "liability capped at the fees paid in the months preceding the claim",
-        RuleId::Trm1 => "termination by notice takes effect after the notice period",
-        RuleId::Trm2 => "immediate termination only for a permitted cause, cited",
-        RuleId::Amd1 => "a material SOP change takes effect only after notice to clients",
-        RuleId::Amd2 => "pricing adjustment: see R-BIL-4",
-    };
-    format!("{text} [SOP {}]", rule.seed_section())
+/// An instant in the client's zone, to the second, with the zone named.
+pub fn local(at: DateTime<Utc>, zone: Tz) -> String {
+    format!(
+        "{} {}",
+        at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S"),
+        zone.name()
+    )
 }
 
 /// The explanation of `raw` (see [`ACCEPTED_FORMS`]) on `basis`: as of a position, only the log
@@ -788,37 +573,13 @@ pub async fn explain(
     progress: &dyn Progress,
 ) -> AppResult<Explanation> {
     let store = report::up_to_date(target, progress).await?;
-    let (rule, rest) = split_rule(raw.trim());
-    let categories: Vec<&str> = EntityKind::ALL.iter().map(|k| k.category()).collect();
-    let stream = resolve_stream(&store, rest, &categories)
-        .await?
-        .ok_or_else(|| unknown_id(raw, ACCEPTED_FORMS))?;
-    let Some(kind) = EntityKind::of_category(stream.category()) else {
-        return Err(AppError::InvalidRequest {
-            what: format!("{raw:?}"),
-            detail: format!(
-                "names the stream {stream}, which explain does not answer about; accepted forms: {ACCEPTED_FORMS} (see `opsledger timeline` for any stream)"
-            ),
-        });
-    };
-    let id = stream
-        .as_str()
-        .split_once('-')
-        .map_or("", |(_, id)| id)
-        .to_owned();
-    let first = store.read_stream(&stream, 0, Direction::Forward, 1).await?;
-    let client = first
-        .first()
-        .and_then(|e| e.client_id.clone())
-        .ok_or_else(|| AppError::InvalidRequest {
-            what: stream.to_string(),
-            detail: "its first event names no client".to_owned(),
-        })?;
-    let client = report::client_id(&client)?;
+    let resolved = lookup::resolve(&store, raw).await?;
+    let client = resolved.client.clone();
     let as_of = basis.as_of();
     let evaluated_at = basis.evaluated_at(clock);
     let view = report::view_for(&store, &client, as_of).await?;
-    let draft = explain_view(&view, &client, kind, &id, rule, as_of, evaluated_at)?;
+    let found = resolved.lookup(&view, as_of)?;
+    let draft = explain_view(&view, &client, &found, resolved.rule, as_of, evaluated_at)?;
     let position = view.checkpoint().checked_sub(1);
     let (events, notes) = read_events(&store, &draft, as_of, position).await?;
     let mut streams: Vec<String> = Vec::new();
@@ -834,10 +595,11 @@ pub async fn explain(
     Ok(Explanation {
         asked: Asked {
             given: raw.to_owned(),
-            kind,
-            id,
-            stream_id: stream.to_string(),
-            rule,
+            kind: resolved.kind,
+            id: resolved.id,
+            stream_id: resolved.stream.to_string(),
+            rule: resolved.rule,
+            tier: resolved.tier,
         },
         client_id: client.as_str().to_owned(),
         time_zone: draft.time_zone.name().to_owned(),

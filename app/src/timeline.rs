@@ -17,12 +17,24 @@ use crate::ledger::Target;
 use crate::progress::Progress;
 
 /// The stream categories a bare id is looked up in, in this order.
-const TIMELINE_CATEGORIES: [&str; 4] = ["call", "escalation", "invoice", "client"];
+const TIMELINE_CATEGORIES: [&str; 9] = [
+    "call",
+    "escalation",
+    "invoice",
+    "review",
+    "qualityissue",
+    "breach",
+    "accountissue",
+    "excusedwindow",
+    "client",
+];
 
 /// What `timeline` accepts, for the hint on an unknown id.
 const TIMELINE_FORMS: &str = "a stream id (call-…, escalation-…, invoice-…, client-…, any \
-     stream `opsledger events` prints) or a call, escalation, invoice or client id as reports \
-     print it (e.g. 1656680400.12)";
+     stream `opsledger events` prints), a call, escalation, invoice, review, issue, breach, \
+     excused window or client id as reports print it (e.g. 1656680400.12), or an obligation id as reports print \
+     it (RULE:SUBJECT, e.g. R-ESC-1:1656680400.12 or R-QA-1:acme-dental/2026-10: the stream of \
+     its record, or its client's)";
 
 /// Events read per page of a stream.
 const STREAM_PAGE: usize = 10_000;
@@ -51,7 +63,7 @@ pub async fn timeline(
 ) -> AppResult<Timeline> {
     let store = crate::report::up_to_date(target, progress).await?;
     // Ids as printed anywhere are accepted: reports print a call's bare id, not its stream.
-    let stream = crate::explain::resolve_stream(&store, stream, &TIMELINE_CATEGORIES)
+    let stream = crate::explain::printed_stream(&store, stream, &TIMELINE_CATEGORIES)
         .await?
         .ok_or_else(|| crate::explain::unknown_id(stream, TIMELINE_FORMS))?;
     let mut events = Vec::new();

@@ -3,7 +3,8 @@
 //! instant, "missed by", the evidence in the call's and the escalation's streams, the events
 //! correlated with them, and the head it reflects; as-of bases move the answer as they move
 //! reports; bare ids as reports print them reach `timeline` and `explain`, and an unknown id
-//! gets the accepted forms.
+//! gets the accepted forms; obligations not about one call, escalation or invoice (an account
+//! issue, a month, a quarter, a client fact) are explained by their printed ids.
 
 use chrono::{DateTime, Utc};
 use opsledger_app::explain::{self, EntityKind};
@@ -382,7 +383,7 @@ async fn explains_a_recorded_esc1_miss(target: Target) {
     assert!(
         o.windows_applied[0]
             .explanation
-            .contains("extending the deadline to 2026-10-08T13:11:00Z"),
+            .contains("extending the deadline to 2026-10-08 14:11:00 Europe/London"),
         "{}",
         o.windows_applied[0].explanation
     );
@@ -438,6 +439,114 @@ async fn explains_a_recorded_esc1_miss(target: Target) {
     assert!(error.to_string().contains("R-BIL-2"), "{error}");
 }
 
+/// What is not one call, escalation or invoice is explained too, by the id reports print:
+/// an account issue, a client's month and quarter, and a fact of the client's stream; a bad
+/// or foreign id is refused saying why; `timeline` takes the same ids.
+async fn explains_every_kind_of_subject(target: Target) {
+    record_dispute(&target).await;
+    let clock = FixedClock(at("2026-12-01T00:00:00Z"));
+    let basis = judged_at("2026-11-01T00:00:00Z");
+    let ask = |id: &'static str| {
+        let (target, basis, clock) = (&target, &basis, &clock);
+        async move { explain::explain(target, id, basis, clock, &NoProgress).await }
+    };
+
+    let issue = ask("R-COM-1:ai-hc-0001").await.unwrap();
+    assert_eq!(issue.asked.kind, EntityKind::AccountIssue);
+    assert_eq!(issue.obligations.len(), 1);
+    assert_eq!(issue.obligations[0].obligation.id, "R-COM-1:ai-hc-0001");
+    assert!(issue
+        .events
+        .iter()
+        .any(|e| e.stream_id == "accountissue-ai-hc-0001"));
+
+    // A month: every obligation of the month, each printed with the same subject.
+    let month = ask("harbor-clinic/2026-10").await.unwrap();
+    assert_eq!(month.asked.kind, EntityKind::Client);
+    assert_eq!(month.asked.stream_id, "client-harbor-clinic");
+    let rules: Vec<RuleId> = month.obligations.iter().map(|o| o.rule).collect();
+    assert!(rules.contains(&RuleId::Qa1), "{rules:?}");
+    for o in &month.obligations {
+        assert!(
+            o.obligation.id.ends_with(":harbor-clinic/2026-10"),
+            "{}",
+            o.obligation.id
+        );
+    }
+    let qa1 = ask("R-QA-1:harbor-clinic/2026-10").await.unwrap();
+    assert_eq!(qa1.obligations.len(), 1);
+    assert_eq!(qa1.obligations[0].rule, RuleId::Qa1);
+    assert_eq!(qa1.time_zone, "Europe/London");
+    // The month is the client's local month: R-QA-1 is judged at its end, local midnight
+    // (GMT by then).
+    assert_eq!(
+        qa1.obligations[0].obligation.clock_start,
+        Some(at("2026-11-01T00:00:00Z"))
+    );
+    let quarter = ask("R-REP-3:harbor-clinic/2026-Q4").await.unwrap();
+    assert_eq!(quarter.obligations.len(), 1);
+    assert_eq!(
+        quarter.obligations[0].obligation.id,
+        "R-REP-3:harbor-clinic/2026-Q4"
+    );
+    // The quarter opens at local midnight on 1 October (BST).
+    assert_eq!(
+        quarter.obligations[0].obligation.clock_start,
+        Some(at("2026-09-30T23:00:00Z"))
+    );
+
+    // An SOP amendment as it applies to the client: its event is the agency's, not the
+    // client's, and is found all the same (non-material: R-AMD-1 does not apply).
+    let sop = ask("R-AMD-1:harbor-clinic/sop-amendment@9").await.unwrap();
+    assert_eq!(sop.obligations.len(), 1);
+    assert!(matches!(
+        sop.obligations[0].obligation.verdict,
+        Verdict::NotApplicable { .. }
+    ));
+
+    // Bad forms and facts that are not there are refused saying why.
+    let bad = ask("R-REP-3:harbor-clinic/2026-Q7").await.unwrap_err();
+    assert!(bad.to_string().contains("2026-Q4"), "{bad}");
+    let none = ask("R-BIL-3:harbor-clinic/suspension@1").await.unwrap_err();
+    assert!(none.to_string().contains("no such obligation"), "{none}");
+    let far = ask("harbor-clinic/suspension@99999").await.unwrap_err();
+    assert!(far.to_string().contains("holds no event"), "{far}");
+
+    let story = opsledger_app::timeline::timeline(
+        &target,
+        "R-QA-1:harbor-clinic/2026-10",
+        Some(at("2026-11-01T00:00:00Z")),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(story.stream_id, "client-harbor-clinic");
+    // An excused window as reports print it ("excused by fm-outage").
+    let window = opsledger_app::timeline::timeline(
+        &target,
+        "fm-outage",
+        Some(at("2026-11-01T00:00:00Z")),
+        &clock,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(window.stream_id, "excusedwindow-fm-outage");
+}
+
+#[tokio::test]
+async fn every_kind_of_subject_is_explained_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    explains_every_kind_of_subject(Target::File(dir.path().join("t.ledger"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_subject_is_explained_on_postgres() {
+    let url = opsledger_tests::pg::server().fresh_database().await;
+    explains_every_kind_of_subject(Target::Postgres(url)).await;
+}
+
 #[tokio::test]
 async fn a_recorded_esc1_miss_is_explained_by_one_call_embedded() {
     let dir = tempfile::tempdir().unwrap();
@@ -448,6 +557,16 @@ async fn a_recorded_esc1_miss_is_explained_by_one_call_embedded() {
 async fn a_recorded_esc1_miss_is_explained_by_one_call_on_postgres() {
     let url = opsledger_tests::pg::server().fresh_database().await;
     explains_a_recorded_esc1_miss(Target::Postgres(url)).await;
+}
+
+#[test]
+fn payments_and_credits_read_as_money_not_minor_units() {
+    use opsledger_domain::money::{Currency, Money};
+    assert_eq!(
+        explain::money(&Money::new(19_318_500, Currency::PKR)),
+        "193,185.00 PKR"
+    );
+    assert_eq!(explain::money(&Money::new(-5, Currency::GBP)), "−0.05 GBP");
 }
 
 #[test]

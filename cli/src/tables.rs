@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use crate::render::{count, cut, CELL_CHARS};
 
+pub mod billing;
+pub mod retention;
+
 /// Who a report is about, as its tables name it.
 #[derive(Debug, Clone)]
 pub struct ClientContext {
@@ -116,6 +119,10 @@ pub fn rule_value(value: &Value) -> String {
         ("business_hours", Some(n)) => count(n, "business hour", "business hours"),
         ("basis_points", Some(n)) => percent(n),
         ("agents", Some(n)) => count(n, "agent", "agents"),
+        ("trailing_fees_months", Some(n)) => format!(
+            "the fees paid in the {} preceding",
+            count(n, "month", "months")
+        ),
         ("nth_business_day_of_next_month", Some(n)) => {
             format!("business day {n} of the next month")
         }
@@ -202,42 +209,6 @@ pub fn verdict(value: &Value, ctx: &ClientContext) -> String {
             value["reason"].as_str().unwrap_or_default()
         ),
         other => other.replace('_', " "),
-    }
-}
-
-/// What an obligation is about, as an id the other commands take: a call, escalation or
-/// invoice by its stream (`call-…`, as `opsledger timeline` wants), anything else by kind and id.
-pub fn subject(value: &Value) -> String {
-    let kind = value["kind"].as_str().unwrap_or("?");
-    let id = value
-        .as_object()
-        .and_then(|m| {
-            m.iter()
-                .find(|(k, v)| k.ends_with("_id") && v.is_string())
-                .and_then(|(_, v)| v.as_str())
-        })
-        .map(str::to_owned);
-    let tier = number(&value["tier"]).map(|t| format!(" (tier {t})"));
-    match (kind, id) {
-        ("call" | "escalation" | "invoice", Some(id)) => {
-            format!("{kind}-{id}{}", tier.unwrap_or_default())
-        }
-        (kind, Some(id)) => format!("{} {id}", kind.replace('_', " ")),
-        (kind, None) => {
-            // Months and quarters carry their period rather than an id.
-            let rest: Vec<String> = value
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .filter(|(k, _)| *k != "kind")
-                        .map(|(_, v)| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            format!("{} {}", kind.replace('_', " "), rest.join(" "))
-                .trim_end()
-                .to_owned()
-        }
     }
 }
 
@@ -597,11 +568,12 @@ pub fn sla(
         for g in &gaps {
             writeln!(
                 out,
-                "  - {} to {}: {} on duty, {}",
+                "  - {} to {}: {} on duty, {} ({})",
                 ctx.time_of(&g["from"]).unwrap_or_default(),
                 ctx.time_of(&g["to"]).unwrap_or_default(),
                 count(g["agents_on_duty"].as_u64().unwrap_or(0), "agent", "agents"),
-                verdict(&g["verdict"], ctx)
+                verdict(&g["verdict"], ctx),
+                g["id"].as_str().unwrap_or("?")
             )?;
         }
     }
@@ -718,8 +690,7 @@ pub fn obligations(
         return Ok(());
     }
     let mut t = table(vec![
-        "rule",
-        "subject",
+        "obligation (id for explain)",
         "value in force",
         "clock start",
         "due",
@@ -737,8 +708,8 @@ pub fn obligations(
             })
             .unwrap_or_default();
         t.add_row(vec![
-            o["rule"].as_str().unwrap_or("?").to_owned(),
-            cut(&subject(&o["subject"]), CELL_CHARS),
+            // Whole, never cut: it is what `explain` and `timeline` take.
+            o["id"].as_str().unwrap_or("?").to_owned(),
             cut(&rule_value(&o["rule_value"]), CELL_CHARS / 2),
             ctx.time_of(&o["clock_start"]).unwrap_or_default(),
             ctx.time_of(&o["due_at"]).unwrap_or_default(),
@@ -747,208 +718,12 @@ pub fn obligations(
         ]);
     }
     writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "the whole story of one: opsledger explain <obligation id> (or timeline <obligation id>)"
+    )?;
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn ctx() -> ClientContext {
-        ClientContext {
-            client_id: "acme".to_owned(),
-            name: Some("Acme".to_owned()),
-            zone: chrono_tz::America::New_York,
-        }
-    }
-
-    #[test]
-    fn durations_are_said_in_the_two_largest_units() {
-        assert_eq!(duration_ms(450), "450 ms");
-        assert_eq!(duration_ms(4098), "4.1 s");
-        assert_eq!(duration_ms(9960), "10.0 s");
-        assert_eq!(duration_ms(45_000), "45 s");
-        assert_eq!(duration_ms(207_017), "3 min 28 s");
-        assert_eq!(duration_secs(152), "2 min 32 s");
-        assert_eq!(duration_secs(2_793_900), "32 d 8 h");
-        assert_eq!(duration_secs(3600), "1 h");
-        assert_eq!(duration_secs(0), "0 s");
-    }
-
-    #[test]
-    fn verdicts_and_rule_values_are_in_words() {
-        let c = ctx();
-        assert_eq!(
-            verdict(
-                &json!({"verdict": "missed", "by": {"amount": 152, "unit": "seconds"}, "met_at": "2026-10-01T13:04:33Z"}),
-                &c
-            ),
-            "missed by 2 min 32 s (done 2026-10-01 09:04:33)"
-        );
-        assert_eq!(
-            verdict(
-                &json!({"verdict": "missed", "by": {"amount": 1, "unit": "findings"}, "met_at": null}),
-                &c
-            ),
-            "missed: 1 finding failed, never met"
-        );
-        assert_eq!(
-            verdict(
-                &json!({"verdict": "pending", "due_at": "2026-11-05T22:00:00Z", "held_by": []}),
-                &c
-            ),
-            "pending (due 2026-11-05 17:00:00)"
-        );
-        assert_eq!(
-            verdict(
-                &json!({"verdict": "met", "met_at": "2026-10-01T13:02:01Z"}),
-                &c
-            ),
-            "met"
-        );
-        assert_eq!(rule_value(&json!({"kind": "seconds", "value": 8})), "8 s");
-        assert_eq!(rule_value(&json!({"kind": "minutes", "value": 60})), "1 h");
-        assert_eq!(
-            rule_value(&json!({"kind": "languages", "value": ["en", "es"]})),
-            "languages: en, es"
-        );
-        assert_eq!(
-            rule_value(&json!({"kind": "basis_points", "value": 1000})),
-            "10.00 %"
-        );
-        assert_eq!(rule_value(&json!({"kind": "qualitative"})), "qualitative");
-        assert_eq!(
-            subject(&json!({"kind": "call", "call_id": "a-1"})),
-            "call-a-1"
-        );
-        assert_eq!(
-            subject(&json!({"kind": "escalation", "escalation_id": "e", "tier": 2})),
-            "escalation-e (tier 2)"
-        );
-        assert_eq!(
-            subject(&json!({"kind": "quality_issue", "issue_id": "q"})),
-            "quality issue q"
-        );
-    }
-
-    fn figures(offered: u64, answered: u64, sl: Option<u64>, asa: Option<u64>) -> Value {
-        json!({"offered": offered, "answered": answered, "abandoned": 1,
-            "abandoned_by_reason": {"caller_hung_up": 1, "queue_timeout": 0, "queue_empty": 0, "caller_left_with_key": 0},
-            "voicemail": 0, "unresolved": 0, "answered_within_target": answered - 1,
-            "abandoned_within_target": 0, "service_level_basis_points": sl,
-            "max_queue_breaches": 1, "answered_wait_total_ms": 0,
-            "average_speed_of_answer_ms": asa, "longest_wait_ms": 152_000,
-            "talk_calls": answered, "talk_total_ms": 0, "average_talk_ms": 207_017})
-    }
-
-    fn provenance() -> Value {
-        json!({"position": 41, "head_hash": "9f3c2a0b1d4e5f60718293a4b5c6d7e8f9", "request": {}})
-    }
-
-    fn window() -> Value {
-        json!([{"window_id": "fm-1", "cause": "force_majeure", "from": "2026-10-20T09:10:00Z",
-            "to": "2026-10-20T11:05:00Z", "evidence": []}])
-    }
-
-    #[test]
-    fn the_sla_table_is_a_summary_with_words_and_local_times() {
-        let tally = |met: u64, missed: u64| {
-            json!({"met": met, "missed": missed, "excused": 0, "pending": 0,
-            "not_applicable": 0, "unconfigured": 0, "not_computable": 0})
-        };
-        let report = json!({
-            "client_id": "acme", "month": "2026-10",
-            "period": {"from": "2026-10-01T04:00:00Z", "to": "2026-11-01T04:00:00Z"},
-            "as_of": {"basis": "head"}, "checkpoint": 42, "evaluated_at": "2026-11-10T00:00:00Z",
-            "answer_target": {"kind": "seconds", "value": 8},
-            "max_queue_time": {"kind": "seconds", "value": 45},
-            "calls": {"raw": figures(12, 10, Some(7500), Some(4098)), "normal": figures(11, 10, Some(8182), Some(4098)), "calls_in_excused_windows": 1},
-            "by_queue": {"main": {"raw": figures(12, 10, Some(7500), Some(4098)), "normal": figures(11, 10, Some(8182), Some(4098)), "calls_in_excused_windows": 1}},
-            "excused_windows": window(),
-            "qa_coverage": {"answered": 10, "reviewed": 1, "reviewed_basis_points": 1000, "required": {"kind": "basis_points", "value": 1000}},
-            "coverage_gaps": [],
-            "rules": {"R-ANS-1": tally(9, 2), "R-ANS-2": tally(10, 1), "R-AMD-1": tally(0, 0)},
-            "provenance": provenance(),
-        });
-        let mut out = Vec::new();
-        sla(&report, &ctx(), None, &mut out).unwrap();
-        insta::assert_snapshot!("sla_table", String::from_utf8(out).unwrap());
-        let mut out = Vec::new();
-        let unknown = sla(&report, &ctx(), Some("night"), &mut out).unwrap_err();
-        assert!(unknown.to_string().contains("queues: main"), "{unknown}");
-    }
-
-    #[test]
-    fn the_obligations_table_summarises_by_rule_then_lists_what_was_not_met() {
-        let evidence = json!([{"position": 7, "event_id": "00000000-0000-0000-0000-000000000007",
-            "occurred_at": "2026-10-01T13:01:56Z", "recorded_at": "2026-10-01T13:01:57Z"}]);
-        let obligation = |rule: &str, call: &str, verdict: Value| {
-            json!({
-            "rule": rule, "subject": {"kind": "call", "call_id": call},
-            "clock_start": "2026-10-01T13:01:56Z", "rule_value": {"kind": "seconds", "value": 8},
-            "due_at": "2026-10-01T13:02:04Z", "verdict": verdict, "evidence": evidence, "note": null})
-        };
-        let report = json!({
-            "client_id": "acme",
-            "period": {"from": "2026-10-01T04:00:00Z", "to": "2026-11-01T04:00:00Z"},
-            "as_of": {"basis": "position", "value": 41}, "checkpoint": 42,
-            "evaluated_at": "2026-11-10T00:00:00Z",
-            "excused_windows": [],
-            "rules": [
-                {"rule": "R-ANS-1", "note": null, "tally": {"met": 1, "missed": 1, "excused": 0, "pending": 1, "not_applicable": 0, "unconfigured": 0, "not_computable": 0}},
-                {"rule": "R-ESC-1", "note": null, "tally": {"met": 0, "missed": 1, "excused": 0, "pending": 0, "not_applicable": 0, "unconfigured": 0, "not_computable": 0}},
-                {"rule": "R-QA-5", "note": "needs a review", "tally": {"met": 0, "missed": 0, "excused": 0, "pending": 0, "not_applicable": 0, "unconfigured": 0, "not_computable": 0}}],
-            "obligations": [
-                obligation("R-ANS-1", "c-1", json!({"verdict": "met", "met_at": "2026-10-01T13:02:01Z"})),
-                obligation("R-ANS-1", "c-2", json!({"verdict": "missed", "by": {"amount": 152, "unit": "seconds"}, "met_at": "2026-10-01T13:04:36Z"})),
-                obligation("R-ANS-1", "c-3", json!({"verdict": "pending", "due_at": "2026-11-12T14:00:00Z", "held_by": []})),
-                {"rule": "R-ESC-1", "subject": {"kind": "escalation", "escalation_id": "e-1", "tier": null},
-                    "clock_start": "2026-10-01T13:10:00Z", "rule_value": {"kind": "minutes", "value": 3},
-                    "due_at": "2026-10-01T13:13:00Z", "verdict": {"verdict": "missed", "by": {"amount": 2_793_900, "unit": "seconds"}, "met_at": null},
-                    "evidence": evidence, "note": null},
-            ],
-            "provenance": provenance(),
-        });
-        let queue_of = |call: &str| (call == "c-2").then(|| "main".to_owned());
-        let mut out = Vec::new();
-        obligations(
-            &report,
-            &ctx(),
-            &ObligationFilter::default(),
-            &queue_of,
-            &mut out,
-        )
-        .unwrap();
-        insta::assert_snapshot!("obligations_table", String::from_utf8(out).unwrap());
-
-        let by_queue = ObligationFilter {
-            queue: Some("main".to_owned()),
-            ..ObligationFilter::default()
-        };
-        let mut out = Vec::new();
-        obligations(&report, &ctx(), &by_queue, &queue_of, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.contains("1 obligation not met")
-                && text.contains("call-c-2")
-                && !text.contains("c-3"),
-            "{text}"
-        );
-
-        let met = ObligationFilter {
-            verdict: Some("met".to_owned()),
-            rule: Some("r-ans-1".to_owned()),
-            queue: None,
-        };
-        let mut out = Vec::new();
-        obligations(&report, &ctx(), &met, &queue_of, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.contains("1 obligation met")
-                && text.contains("call-c-1")
-                && !text.contains("call-c-2"),
-            "{text}"
-        );
-    }
-}
+mod tests;

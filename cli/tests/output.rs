@@ -76,6 +76,35 @@ fn the_demo_narrative_says_what_its_reports_say() {
 }
 
 #[test]
+fn the_demo_lists_its_credentials_window_once() {
+    // Issue 16 derives the missing-credentials window from the credentials' expiry and
+    // restoration; the demo recorded one of its own beside it, so Thames listed two.
+    let report: Value = serde_json::from_str(&ok(&run(
+        demo_ledger(),
+        &[
+            "report",
+            "obligations",
+            "--client",
+            "thames-property",
+            "--month",
+            "2026-10",
+            "--evaluated-at",
+            "2026-11-11T00:00:00Z",
+            "--format",
+            "json",
+        ],
+    )))
+    .unwrap();
+    let windows = report["excused_windows"].as_array().unwrap();
+    let credentials: Vec<&Value> = windows
+        .iter()
+        .filter(|w| w["cause"] == "missing_credentials")
+        .collect();
+    assert_eq!(credentials.len(), 1, "{windows:#?}");
+    assert_eq!(windows.len(), 2, "credentials and the outage: {windows:#?}");
+}
+
+#[test]
 fn clients_lists_each_client_with_name_zone_plan_and_standing() {
     let dir = demo_ledger();
     let table = ok(&run(dir, &["clients", "--at", "2026-11-10T00:00:00Z"]));
@@ -347,6 +376,68 @@ fn report_and_timeline_tables_are_summaries_in_words_not_flattened_json() {
             at,
         ],
     ));
+    // Billing and retention: the standing first, money with its currency, times in words; no
+    // flattened keys, raw minor units or instants to the nanosecond.
+    let billing = ok(&run(
+        dir,
+        &[
+            "report",
+            "billing",
+            "--client",
+            "indus-telehealth",
+            "--evaluated-at",
+            at,
+        ],
+    ));
+    assert!(
+        billing.contains("(indus-telehealth) · billing"),
+        "{billing}"
+    );
+    let standing = billing.find("status").expect("a status");
+    let invoices = billing.find("invoices in issue order").expect("invoices");
+    assert!(standing < invoices, "the standing comes first:\n{billing}");
+    for expected in [
+        "balance outstanding",
+        "liability cap (R-LIA-1)",
+        " PKR",
+        "past due",
+    ] {
+        assert!(billing.contains(expected), "{expected} in\n{billing}");
+    }
+    assert!(
+        !billing.contains("amount_minor") && !billing.contains("invoices.evidence"),
+        "no flattened keys:\n{billing}"
+    );
+    assert!(widest_line(&billing) <= 160, "{billing}");
+    let retention = ok(&run(
+        dir,
+        &[
+            "report",
+            "retention",
+            "--client",
+            "whitfield-legal",
+            "--month",
+            "2026-10",
+            "--evaluated-at",
+            at,
+        ],
+    ));
+    for expected in [
+        "took effect 2026-10-16",
+        "confidentiality (R-RET-3)",
+        "legal hold",
+        "America/Chicago",
+        "deletions due in 2026-10",
+    ] {
+        assert!(retention.contains(expected), "{expected} in\n{retention}");
+    }
+    assert!(
+        !retention.contains("held_by") && !retention.contains("T05:00:00"),
+        "no flattened keys or raw instants:\n{retention}"
+    );
+    assert!(retention.lines().count() < 60, "a summary:\n{retention}");
+    assert!(widest_line(&retention) <= 160, "{retention}");
+
     let (summary, misses) = obligations
         .split_once("not met (times in America/New_York)")
         .unwrap();

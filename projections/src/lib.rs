@@ -8,6 +8,7 @@
 pub mod billing;
 pub mod facts;
 pub mod model;
+pub mod obligation_id;
 pub mod obligations;
 pub mod position;
 pub mod profile;

@@ -159,6 +159,10 @@ pub enum Subject {
 /// One obligation and its verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Obligation {
+    /// The id reports print and `explain`/`timeline` accept: `RULE:SUBJECT`
+    /// (`crate::obligation_id`).
+    #[serde(default)]
+    pub id: String,
     /// The rule judged.
     pub rule: RuleId,
     /// What it is about.
@@ -180,6 +184,9 @@ pub struct Obligation {
 /// An R-COV-1 gap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageGap {
+    /// The printed id of its obligation, for `explain`.
+    #[serde(default)]
+    pub id: String,
     /// Start.
     pub from: DateTime<Utc>,
     /// End.
@@ -202,6 +209,7 @@ impl Obligation {
                 },
                 Verdict::Missed { .. } | Verdict::Excused { .. },
             ) => Some(CoverageGap {
+                id: self.id.clone(),
                 from: *from,
                 to: *to,
                 agents_on_duty: *agents_on_duty,
@@ -548,9 +556,17 @@ impl Ctx<'_> {
             self.tallies.entry(rule).or_default().add(&verdict);
             return;
         }
+        let subject = subject.make();
         self.out.push(Obligation {
+            id: crate::obligation_id::obligation_id(
+                rule,
+                &self.client.client_id,
+                &subject,
+                &self.period,
+                evidence,
+            ),
             rule,
-            subject: subject.make(),
+            subject,
             clock_start,
             rule_value,
             due_at,

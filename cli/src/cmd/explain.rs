@@ -7,7 +7,7 @@ use std::io::Write as _;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
-use opsledger_app::explain::{ExplainedObligation, Explanation};
+use opsledger_app::explain::{EntityKind, ExplainedObligation, Explanation};
 use opsledger_app::report::Basis;
 use opsledger_app::{SystemClock, Target};
 use opsledger_projections::source::ValueSource;
@@ -26,9 +26,11 @@ pub enum ExplainFormat {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// What to explain: a call, escalation or invoice id as reports print it (e.g.
-    /// 1656680400.12), the same with its stream prefix (call-…, escalation-…, invoice-…), or
-    /// one obligation of it as RULE:ID (e.g. R-ESC-1:1656680400.12).
+    /// What to explain: an obligation id as reports print it, RULE:SUBJECT (e.g.
+    /// R-ESC-1:1656680400.12, R-QA-1:acme-dental/2026-10, R-BIL-3:acme-dental/suspension@2547),
+    /// or a subject alone: a call, escalation, invoice, review, quality issue, breach or account
+    /// issue id (with or without its stream prefix), or CLIENT/MONTH, CLIENT/QUARTER (2026-Q4),
+    /// CLIENT/FROM/TO, CLIENT/KIND@POSITION.
     id: String,
     /// Explain on the log up to and including this global position.
     #[arg(long, conflicts_with_all = ["as_of_recorded", "as_of_occurred"])]
@@ -133,14 +135,21 @@ pub fn screen(e: &Explanation) -> String {
     let zone: Tz = e.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored on purpose.
-    let _ = writeln!(
-        out,
-        "{} {} ({}) of client {}",
-        e.asked.kind.category(),
-        e.asked.id,
-        e.asked.stream_id,
-        e.client_id
-    );
+    let _ = match e.asked.kind {
+        EntityKind::Client => writeln!(
+            out,
+            "{} of client {} (stream {})",
+            e.asked.id, e.client_id, e.asked.stream_id
+        ),
+        kind => writeln!(
+            out,
+            "{} {} ({}) of client {}",
+            kind.words(),
+            e.asked.id,
+            e.asked.stream_id,
+            e.client_id
+        ),
+    };
     let _ = writeln!(
         out,
         "times in {} with UTC in brackets; on {}; pending deadlines judged at {}",
@@ -157,6 +166,7 @@ pub fn screen(e: &Explanation) -> String {
     for o in &e.obligations {
         let ob = &o.obligation;
         let _ = writeln!(out, "\n{}  {}", o.rule, o.rule_text);
+        let _ = writeln!(out, "  obligation id    {}", ob.id);
         let _ = writeln!(out, "  value in force   {}", o.value_text);
         let _ = writeln!(out, "  set by           {}", source_text(o, zone));
         if let Some(start) = ob.clock_start {

@@ -285,6 +285,14 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
                 };
                 tables::obligations(&value, &ctx, &filter, &queue_of, &mut out)?;
             }
+            (ReportKind::Billing { .. }, Format::Table) => {
+                let ctx = context(&projections, client, request.evaluated_at)?;
+                tables::billing::write(&value, &ctx, &mut out)?;
+            }
+            (ReportKind::Retention { month, .. }, Format::Table) => {
+                let ctx = context(&projections, client, request.evaluated_at)?;
+                tables::retention::write(&value, &ctx, &month.to_string(), &mut out)?;
+            }
             (_, Format::Csv) => {
                 let dir = common.out_dir.as_ref().map(|d| {
                     if common.all_clients {

@@ -19,8 +19,10 @@ use crate::tables::{self, ClientContext};
 
 #[derive(Debug, Args)]
 pub struct TimelineArgs {
-    /// The stream: `call-…`, `escalation-…`, `invoice-…`, `client-…`, … (see `opsledger events`),
-    /// or a call, escalation, invoice or client id as reports print it, without the prefix.
+    /// The stream: `call-…`, `escalation-…`, `invoice-…`, `client-…`, … (see `opsledger events`);
+    /// a call, escalation, invoice, review, issue, breach, excused window or client id as
+    /// reports print it, without the prefix; or an obligation id as reports print it
+    /// (`R-ESC-1:hc-0001`, `R-QA-1:acme-dental/2026-10`: its record's stream, or its client's).
     stream: String,
     /// The instant pending deadlines are judged at (default: now).
     #[arg(long)]
@@ -133,7 +135,7 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
             time(e.occurred_at),
             time(e.recorded_at),
             e.event_type.clone(),
-            summary(&e.data, &timeline.stream_id),
+            summary(&e.data, &timeline.stream_id, zone),
         ]);
     }
     let n = u64::try_from(timeline.events.len()).unwrap_or(u64::MAX);
@@ -148,7 +150,7 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec![
-            "rule",
+            "obligation (id for explain)",
             "value in force",
             "clock start",
             "due",
@@ -157,7 +159,8 @@ pub async fn run(target: &Target, args: TimelineArgs) -> anyhow::Result<()> {
         ]);
     for o in &timeline.obligations {
         table.add_row(vec![
-            o.rule.as_str().to_owned(),
+            // Whole, never cut: it is what `explain` takes.
+            o.id.clone(),
             tables::rule_value(&serde_json::to_value(&o.rule_value)?),
             o.clock_start.map(time).unwrap_or_default(),
             o.due_at.map(time).unwrap_or_default(),
@@ -208,10 +211,49 @@ async fn client_zone(target: &Target, client: &str) -> anyhow::Result<chrono_tz:
     Ok(zone)
 }
 
-/// An event's data in one short line: its scalar fields as `key value`, nested objects and
-/// lists by their size; what the row already says (the client, the instant, the stream's own
-/// id) left out; cut with a marker.
-fn summary(data: &str, stream: &str) -> String {
+/// One field of an event's data as a person reads it: money as money, durations in words,
+/// instants in the client's zone (named in the heading), nested objects and lists by their
+/// size.
+fn field(key: &str, value: &Value, zone: chrono_tz::Tz) -> String {
+    match value {
+        Value::Object(inner) if inner.contains_key("amount_minor") => {
+            format!("{key} {}", tables::billing::money(value))
+        }
+        Value::Object(inner) => format!("{key} {{{} fields}}", inner.len()),
+        Value::Array(items) => format!("{key} [{}]", items.len()),
+        Value::Number(n) if key.ends_with("_ms") => match n.as_u64() {
+            Some(ms) => format!(
+                "{} {}",
+                key.trim_end_matches("_ms"),
+                tables::duration_ms(ms)
+            ),
+            None => format!("{key} {n}"),
+        },
+        Value::Number(n) if key.ends_with("_secs") || key.ends_with("_seconds") => {
+            match n.as_u64() {
+                Some(secs) => format!(
+                    "{} {}",
+                    key.trim_end_matches("_secs").trim_end_matches("_seconds"),
+                    tables::duration_secs(secs)
+                ),
+                None => format!("{key} {n}"),
+            }
+        }
+        Value::String(s) => match s.parse::<DateTime<Utc>>() {
+            Ok(at) => format!(
+                "{key} {}",
+                at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S")
+            ),
+            Err(_) => format!("{key} {s}"),
+        },
+        Value::Null => format!("{key} –"),
+        other => format!("{key} {other}"),
+    }
+}
+
+/// An event's data in one short line: its fields as `key value` (see [`field`]); what the row
+/// already says (the client, the instant, the stream's own id) left out; cut with a marker.
+fn summary(data: &str, stream: &str, zone: chrono_tz::Tz) -> String {
     let own_id = format!("{}_id", stream.split('-').next().unwrap_or_default());
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(data) else {
         return render::cut(data, render::CELL_CHARS);
@@ -219,13 +261,38 @@ fn summary(data: &str, stream: &str) -> String {
     let parts: Vec<String> = map
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "client_id" | "at") && **k != own_id)
-        .map(|(k, v)| match v {
-            Value::Object(inner) => format!("{k} {{{} fields}}", inner.len()),
-            Value::Array(items) => format!("{k} [{}]", items.len()),
-            Value::String(s) => format!("{k} {s}"),
-            Value::Null => format!("{k} –"),
-            other => format!("{k} {other}"),
-        })
+        .map(|(k, v)| field(k, v, zone))
         .collect();
     render::cut(&parts.join(", "), render::CELL_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_summaries_say_money_durations_and_local_times() {
+        let data = serde_json::json!({
+            "client_id": "acme", "at": "2026-10-12T03:05:00Z", "payment_id": "pay-1",
+            "amount": {"amount_minor": 19_318_500, "currency": "PKR"},
+            "wait_ms": 152_000, "notice_seconds": 3600,
+            "effective_at": "2026-11-01T04:00:00Z", "tags": ["a"], "note": null
+        });
+        let zone = chrono_tz::America::New_York;
+        let line = summary(&data.to_string(), "payment-pay-1", zone);
+        // The row says the client and the instant; the stream names the payment.
+        assert!(
+            line.starts_with("amount 193,185.00 PKR, effective_at 2026-11-01 00:00:00, no"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("client_id") && !line.contains("pay-1"),
+            "{line}"
+        );
+        let say = |key: &str| field(key, &data[key], zone);
+        assert_eq!(say("wait_ms"), "wait 2 min 32 s");
+        assert_eq!(say("notice_seconds"), "notice 1 h");
+        assert_eq!(say("tags"), "tags [1]");
+        assert_eq!(say("note"), "note –");
+    }
 }

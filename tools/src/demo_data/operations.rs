@@ -458,15 +458,8 @@ fn credentials(ctx: &mut Ctx) -> Result<(), DemoError> {
             at: window.from,
         }),
     );
-    excused_window(
-        ctx,
-        THAMES,
-        "cred",
-        ExcuseCause::MissingCredentials,
-        window.from,
-        window.to,
-        "Property-portal credentials expired; documentation cannot be entered",
-    )?;
+    // The expiry and the restoration are the excused window (R-DOC-2's missing credentials):
+    // the projections derive it from these two events, so no window of its own is opened.
     ctx.plan.record(
         window.to,
         Command::RestoreCredentials(CredentialsRestored {

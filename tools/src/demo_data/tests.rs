@@ -335,7 +335,9 @@ fn every_planted_situation_is_in_the_events() {
         .count();
     assert!(incomplete >= 1);
 
-    // Both excuse causes.
+    // Both excuse causes: force majeure as a window of its own, missing credentials from the
+    // credentials' expiry and restoration alone (the projections derive its window from them,
+    // issue 16), so the demo opens no window of its own beside them.
     let causes: BTreeSet<String> = events
         .iter()
         .filter_map(|e| match e {
@@ -344,7 +346,10 @@ fn every_planted_situation_is_in_the_events() {
         })
         .collect();
     assert!(causes.contains(&format!("{:?}", ExcuseCause::ForceMajeure)));
-    assert!(causes.contains(&format!("{:?}", ExcuseCause::MissingCredentials)));
+    assert!(!causes.contains(&format!("{:?}", ExcuseCause::MissingCredentials)));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, DomainEvent::CredentialsExpired(_))));
     // Calls during the outage.
     let outage: Vec<(DateTime<Utc>, DateTime<Utc>)> = {
         let opened: Vec<_> = events
