@@ -156,7 +156,7 @@ const WIDTH: f64 = 720.0;
 const PANEL_HEIGHT: f64 = 140.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
-const TOP: f64 = 40.0;
+const TOP: f64 = 60.0;
 const GAP: f64 = 50.0;
 
 /// The series as a self-contained SVG: three panels sharing the minute axis (events/s, p99
@@ -177,7 +177,7 @@ pub(crate) fn svg(series: &[Minute], title: &str) -> String {
             "#b3531b",
         ),
         (
-            "RSS of the load process (MiB)",
+            "RSS of the load process, which keeps every acknowledged id for its checks (MiB)",
             series.iter().map(|m| m.rss_mib).collect(),
             "#2f7d32",
         ),
