@@ -788,9 +788,19 @@ pub async fn explain(
     progress: &dyn Progress,
 ) -> AppResult<Explanation> {
     let store = report::up_to_date(target, progress).await?;
+    explain_in(&store, raw, basis, clock).await
+}
+
+/// [`explain`] on a store already open (a server keeps one open and its read model current).
+pub async fn explain_in(
+    store: &Arc<dyn EventStore>,
+    raw: &str,
+    basis: &Basis,
+    clock: &dyn Clock,
+) -> AppResult<Explanation> {
     let (rule, rest) = split_rule(raw.trim());
     let categories: Vec<&str> = EntityKind::ALL.iter().map(|k| k.category()).collect();
-    let stream = resolve_stream(&store, rest, &categories)
+    let stream = resolve_stream(store, rest, &categories)
         .await?
         .ok_or_else(|| unknown_id(raw, ACCEPTED_FORMS))?;
     let Some(kind) = EntityKind::of_category(stream.category()) else {
@@ -817,10 +827,10 @@ pub async fn explain(
     let client = report::client_id(&client)?;
     let as_of = basis.as_of();
     let evaluated_at = basis.evaluated_at(clock);
-    let view = report::view_for(&store, &client, as_of).await?;
+    let view = report::view_for(store, &client, as_of).await?;
     let draft = explain_view(&view, &client, kind, &id, rule, as_of, evaluated_at)?;
     let position = view.checkpoint().checked_sub(1);
-    let (events, notes) = read_events(&store, &draft, as_of, position).await?;
+    let (events, notes) = read_events(store, &draft, as_of, position).await?;
     let mut streams: Vec<String> = Vec::new();
     for e in &events {
         if !streams.contains(&e.stream_id) {
