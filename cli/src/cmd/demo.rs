@@ -143,8 +143,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 .map_or_else(|| format!("{:?}", billing.status), str::to_owned),
         ]);
         let base = args.out.join(format!("{}-{ym}", client.client_id.as_str()));
-        let mut html =
-            std::io::BufWriter::new(std::fs::File::create(base.with_extension("sla.html"))?);
         let profile = projections.client_profile(&client.client_id, AsOf::Head, sla.period.from)?;
         let provenance = opsledger_app::report::provenance(
             &store,
@@ -158,7 +156,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             },
         )
         .await?;
-        crate::html::write_sla(&sla, &obligations, &profile, &provenance, &mut html)?;
+        std::fs::write(
+            base.with_extension("sla.html"),
+            opsledger_views::sla_page(&sla, &obligations, &profile, &provenance),
+        )?;
         std::fs::write(
             base.with_extension("obligations.json"),
             serde_json::to_vec_pretty(&obligations)?,

@@ -233,19 +233,27 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
                     let obligations =
                         projections.obligation_report(client, sla.period, as_of, at)?;
                     let profile = projections.client_profile(client, as_of, sla.period.from)?;
-                    crate::html::write_sla(&sla, &obligations, &profile, &provenance, &mut out)?;
+                    out.write_all(
+                        opsledger_views::sla_page(&sla, &obligations, &profile, &provenance)
+                            .as_bytes(),
+                    )?;
                 }
                 ReportKind::Obligations { month, .. } => {
                     let period = projections.month_period(client, *month, as_of)?;
                     let obligations = projections.obligation_report(client, period, as_of, at)?;
                     let profile = projections.client_profile(client, as_of, period.from)?;
-                    crate::html::write_obligations(&obligations, &profile, &provenance, &mut out)?;
+                    out.write_all(
+                        opsledger_views::obligations_page(&obligations, &profile, &provenance)
+                            .as_bytes(),
+                    )?;
                 }
                 ReportKind::Billing { .. } => {
                     let billing = projections.billing_report(client, as_of, at)?;
                     let profile =
                         projections.client_profile(client, as_of, billing.evaluated_at)?;
-                    crate::html::write_billing(&billing, &profile, &provenance, &mut out)?;
+                    out.write_all(
+                        opsledger_views::billing_page(&billing, &profile, &provenance).as_bytes(),
+                    )?;
                 }
                 ReportKind::Retention { .. } => {
                     unreachable!("--format html for retention is refused on entry")

@@ -52,7 +52,7 @@ async fn write_html(
         _ => None,
     };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    crate::html::write_timeline(timeline, profile.as_ref(), &mut out)?;
+    out.write_all(opsledger_views::timeline_page(timeline, profile.as_ref()).as_bytes())?;
     out.flush()?;
     Ok(())
 }

@@ -1,8 +1,6 @@
 //! The billing page: the account's status, balance and days past due as tiles, then the
 //! invoices, the payment default notices and the R-LIA-1 liability cap with its evidence.
 
-use std::io::Write;
-
 use opsledger_app::report::Provenance;
 use opsledger_projections::billing::{BillingReport, BillingStatus};
 use opsledger_projections::profile::ClientProfile;
@@ -33,13 +31,12 @@ fn status_words(status: BillingStatus) -> (&'static str, &'static str) {
     }
 }
 
-/// Writes the billing state of a client as one HTML document.
-pub fn write_billing(
+/// The billing state of a client as one HTML document.
+pub fn billing_page(
     report: &BillingReport,
     profile: &ClientProfile,
     provenance: &Provenance,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> String {
     let zone = profile.time_zone;
     let title = format!(
         "{} — billing on {}",
@@ -202,6 +199,5 @@ pub fn write_billing(
         body.push_str("</details>");
     }
     body.push_str(&provenance_html(provenance));
-    write!(out, "{}", document(&title, profile, &meta, &body))?;
-    Ok(())
+    document(&title, profile, &meta, &body)
 }

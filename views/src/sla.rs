@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -515,15 +514,14 @@ fn tiles(report: &SlaReport) -> String {
     out
 }
 
-/// Writes the SLA report of one client-local month as one HTML document. `obligations` is
+/// The SLA report of one client-local month as one HTML document. `obligations` is
 /// the obligation report of the same period, basis and evaluation instant.
-pub fn write_sla(
+pub fn sla_page(
     report: &SlaReport,
     obligations: &ObligationReport,
     profile: &ClientProfile,
     provenance: &Provenance,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> String {
     let zone = profile.time_zone;
     let month = report.month.first_day().format("%B %Y").to_string();
     let title = format!("{} — SLA report, {month}", profile.display_name());
@@ -608,6 +606,5 @@ pub fn write_sla(
     body.push_str(&windows_html(&report.excused_windows, zone));
     body.push_str("<h2>Definitions</h2><p>A call is offered when it enters the queue; its wait runs from then to agent pickup, voicemail routing or abandonment. The service level is the share of resolved calls (offered minus those whose outcome is not known yet) answered within the R-ANS-1 target; a call answered after exactly the target meets it. R-ANS-2 is breached only by a wait longer than the maximum. Figures under normal operating conditions leave out calls whose wait overlaps an excused window whose cause concerns answer times (force majeure, an unnotified volume change); missing client credentials do not. An excused window excuses a performance that had to happen inside it, or extends a deadline falling inside it by the time the clock stood still in it, and only for rules its cause concerns. R-QA-1 counts answered calls reviewed by the month's QA summary deadline.</p>");
     body.push_str(&provenance_html(provenance));
-    write!(out, "{}", document(&title, profile, &meta, &body))?;
-    Ok(())
+    document(&title, profile, &meta, &body)
 }

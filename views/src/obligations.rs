@@ -4,7 +4,6 @@
 //! the JSON form lists every one.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use opsledger_app::report::Provenance;
 use opsledger_projections::obligations::{Obligation, ObligationReport};
@@ -14,13 +13,12 @@ use opsledger_projections::verdict::Verdict;
 use super::sla::{misses_table, windows_html};
 use super::{basis_words, document, esc, local, period_words, provenance_html, table};
 
-/// Writes the obligation report of a period as one HTML document.
-pub fn write_obligations(
+/// The obligation report of a period as one HTML document.
+pub fn obligations_page(
     report: &ObligationReport,
     profile: &ClientProfile,
     provenance: &Provenance,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+) -> String {
     let zone = profile.time_zone;
     let title = format!(
         "{} — obligations, {}",
@@ -104,6 +102,5 @@ pub fn write_obligations(
     body.push_str("<h2>Excused windows</h2>");
     body.push_str(&windows_html(&report.excused_windows, zone));
     body.push_str(&provenance_html(provenance));
-    write!(out, "{}", document(&title, profile, &meta, &body))?;
-    Ok(())
+    document(&title, profile, &meta, &body)
 }

@@ -3,6 +3,9 @@
 //! charts as inline SVG, no scripts and nothing fetched, so it opens offline and can be
 //! attached to a dispute.
 //!
+//! The crate is pure: every view is a function from report models to a `String`, with no I/O
+//! and no clock, so the CLI prints what it returns and a server sends it.
+//!
 //! Every view reads the public report models of `opsledger_projections` (and the app's
 //! timeline and provenance), never the read model's tables: what the page shows is what the
 //! JSON form of the same report says. Times are printed to the second in the client's zone,
@@ -14,10 +17,10 @@ mod obligations;
 mod sla;
 mod timeline;
 
-pub use billing::write_billing;
-pub use obligations::write_obligations;
-pub use sla::write_sla;
-pub use timeline::write_timeline;
+pub use billing::billing_page;
+pub use obligations::obligations_page;
+pub use sla::sla_page;
+pub use timeline::timeline_page;
 
 use std::fmt::Write as _;
 
@@ -30,28 +33,6 @@ use opsledger_projections::obligations::Subject;
 use opsledger_projections::profile::ClientProfile;
 use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
 use opsledger_projections::{AsOf, EventRef, Period};
-
-/// Where an HTML view exists, for the usage error every other command gives.
-pub const HTML_VIEWS: &str = "`report sla`, `report obligations`, `report billing` and `timeline`";
-
-/// `--format html` asked of a command that has no HTML view: a usage error (exit 64).
-#[derive(Debug)]
-pub struct NoHtmlView {
-    /// The command that was asked.
-    pub command: &'static str,
-}
-
-impl std::fmt::Display for NoHtmlView {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "--format html is not available for `{}`; HTML views exist for {HTML_VIEWS}",
-            self.command
-        )
-    }
-}
-
-impl std::error::Error for NoHtmlView {}
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {

@@ -3,7 +3,6 @@
 //! events opened with their verdicts in words.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use chrono_tz::Tz;
 use opsledger_app::timeline::Timeline;
@@ -82,13 +81,9 @@ fn data_html(data: &str, zone: Tz) -> String {
     }
 }
 
-/// Writes a stream's timeline as one HTML document; `profile` is the stream's client's, if
+/// A stream's timeline as one HTML document; `profile` is the stream's client's, if
 /// it belongs to one (times are then in its zone, otherwise in UTC).
-pub fn write_timeline(
-    timeline: &Timeline,
-    profile: Option<&ClientProfile>,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+pub fn timeline_page(timeline: &Timeline, profile: Option<&ClientProfile>) -> String {
     let zone = profile.map_or(Tz::UTC, |p| p.time_zone);
     let title = match profile {
         Some(p) => format!("{} — timeline of {}", p.display_name(), timeline.stream_id),
@@ -135,10 +130,5 @@ pub fn write_timeline(
             esc(&last.hash.to_hex())
         );
     }
-    write!(
-        out,
-        "{}",
-        document_for(&title, timeline.client_id.as_deref(), zone, &meta, &body)
-    )?;
-    Ok(())
+    document_for(&title, timeline.client_id.as_deref(), zone, &meta, &body)
 }
