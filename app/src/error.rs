@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use opsledger_domain::codec::DecodeError;
 use opsledger_domain::error::DomainError;
-use opsledger_domain::ids::IdError;
+use opsledger_domain::ids::{ClientId, IdError};
 use opsledger_domain::rules::RuleId;
 use opsledger_projections::{ApplyError, FactError, ReportError};
 use opsledger_store::bundle::BundleError;
 use opsledger_store::StoreError;
 
+use crate::access::AuthFailure;
 use crate::crypto::CryptoError;
 
 /// Where refused input came from: a file (or `<stdin>`) and a 1-based line, both optional.
@@ -147,6 +148,17 @@ pub enum AppError {
         client_id: String,
         #[source]
         source: Box<AppError>,
+    },
+    /// A desk request could not be tied to a user (no such user or token, a wrong password
+    /// or secret, a revoked token, an expired session, a disabled user).
+    #[error("not authenticated: {reason}")]
+    Unauthenticated { reason: AuthFailure },
+    /// A desk user asked for what its role may not see: `client`'s data, or (`None`)
+    /// agency-wide data or the access log.
+    #[error("{user} may not read {}", client.as_ref().map_or_else(|| "this (it is not one client's)".to_owned(), |c| format!("client {c}'s data")))]
+    Forbidden {
+        user: String,
+        client: Option<ClientId>,
     },
     /// Something this program should never do happened (a bug, not bad input).
     #[error("internal error: {0}")]

@@ -3,6 +3,7 @@
 //! acting person and progress reporting are parameters ([`Clock`], [`Actor`], [`Progress`]);
 //! every failure is an [`AppError`]. Nothing here parses arguments or prints.
 
+pub mod access;
 pub mod actor;
 pub mod append;
 pub mod clients;

@@ -168,6 +168,8 @@ fn app_exit(error: &AppError) -> u8 {
             exit::DATA_ERROR
         }
         AppError::NoLedger { .. } => exit::UNAVAILABLE,
+        // A desk user the ledger cannot identify, or one asking past its role.
+        AppError::Unauthenticated { .. } | AppError::Forbidden { .. } => exit::NO_PERMISSION,
         AppError::KeyDestroyedDeletionNotRecorded { source, .. } => app_exit(source),
         // A bundle that could not be built because the store failed has the store's status.
         AppError::Bundle(bundle) => {
@@ -231,7 +233,10 @@ fn store_exit(store: &StoreError) -> u8 {
         | StoreError::InvalidEvent { .. }
         | StoreError::EmptyAppend
         | StoreError::AppendTooLarge { .. }
-        | StoreError::DuplicateEventId { .. } => exit::DATA_ERROR,
+        | StoreError::DuplicateEventId { .. }
+        | StoreError::InvalidDeskField { .. }
+        | StoreError::DeskUserExists { .. }
+        | StoreError::DeskTokenExists { .. } => exit::DATA_ERROR,
         StoreError::ConnectionLost { .. }
         | StoreError::Unavailable(_)
         | StoreError::File { .. }

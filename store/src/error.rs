@@ -133,6 +133,18 @@ pub enum StoreError {
     RoleExists { name: String },
     #[error("the data key of client {client_id:?} is destroyed and unreadable, but copies of its bytes remain in {detail}; run the destruction again once no other connection reads the ledger, and it finishes the scrub")]
     ShredIncomplete { client_id: String, detail: String },
+    #[error("desk {field} is invalid: empty, too long, or holding characters it may not hold")]
+    InvalidDeskField { field: &'static str },
+    #[error("desk user {name} already exists")]
+    DeskUserExists { name: String },
+    #[error("desk token {id} already exists")]
+    DeskTokenExists { id: String },
+    #[error("the {table} row {key:?} cannot be read: {detail}")]
+    CorruptDeskRow {
+        table: &'static str,
+        key: String,
+        detail: String,
+    },
     #[error(
         "{what} {value} is out of range: the ledger counts positions and versions up to {limit}"
     )]

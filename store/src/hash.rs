@@ -65,13 +65,13 @@ impl<'de> Deserialize<'de> for Hash {
 const DOMAIN_V1: &[u8] = b"opsledger.event.v1\0";
 const CHAIN_DOMAIN_V1: &[u8] = b"opsledger.chain.v1\0";
 
-fn put_bytes(h: &mut blake3::Hasher, bytes: &[u8]) {
+pub(crate) fn put_bytes(h: &mut blake3::Hasher, bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).expect("envelope fields are far below 4 GiB");
     h.update(&len.to_be_bytes());
     h.update(bytes);
 }
 
-fn put_opt_bytes(h: &mut blake3::Hasher, bytes: Option<&[u8]>) {
+pub(crate) fn put_opt_bytes(h: &mut blake3::Hasher, bytes: Option<&[u8]>) {
     match bytes {
         None => {
             h.update(&[0]);

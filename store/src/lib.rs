@@ -6,6 +6,7 @@
 pub mod api;
 pub mod bundle;
 pub mod canonical;
+pub mod desk;
 pub mod envelope;
 pub mod error;
 pub mod facts;
@@ -21,6 +22,9 @@ pub use api::{
     ClientReadModel, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
     TimeRange,
 };
+pub use desk::{
+    AccessEntry, AccessFilter, AccessHead, DeskSession, DeskStore, DeskToken, DeskUser, NewAccess,
+};
 pub use envelope::{
     AppendOutcome, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
@@ -28,7 +32,7 @@ pub use error::{InvalidEvent, StoreError};
 pub use facts::{FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 pub use hash::{ChainBreak, Hash, VerifyReport};
 pub use keys::{DataKey, Key32};
-pub use postgres::PgStore;
+pub use postgres::{PgStore, ScopedPgStore};
 pub use replica::ReplicaLag;
 pub use sqlite::SqliteStore;
 pub use subscription::Subscription;

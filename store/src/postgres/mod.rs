@@ -6,12 +6,15 @@
 //! from polling the replicated head instead ([`standby`]).
 
 pub mod baseline;
+mod desk;
 mod facts;
 pub mod indexes;
 mod keys;
+mod reads;
 pub mod roles;
 mod rows;
 pub mod schema;
+mod scoped;
 pub mod standby;
 mod writer;
 
@@ -21,13 +24,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::api::{
@@ -43,8 +44,9 @@ use crate::hash::{
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::replica::ReplicaLag;
 use crate::subscription::Subscription;
-use rows::{chain_entry_from_row, decode_row, to_i64, EVENT_COLUMNS};
+use rows::{chain_entry_from_row, to_i64, EVENT_COLUMNS};
 use schema::NOTIFY_CHANNEL;
+pub use scoped::ScopedPgStore;
 
 /// Read connections kept open per store handle.
 pub const READ_POOL_SIZE: usize = 8;
@@ -313,17 +315,6 @@ impl PgStore {
     async fn conn(&self) -> Result<Object> {
         self.inner.pool.get().await.map_err(pool_error)
     }
-
-    async fn query_events(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<RecordedEvent>> {
-        let conn = self.conn().await?;
-        let stmt = conn.prepare_cached(sql).await.map_err(pg_error)?;
-        let rows = conn.query(&stmt, params).await.map_err(pg_error)?;
-        rows.iter().map(decode_row).collect()
-    }
 }
 
 /// What wakes a handle's subscribers when an event is committed.
@@ -419,10 +410,6 @@ async fn listen(
     }
 }
 
-fn limit(max_count: usize) -> i64 {
-    i64::try_from(max_count).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl EventStore for PgStore {
     async fn append_batch(&self, batch: Vec<StreamAppend>) -> Result<Vec<AppendOutcome>> {
@@ -450,48 +437,13 @@ impl EventStore for PgStore {
         direction: Direction,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>> {
-        let sql = match direction {
-            Direction::Forward => format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
-                 ORDER BY stream_version LIMIT $3"
-            ),
-            Direction::Backward => format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version <= $2 \
-                 ORDER BY stream_version DESC LIMIT $3"
-            ),
-        };
-        let from = i64::try_from(from_version).unwrap_or(i64::MAX);
-        let events = self
-            .query_events(&sql, &[&stream_id.as_str(), &from, &limit(max_count)])
-            .await?;
-        if events.is_empty() {
-            let conn = self.conn().await?;
-            let exists = conn
-                .query_opt(
-                    "SELECT 1 FROM events WHERE stream_id = $1 LIMIT 1",
-                    &[&stream_id.as_str()],
-                )
-                .await
-                .map_err(pg_error)?;
-            if exists.is_none() {
-                return Err(StoreError::StreamNotFound {
-                    stream_id: stream_id.to_string(),
-                });
-            }
-        }
-        Ok(events)
+        let conn = self.conn().await?;
+        reads::read_stream(&conn, stream_id, from_version, direction, max_count).await
     }
 
     async fn read_all(&self, from_position: u64, max_count: usize) -> Result<Vec<RecordedEvent>> {
-        let from = i64::try_from(from_position).unwrap_or(i64::MAX);
-        self.query_events(
-            &format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
-                 ORDER BY global_position LIMIT $2"
-            ),
-            &[&from, &limit(max_count)],
-        )
-        .await
+        let conn = self.conn().await?;
+        reads::read_all(&conn, from_position, max_count).await
     }
 
     async fn read_filtered(
@@ -500,84 +452,13 @@ impl EventStore for PgStore {
         from_position: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>> {
-        let from = i64::try_from(from_position).unwrap_or(i64::MAX);
-        let stream = filter.stream_id.as_ref().map(|s| s.as_str().to_owned());
-        let mut clauses: Vec<String> = vec!["global_position >= $1".into()];
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&from];
-        fn push<'a>(
-            clauses: &mut Vec<String>,
-            params: &mut Vec<&'a (dyn ToSql + Sync)>,
-            clause: &str,
-            param: &'a (dyn ToSql + Sync),
-        ) {
-            params.push(param);
-            clauses.push(clause.replace('?', &format!("${}", params.len())));
-        }
-        // Clauses are fixed text; only placeholders carry the caller's values.
-        if !filter.categories.is_empty() {
-            push(
-                &mut clauses,
-                &mut params,
-                "category = ANY(?)",
-                &filter.categories,
-            );
-        }
-        if !filter.event_types.is_empty() {
-            push(
-                &mut clauses,
-                &mut params,
-                "event_type = ANY(?)",
-                &filter.event_types,
-            );
-        }
-        if let Some(client) = &filter.client_id {
-            push(&mut clauses, &mut params, "client_id = ?", client);
-        }
-        if let Some(stream) = &stream {
-            push(&mut clauses, &mut params, "stream_id = ?", stream);
-        }
-        if let Some(correlation) = &filter.correlation_id {
-            push(&mut clauses, &mut params, "correlation_id = ?", correlation);
-        }
-        let ranges: [(&str, &Option<DateTime<Utc>>, &str); 4] = [
-            ("occurred_at", &filter.occurred.from, ">="),
-            ("occurred_at", &filter.occurred.to, "<"),
-            ("recorded_at", &filter.recorded.from, ">="),
-            ("recorded_at", &filter.recorded.to, "<"),
-        ];
-        for (column, bound, op) in ranges {
-            if let Some(t) = bound {
-                push(&mut clauses, &mut params, &format!("{column} {op} ?"), t);
-            }
-        }
-        let max = limit(max_count);
-        params.push(&max);
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE {} ORDER BY global_position LIMIT ${}",
-            clauses.join(" AND "),
-            params.len()
-        );
-        self.query_events(&sql, &params).await
+        let conn = self.conn().await?;
+        reads::read_filtered(&conn, filter, from_position, max_count).await
     }
 
     async fn head(&self) -> Result<Option<Head>> {
         let conn = self.conn().await?;
-        let row = conn
-            .query_one(
-                "SELECT next_position, head_hash, last_recorded_at FROM ledger_head WHERE id = 1",
-                &[],
-            )
-            .await
-            .map_err(pg_error)?;
-        let next: i64 = row.get(0);
-        let next = u64::try_from(next).expect("the schema checks next_position >= 0");
-        let hash: &[u8] = row.get(1);
-        let recorded_at: Option<DateTime<Utc>> = row.get(2);
-        Ok(next.checked_sub(1).map(|position| Head {
-            position,
-            hash: Hash::from_slice(hash).expect("the schema checks the head hash length"),
-            recorded_at: recorded_at.expect("a non-empty ledger has a last recorded_at"),
-        }))
+        reads::head(&conn).await
     }
 
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport> {
@@ -678,20 +559,8 @@ impl EventStore for PgStore {
     }
 
     async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
-        validate_projection_name(name)?;
         let conn = self.conn().await?;
-        let row = conn
-            .query_opt(
-                "SELECT next_position, state FROM projections WHERE name = $1",
-                &[&name],
-            )
-            .await
-            .map_err(pg_error)?;
-        Ok(row.map(|row| ProjectionSnapshot {
-            next_position: u64::try_from(row.get::<_, i64>(0))
-                .expect("the schema checks next_position >= 0"),
-            state: row.get(1),
-        }))
+        reads::load_projection(&conn, name).await
     }
 
     async fn save_projection(
@@ -833,24 +702,7 @@ impl EventStore for PgStore {
 
     async fn client_read_models(&self, client_id: &str) -> Result<Vec<ClientReadModel>> {
         let conn = self.conn().await?;
-        let rows = conn
-            .query(
-                "SELECT name, next_position, body FROM client_read_models \
-                 WHERE client_id = $1 ORDER BY name",
-                &[&client_id],
-            )
-            .await
-            .map_err(pg_error)?;
-        Ok(rows
-            .iter()
-            .map(|row| ClientReadModel {
-                client_id: client_id.to_owned(),
-                name: row.get(0),
-                next_position: u64::try_from(row.get::<_, i64>(1))
-                    .expect("the schema checks next_position >= 0"),
-                body: row.get(2),
-            })
-            .collect())
+        reads::client_read_models(&conn, client_id).await
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {

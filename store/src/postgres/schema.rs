@@ -498,6 +498,97 @@ CREATE POLICY rm_fact_client_reader_read ON rm_fact FOR SELECT TO opsledger_clie
 CREATE INDEX rm_fact_period_idx ON rm_fact (client_id, area, occurred_at);
 "#,
     },
+    Migration {
+        version: 11,
+        description: "the desk: users, tokens, sessions and the hash-chained read audit",
+        // docs/adr/0007-desk-access.md. Apart from `events`: the access log records reads,
+        // not facts of the operations, and must grow with every request without touching the
+        // event chain. It is append-only through triggers, like `events`, and chained through
+        // its own head row, which serialises appends as `ledger_head` does. Users and tokens
+        // are disabled or revoked, never deleted. Only the writer (the serving process) and
+        // the owner write here; auditors read the access log; client readers get nothing.
+        sql: r#"
+CREATE TABLE desk_users (
+    name          text PRIMARY KEY CHECK (name ~ '^[a-z_][a-z0-9_]{0,62}$'),
+    role          text NOT NULL,
+    client_id     text CHECK (client_id IS NULL OR octet_length(client_id) BETWEEN 1 AND 128),
+    password_hash text NOT NULL,
+    created_at    timestamptz NOT NULL,
+    disabled_at   timestamptz
+);
+CREATE TABLE desk_tokens (
+    id          text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{16}$'),
+    user_name   text NOT NULL REFERENCES desk_users (name),
+    secret_hash bytea NOT NULL CHECK (length(secret_hash) = 32),
+    created_at  timestamptz NOT NULL,
+    revoked_at  timestamptz
+);
+CREATE TABLE desk_sessions (
+    id_hash    bytea PRIMARY KEY CHECK (length(id_hash) = 32),
+    user_name  text NOT NULL REFERENCES desk_users (name),
+    created_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE TABLE access_log (
+    seq       bigint PRIMARY KEY CHECK (seq >= 0),
+    at        timestamptz NOT NULL,
+    user_name text NOT NULL,
+    role      text NOT NULL,
+    client_id text,
+    query     text NOT NULL,
+    rows      bigint NOT NULL CHECK (rows >= 0),
+    prev_hash bytea NOT NULL CHECK (length(prev_hash) = 32),
+    hash      bytea NOT NULL CHECK (length(hash) = 32)
+);
+CREATE INDEX access_log_client_idx ON access_log (client_id, seq);
+CREATE INDEX access_log_user_idx ON access_log (user_name, seq);
+CREATE TABLE access_log_head (
+    id        smallint PRIMARY KEY CHECK (id = 1),
+    next_seq  bigint NOT NULL CHECK (next_seq >= 0),
+    head_hash bytea NOT NULL CHECK (length(head_hash) = 32)
+);
+INSERT INTO access_log_head VALUES (1, 0, '\x0000000000000000000000000000000000000000000000000000000000000000');
+
+CREATE FUNCTION opsledger_access_log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'opsledger: % on % is refused; the access log is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$fn$;
+CREATE FUNCTION opsledger_access_head_forward_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF NEW.next_seq < OLD.next_seq THEN
+        RAISE EXCEPTION 'opsledger: the access log head may only move forward (% -> %)', OLD.next_seq, NEW.next_seq
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER access_log_refuse_update_delete BEFORE UPDATE OR DELETE ON access_log
+    FOR EACH ROW EXECUTE FUNCTION opsledger_access_log_refuse_change();
+CREATE TRIGGER access_log_refuse_truncate BEFORE TRUNCATE ON access_log
+    FOR EACH STATEMENT EXECUTE FUNCTION opsledger_access_log_refuse_change();
+CREATE TRIGGER access_log_head_refuse_delete BEFORE DELETE ON access_log_head
+    FOR EACH ROW EXECUTE FUNCTION opsledger_access_log_refuse_change();
+CREATE TRIGGER access_log_head_refuse_truncate BEFORE TRUNCATE ON access_log_head
+    FOR EACH STATEMENT EXECUTE FUNCTION opsledger_access_log_refuse_change();
+CREATE TRIGGER access_log_head_forward_only BEFORE UPDATE ON access_log_head
+    FOR EACH ROW EXECUTE FUNCTION opsledger_access_head_forward_only();
+CREATE TRIGGER desk_users_refuse_delete BEFORE DELETE ON desk_users
+    FOR EACH ROW EXECUTE FUNCTION opsledger_access_log_refuse_change();
+CREATE TRIGGER desk_tokens_refuse_delete BEFORE DELETE ON desk_tokens
+    FOR EACH ROW EXECUTE FUNCTION opsledger_access_log_refuse_change();
+REVOKE EXECUTE ON FUNCTION opsledger_access_log_refuse_change(), opsledger_access_head_forward_only() FROM PUBLIC;
+
+REVOKE ALL ON desk_users, desk_tokens, desk_sessions, access_log, access_log_head FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE (disabled_at) ON desk_users TO opsledger_writer;
+GRANT SELECT, INSERT, UPDATE (revoked_at) ON desk_tokens TO opsledger_writer;
+GRANT SELECT, INSERT, DELETE ON desk_sessions TO opsledger_writer;
+GRANT SELECT, INSERT ON access_log TO opsledger_writer;
+GRANT SELECT, UPDATE (next_seq, head_hash) ON access_log_head TO opsledger_writer;
+GRANT SELECT ON access_log, access_log_head TO opsledger_auditor;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

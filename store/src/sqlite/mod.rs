@@ -4,6 +4,7 @@
 //! [`writer`]); reads run on a small pool of read-only connections beside it (WAL mode).
 //! The semantics match the PostgreSQL backend: both plan appends with the shared planner.
 
+mod desk;
 mod facts;
 mod keys;
 mod projection;

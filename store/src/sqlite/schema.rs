@@ -147,6 +147,76 @@ const MIGRATIONS: &[&str] = &[
     // areas (calls) that have a fact in its month by client, area and occurred-at, and reads
     // the client's small standing areas by client and area, instead of every row it has.
     "CREATE INDEX rm_fact_period ON rm_fact (client_id, area, occurred_at);",
+    // 7: the desk's users, tokens, sessions and the read audit (ADR 0007), apart from the
+    // event log. The access log is append-only like `events`, chained through its own head
+    // row; users and tokens are never deleted (the access log names them), only disabled or
+    // revoked, once.
+    "CREATE TABLE desk_users (
+        name          TEXT    PRIMARY KEY,
+        role          TEXT    NOT NULL,
+        client_id     TEXT,
+        password_hash TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL,
+        disabled_at   INTEGER
+    );
+    CREATE TABLE desk_tokens (
+        id          TEXT    PRIMARY KEY,
+        user_name   TEXT    NOT NULL REFERENCES desk_users (name),
+        secret_hash BLOB    NOT NULL CHECK (length(secret_hash) = 32),
+        created_at  INTEGER NOT NULL,
+        revoked_at  INTEGER
+    );
+    CREATE TABLE desk_sessions (
+        id_hash    BLOB    PRIMARY KEY CHECK (length(id_hash) = 32),
+        user_name  TEXT    NOT NULL REFERENCES desk_users (name),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX desk_sessions_expires ON desk_sessions (expires_at);
+    CREATE TABLE access_log (
+        seq       INTEGER PRIMARY KEY CHECK (seq >= 0),
+        at        INTEGER NOT NULL,
+        user_name TEXT    NOT NULL,
+        role      TEXT    NOT NULL,
+        client_id TEXT,
+        query     TEXT    NOT NULL,
+        rows      INTEGER NOT NULL CHECK (rows >= 0),
+        prev_hash BLOB    NOT NULL CHECK (length(prev_hash) = 32),
+        hash      BLOB    NOT NULL CHECK (length(hash) = 32)
+    );
+    CREATE INDEX access_log_client ON access_log (client_id, seq);
+    CREATE INDEX access_log_user ON access_log (user_name, seq);
+    CREATE TABLE access_log_head (
+        id        INTEGER PRIMARY KEY CHECK (id = 0),
+        next_seq  INTEGER NOT NULL CHECK (next_seq >= 0),
+        head_hash BLOB    NOT NULL CHECK (length(head_hash) = 32)
+    );
+    INSERT INTO access_log_head (id, next_seq, head_hash) VALUES (0, 0, zeroblob(32));
+    CREATE TRIGGER access_log_refuse_update BEFORE UPDATE ON access_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the access log is append-only: UPDATE is refused');
+    END;
+    CREATE TRIGGER access_log_refuse_delete BEFORE DELETE ON access_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the access log is append-only: DELETE is refused');
+    END;
+    CREATE TRIGGER access_log_head_refuse_delete BEFORE DELETE ON access_log_head
+    BEGIN
+        SELECT RAISE(ABORT, 'the access log head row cannot be deleted');
+    END;
+    CREATE TRIGGER access_log_head_forward_only BEFORE UPDATE ON access_log_head
+        WHEN NEW.next_seq < OLD.next_seq
+    BEGIN
+        SELECT RAISE(ABORT, 'the access log head may only move forward');
+    END;
+    CREATE TRIGGER desk_users_refuse_delete BEFORE DELETE ON desk_users
+    BEGIN
+        SELECT RAISE(ABORT, 'desk users are disabled, never deleted');
+    END;
+    CREATE TRIGGER desk_tokens_refuse_delete BEFORE DELETE ON desk_tokens
+    BEGIN
+        SELECT RAISE(ABORT, 'desk tokens are revoked, never deleted');
+    END;",
 ];
 
 /// The schema version this build writes and understands.
