@@ -1,10 +1,11 @@
 //! Who is asking: the caller of a request, from a bearer token (the API) or the session
 //! cookie (the pages), and the checks every read makes before it touches a client's data.
 
-use crate::access_shim::{self as access, DeskRole, Principal};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use opsledger_app::access::{self, DeskRole, Principal};
+use opsledger_app::AppError;
 use opsledger_domain::ids::ClientId;
 
 use crate::error::ApiError;
@@ -76,15 +77,19 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 /// one is not rescued by a cookie), else the session cookie.
 pub async fn authenticate(desk: &Shared, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let principal = if let Some(token) = bearer(headers) {
-        access::authenticate_token(&desk.store, token, &*desk.clock).await
+        access::authenticate_token(desk.ledger.desk(), token, &*desk.clock).await
     } else if let Some(cookie) = session_cookie(headers) {
-        access::authenticate_session(&desk.store, cookie, &*desk.clock).await
+        access::authenticate_session(desk.ledger.desk(), cookie, &*desk.clock).await
     } else {
         return Err(ApiError::Unauthenticated);
     };
     match principal {
         Ok(principal) => Ok(Caller(principal)),
-        Err(access::Refusal::Unauthenticated) => Err(ApiError::Unauthenticated),
+        Err(AppError::Unauthenticated { reason }) => {
+            // Every failure is the same 401 to the caller; why is for the operator.
+            tracing::info!(%reason, "refused credentials");
+            Err(ApiError::Unauthenticated)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -92,6 +92,8 @@ fn app_status(error: &AppError) -> StatusCode {
         | AppError::Input { .. }
         | AppError::Refused { .. } => StatusCode::BAD_REQUEST,
         AppError::Report(ReportError::UnknownClient(_)) => StatusCode::NOT_FOUND,
+        AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
         AppError::Report(ReportError::NotYetApplied { .. }) => StatusCode::BAD_REQUEST,
         AppError::Store(store) | AppError::StoreWhile { source: store, .. } => store_status(store),
         AppError::NoLedger { .. } => StatusCode::SERVICE_UNAVAILABLE,

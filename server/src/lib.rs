@@ -4,7 +4,6 @@
 //! head current while the server runs. Everything it answers comes from `app`; it parses
 //! HTTP and renders, nothing more.
 
-mod access_shim;
 pub mod api;
 mod auth;
 pub mod error;
@@ -24,7 +23,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use opsledger_app::{report, NoProgress};
+use opsledger_app::access::DeskLedger;
+use opsledger_app::project::{self, Start};
+use opsledger_app::NoProgress;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -88,7 +89,13 @@ impl Drop for Running {
 
 /// Opens the ledger, brings its read model up to the head, starts the follower and listens.
 pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
-    let store = report::up_to_date(&config.target, &NoProgress)
+    let ledger = DeskLedger::open(&config.target)
+        .await
+        .map_err(ServerError::Ledger)?;
+    let store = ledger.events();
+    // The rows are brought up to the head once before listening, so the first reports do
+    // not fold the whole log past an old checkpoint.
+    project::catch_up(&store, Start::Checkpoint, &NoProgress)
         .await
         .map_err(ServerError::Ledger)?;
     let head = store
@@ -99,6 +106,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
     let (head_tx, head_rx) = watch::channel(Reflects::from(head.as_ref()));
     let follower = tokio::spawn(follower::follow(Arc::clone(&store), next, head_tx));
     let desk: Shared = Arc::new(Desk {
+        ledger,
         store,
         head: head_rx,
         clock: config.clock,

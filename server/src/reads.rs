@@ -9,10 +9,10 @@ use opsledger_app::explain::resolve_stream;
 use opsledger_app::store::{Direction, EventFilter, EventStore, StreamId};
 use opsledger_domain::ids::ClientId;
 
-use crate::access_shim as access;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::{Reflects, Shared};
+use opsledger_app::access;
 
 /// The head of the log now: an answer computed after this reflects at least it.
 pub async fn head_now(desk: &Shared) -> Result<Reflects, ApiError> {
@@ -24,9 +24,11 @@ pub async fn head_now(desk: &Shared) -> Result<Reflects, ApiError> {
     Ok(Reflects::from(head.as_ref()))
 }
 
-/// The store the caller's reads go through.
-pub fn reader(desk: &Shared, _caller: &Caller) -> Arc<dyn EventStore> {
-    Arc::clone(&desk.store)
+/// The store the caller's reads go through: on PostgreSQL a handle reading in one
+/// transaction as the caller's database role (row-level security scopes it; it ends when the
+/// request drops it), on the embedded file the store itself (the checks here scope it).
+pub async fn reader(desk: &Shared, caller: &Caller) -> Result<Arc<dyn EventStore>, ApiError> {
+    Ok(desk.ledger.reads_for(&caller.0).await?)
 }
 
 /// Records in the access log that `caller` read `rows` rows of `client` (or agency-wide
@@ -38,7 +40,15 @@ pub async fn audit(
     query: &str,
     rows: u64,
 ) -> Result<(), ApiError> {
-    access::record_access(&desk.store, &caller.0, client, query, rows, &*desk.clock).await?;
+    access::record_access(
+        desk.ledger.desk(),
+        &caller.0,
+        client,
+        query,
+        rows,
+        &*desk.clock,
+    )
+    .await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use opsledger_app::access::DeskLedger;
 use opsledger_app::store::{EventStore, Head};
 use opsledger_app::{Clock, Target};
 use serde::Serialize;
@@ -74,6 +75,9 @@ impl From<Option<&Head>> for Reflects {
 /// The state every handler reads.
 #[derive(Debug)]
 pub struct Desk {
+    /// The ledger with its desk tables (users, tokens, sessions, the access log) and, on
+    /// PostgreSQL, the way to read as a user's database role.
+    pub ledger: DeskLedger,
     /// The ledger as the server's own role opens it: the projector (it keeps the read model
     /// current) and the writer of the access log.
     pub store: Arc<dyn EventStore>,

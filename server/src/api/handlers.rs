@@ -49,7 +49,7 @@ pub async fn clients(
     let at = params.instant("at")?;
     params.finish()?;
     let reflects = head_now(&desk).await?;
-    let store = reader(&desk, &caller);
+    let store = reader(&desk, &caller).await?;
     let at = at.unwrap_or_else(|| desk.clock.now());
     let listed = opsledger_app::clients::list(&store, at).await?;
     let visible: Vec<_> = listed
@@ -105,7 +105,7 @@ pub async fn report(
         ));
     }
     let client = readable_client(&desk, &caller, &client, "client").await?;
-    let store = reader(&desk, &caller);
+    let store = reader(&desk, &caller).await?;
     let view = report::view_for_report(&store, &client, basis.as_of(), kind, month)
         .await
         .map_err(as_of_parameter)?;
@@ -159,7 +159,7 @@ pub async fn explain(
     let (_, rest) = explain::split_rule(id.trim());
     let categories: Vec<&str> = EntityKind::ALL.iter().map(|k| k.category()).collect();
     let (_, client) = readable_stream(&desk, &caller, rest, &categories).await?;
-    let store = reader(&desk, &caller);
+    let store = reader(&desk, &caller).await?;
     let explanation = explain::explain_in(&store, &id, &basis, &*desk.clock)
         .await
         .map_err(as_of_parameter)?;
@@ -203,7 +203,7 @@ pub async fn timeline(
     params.finish()?;
     let (resolved, client) = readable_stream(&desk, &caller, &stream, &TIMELINE_CATEGORIES).await?;
     let reflects = head_now(&desk).await?;
-    let store = reader(&desk, &caller);
+    let store = reader(&desk, &caller).await?;
     let mut found =
         timeline::timeline_in(&store, resolved.as_str(), evaluated_at, &*desk.clock).await?;
     // Events appended after the head was read are left for the next request, so the answer
@@ -301,7 +301,7 @@ pub async fn events(
             .checked_add(1)
             .ok_or_else(|| ApiError::bad("after", "past the last position"))?,
     };
-    let store = reader(&desk, &caller);
+    let store = reader(&desk, &caller).await?;
     let mut pages = EventPages::new(store, filter, from, limit);
     let mut events = Vec::new();
     let mut last = None;
