@@ -13,6 +13,7 @@
 
 mod billing;
 mod charts;
+pub mod desk;
 mod obligations;
 mod sla;
 mod timeline;
@@ -33,6 +34,15 @@ use opsledger_projections::obligations::Subject;
 use opsledger_projections::profile::ClientProfile;
 use opsledger_projections::verdict::{Shortfall, Unit, Verdict};
 use opsledger_projections::{AsOf, EventRef, Period};
+
+/// A page's title, the line under its heading (already escaped) and its body (HTML), before
+/// it is put into a document: the CLI's self-contained file or the desk's layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Parts {
+    pub title: String,
+    pub meta: String,
+    pub body: String,
+}
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -408,7 +418,7 @@ pub fn document_for(
 /// Colours pass WCAG AA against their backgrounds (text #1a1a1a and #4a4a4a on white, the
 /// state colours on their tints). Tables wrap long ids rather than widen the page, so a phone
 /// never scrolls sideways; charts come in a wide and a narrow drawing, one shown per width.
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 *{box-sizing:border-box}\
 body{font:15px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1a1a1a;background:#fff;margin:0 auto;max-width:960px;padding:1em}\
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc;padding-bottom:.2em}\

@@ -82,11 +82,11 @@ pub fn obligations_page(
         missed.len()
     );
     if !missed.is_empty() {
-        body.push_str(&misses_table("Missed obligations", &missed, zone));
+        body.push_str(&misses_table("Missed obligations", &missed, zone, None));
     }
     let _ = write!(body, "<h2>Excused</h2><p>{} obligations would have been missed but an excused window excused them.</p>", excused.len());
     if !excused.is_empty() {
-        body.push_str(&misses_table("Excused obligations", &excused, zone));
+        body.push_str(&misses_table("Excused obligations", &excused, zone, None));
     }
     let _ = write!(
         body,
@@ -95,7 +95,7 @@ pub fn obligations_page(
     );
     if !pending.is_empty() {
         body.push_str("<details><summary>Show the pending obligations</summary>");
-        body.push_str(&misses_table("Pending obligations", &pending, zone));
+        body.push_str(&misses_table("Pending obligations", &pending, zone, None));
         body.push_str("</details>");
     }
     body.push_str("<p>Met and not-applicable obligations are counted in the summary; <code>--format json</code> lists every obligation with its evidence.</p>");

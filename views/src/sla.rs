@@ -20,9 +20,10 @@ use opsledger_projections::sla::{CallFigures, SlaReport};
 use opsledger_projections::verdict::{ExcusedWindow, Tally, Verdict};
 
 use super::charts::{HBars, HRow, Mark, Series, VBars};
+use super::desk::{anchor, explain_id, subject_stream, Links};
 use super::{
     basis_words, document, duration_words, esc, evidence_html, local, ms_words, pct, period_words,
-    provenance_html, rule_value_words, subject_words, table, tile, verdict_words,
+    provenance_html, rule_value_words, subject_words, table, tile, verdict_words, Parts,
 };
 
 /// Width of one wait-time histogram bucket, in seconds.
@@ -359,15 +360,39 @@ pub(super) fn windows_html(windows: &[ExcusedWindow], zone: Tz) -> String {
     out
 }
 
-/// The misses of calls and escalations, with their evidence.
-pub(super) fn misses_table(caption: &str, misses: &[&Obligation], zone: Tz) -> String {
+/// The misses of calls and escalations, with their evidence. With `links` (the desk's pages),
+/// each rule links to the obligation's dispute view and each call, escalation or invoice to
+/// its stream's timeline; without (the CLI's self-contained files) nothing links.
+pub(super) fn misses_table(
+    caption: &str,
+    misses: &[&Obligation],
+    zone: Tz,
+    links: Option<&dyn Links>,
+) -> String {
     let rows: Vec<Vec<String>> = misses
         .iter()
         .map(|o| {
             let (class, words) = verdict_words(&o.verdict, zone);
+            let rule = esc(o.rule.as_str());
+            let what = esc(&subject_words(&o.subject, zone));
+            let (rule, what) = match links {
+                Some(links) => (
+                    explain_id(o).map_or(rule.clone(), |id| {
+                        anchor(
+                            &links.explain(&id),
+                            &rule,
+                            "dispute view of this obligation",
+                        )
+                    }),
+                    subject_stream(&o.subject).map_or(what.clone(), |stream| {
+                        anchor(&links.timeline(&stream), &what, "timeline")
+                    }),
+                ),
+                None => (rule, what),
+            };
             vec![
-                esc(o.rule.as_str()),
-                esc(&subject_words(&o.subject, zone)),
+                rule,
+                what,
                 esc(&rule_value_words(&o.rule_value)),
                 o.clock_start
                     .map(|t| esc(&local(t, zone)))
@@ -522,6 +547,19 @@ pub fn sla_page(
     profile: &ClientProfile,
     provenance: &Provenance,
 ) -> String {
+    let page = sla_parts(report, obligations, profile, provenance, None);
+    document(&page.title, profile, &page.meta, &page.body)
+}
+
+/// The SLA report's title, line under it and body, for a self-contained file (`links` none)
+/// or embedded in the desk's month page (misses linking to their dispute views).
+pub(crate) fn sla_parts(
+    report: &SlaReport,
+    obligations: &ObligationReport,
+    profile: &ClientProfile,
+    provenance: &Provenance,
+    links: Option<&dyn Links>,
+) -> Parts {
     let zone = profile.time_zone;
     let month = report.month.first_day().format("%B %Y").to_string();
     let title = format!("{} — SLA report, {month}", profile.display_name());
@@ -588,23 +626,28 @@ pub fn sla_page(
         .filter(is_call_or_escalation)
         .filter(|o| matches!(o.verdict, Verdict::Excused { .. }))
         .collect();
+    let story = if links.is_some() {
+        "each rule opens its dispute view, each call or escalation its timeline"
+    } else {
+        "<code>opsledger timeline call-&lt;id&gt;</code> (or <code>escalation-&lt;id&gt;</code>) tells its whole story"
+    };
     let _ = write!(
         body,
-        "<h2>Calls and escalations that missed</h2><p>{} missed, {} excused by a window. Each lists the events behind its verdict; <code>opsledger timeline call-&lt;id&gt;</code> (or <code>escalation-&lt;id&gt;</code>) tells its whole story.</p>",
+        "<h2>Calls and escalations that missed</h2><p>{} missed, {} excused by a window. Each lists the events behind its verdict; {story}.</p>",
         missed.len(),
         excused.len()
     );
     if !missed.is_empty() {
-        body.push_str(&misses_table("Missed", &missed, zone));
+        body.push_str(&misses_table("Missed", &missed, zone, links));
     }
     if !excused.is_empty() {
         body.push_str("<details><summary>Excused by a window</summary>");
-        body.push_str(&misses_table("Excused", &excused, zone));
+        body.push_str(&misses_table("Excused", &excused, zone, links));
         body.push_str("</details>");
     }
     body.push_str("<h2>Excused windows</h2>");
     body.push_str(&windows_html(&report.excused_windows, zone));
     body.push_str("<h2>Definitions</h2><p>A call is offered when it enters the queue; its wait runs from then to agent pickup, voicemail routing or abandonment. The service level is the share of resolved calls (offered minus those whose outcome is not known yet) answered within the R-ANS-1 target; a call answered after exactly the target meets it. R-ANS-2 is breached only by a wait longer than the maximum. Figures under normal operating conditions leave out calls whose wait overlaps an excused window whose cause concerns answer times (force majeure, an unnotified volume change); missing client credentials do not. An excused window excuses a performance that had to happen inside it, or extends a deadline falling inside it by the time the clock stood still in it, and only for rules its cause concerns. R-QA-1 counts answered calls reviewed by the month's QA summary deadline.</p>");
     body.push_str(&provenance_html(provenance));
-    document(&title, profile, &meta, &body)
+    Parts { title, meta, body }
 }

@@ -9,8 +9,9 @@ use opsledger_app::timeline::Timeline;
 use opsledger_projections::profile::ClientProfile;
 use serde_json::Value;
 
+use super::desk::Links;
 use super::sla::misses_table;
-use super::{document_for, esc, local, local_and_utc, table};
+use super::{document_for, esc, local, local_and_utc, table, Parts};
 
 /// Data fields shown open; an event with more (an agreement) folds them away.
 const OPEN_FIELDS: usize = 8;
@@ -61,11 +62,16 @@ fn scalar(value: &Value, zone: Tz) -> String {
 }
 
 fn data_html(data: &str, zone: Tz) -> String {
-    let Ok(value) = serde_json::from_str::<Value>(data) else {
-        return esc(data);
-    };
+    match serde_json::from_str::<Value>(data) {
+        Ok(value) => data_value_html(&value, zone),
+        Err(_) => esc(data),
+    }
+}
+
+/// An event's data as named fields (instants in the client's zone), folded away when long.
+pub(crate) fn data_value_html(value: &Value, zone: Tz) -> String {
     let mut pairs = Vec::new();
-    fields("", &value, zone, &mut pairs);
+    fields("", value, zone, &mut pairs);
     let mut dl = String::from("<dl class=data>");
     for (k, v) in &pairs {
         let _ = write!(dl, "<dt>{}</dt><dd>{}</dd>", esc(k), esc(v));
@@ -84,6 +90,24 @@ fn data_html(data: &str, zone: Tz) -> String {
 /// A stream's timeline as one HTML document; `profile` is the stream's client's, if
 /// it belongs to one (times are then in its zone, otherwise in UTC).
 pub fn timeline_page(timeline: &Timeline, profile: Option<&ClientProfile>) -> String {
+    let zone = profile.map_or(Tz::UTC, |p| p.time_zone);
+    let page = timeline_parts(timeline, profile, None);
+    document_for(
+        &page.title,
+        timeline.client_id.as_deref(),
+        zone,
+        &page.meta,
+        &page.body,
+    )
+}
+
+/// The timeline's title, line and body; with `links` (the desk) its obligations link to
+/// their dispute views.
+pub(crate) fn timeline_parts(
+    timeline: &Timeline,
+    profile: Option<&ClientProfile>,
+    links: Option<&dyn Links>,
+) -> Parts {
     let zone = profile.map_or(Tz::UTC, |p| p.time_zone);
     let title = match profile {
         Some(p) => format!("{} — timeline of {}", p.display_name(), timeline.stream_id),
@@ -120,7 +144,7 @@ pub fn timeline_page(timeline: &Timeline, profile: Option<&ClientProfile>) -> St
     );
     if !timeline.obligations.is_empty() {
         let all: Vec<_> = timeline.obligations.iter().collect();
-        body.push_str(&misses_table("Obligations and verdicts", &all, zone));
+        body.push_str(&misses_table("Obligations and verdicts", &all, zone, links));
     }
     if let Some(last) = timeline.events.last() {
         let _ = write!(
@@ -130,5 +154,5 @@ pub fn timeline_page(timeline: &Timeline, profile: Option<&ClientProfile>) -> St
             esc(&last.hash.to_hex())
         );
     }
-    document_for(&title, timeline.client_id.as_deref(), zone, &meta, &body)
+    Parts { title, meta, body }
 }
