@@ -257,21 +257,27 @@ async fn build(
     }
 }
 
-/// The evidence bundle of every event of `client`, with verdict annotations computed at the
-/// clock's now, built in memory from a store already open and caught up (a server sends it
-/// as a download rather than writing a file).
+/// The evidence bundle of every event of `client` (or of its one stream `stream`), with
+/// verdict annotations computed at the clock's now, built in memory from a store already open
+/// and caught up (a server sends it as a download rather than writing a file).
 pub async fn client_bundle(
     store: &Arc<dyn EventStore>,
     client: &str,
+    stream: Option<&StreamId>,
     clock: &dyn Clock,
 ) -> AppResult<EvidenceBundle> {
     let filter = EventFilter {
         client_id: Some(client.to_owned()),
+        stream_id: stream.cloned(),
         ..EventFilter::default()
     };
     let annotations = verdicts_in(store, &filter, clock).await?;
+    let created_for = match stream {
+        Some(stream) => format!("evidence for stream {stream} of client {client}, with verdicts"),
+        None => format!("evidence for client {client}: every recorded event, with verdicts"),
+    };
     let options = BuildOptions {
-        created_for: format!("evidence for client {client}: every recorded event, with verdicts"),
+        created_for,
         selection: serde_json::to_value(&filter)?,
         annotations,
         cover_from: None,

@@ -10,6 +10,7 @@ pub mod error;
 mod follower;
 mod limiter;
 pub mod openapi;
+mod pages;
 mod params;
 mod reads;
 mod state;
@@ -151,6 +152,7 @@ fn app(desk: Shared) -> Router {
     let limits = desk.limits;
     Router::new()
         .nest(api::PREFIX, api)
+        .merge(pages::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&desk),

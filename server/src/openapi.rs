@@ -213,7 +213,10 @@ const OPERATIONS: &[Operation] = &[
         method: "get",
         path: "/clients/{client}/bundle",
         summary: "The evidence bundle of every event of the client, with verdicts, as a download; verify it offline with `opsledger verify --bundle`.",
-        params: &[("client", In::Path, "string", None, true, "The client id.")],
+        params: &[
+            ("client", In::Path, "string", None, true, "The client id."),
+            ("stream", In::Query, "string", None, false, "Only this stream of the client (a call, escalation or invoice id as reports print it, or its stream id)."),
+        ],
         produces: "application/json",
     },
     Operation {

@@ -337,8 +337,8 @@ pub async fn events(
     ))
 }
 
-/// `GET /clients/{client}/bundle`: the evidence bundle of every event of the client, with
-/// verdicts, as a download (`opsledger export --client` writes the same bundle to a file).
+/// `GET /clients/{client}/bundle`: the evidence bundle of every event of the client (or of
+/// its one stream `stream`), with verdicts, as a download (`opsledger export --client` writes the same bundle to a file).
 pub async fn bundle(
     State(desk): State<Shared>,
     caller: Caller,
@@ -346,13 +346,32 @@ pub async fn bundle(
     uri: OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    Params::parse(query.as_deref())?.finish()?;
+    let mut params = Params::parse(query.as_deref())?;
+    let stream = params.take("stream")?;
+    params.finish()?;
     let client = readable_client(&desk, &caller, &client, "client").await?;
+    // A stream narrows the bundle to one record of the client; one of another client (or
+    // agency-wide) is refused as the timeline would refuse it.
+    let stream = match stream {
+        Some(raw) => {
+            let (stream, owner) =
+                readable_stream(&desk, &caller, &raw, &TIMELINE_CATEGORIES).await?;
+            if owner.as_ref() != Some(&client) {
+                return Err(ApiError::bad(
+                    "stream",
+                    format!("{stream} is not a stream of client {client}"),
+                ));
+            }
+            Some(stream)
+        }
+        None => None,
+    };
     // The bundle proves the chain up to its head, which needs every covered event's hash:
     // on PostgreSQL a client reader's role may not read other clients' rows, so the server's
     // own store builds it (the caller was checked above; other clients' events appear in a
     // bundle as digests only).
-    let bundle = export::client_bundle(&desk.store, client.as_str(), &*desk.clock).await?;
+    let bundle =
+        export::client_bundle(&desk.store, client.as_str(), stream.as_ref(), &*desk.clock).await?;
     let disclosed = bundle
         .entries
         .iter()

@@ -2,7 +2,7 @@
 //! so that the OpenAPI document can be checked against the router itself, and what every
 //! answer carries (the head it reflects, as a field and as headers).
 
-mod handlers;
+pub(crate) mod handlers;
 mod head;
 
 use axum::handler::Handler;
