@@ -86,7 +86,7 @@ const REPORT_PARAMS: [Param; 7] = [
         "string",
         None,
         false,
-        "The month, YYYY-MM (client-local; UTC for retention); required except for billing.",
+        "The month, YYYY-MM (client-local; UTC for retention); required, except for billing, which takes none.",
     ),
     BASIS[0],
     BASIS[1],

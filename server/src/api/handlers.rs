@@ -98,11 +98,20 @@ pub async fn report(
     let month = params.month("month")?;
     let basis = params.basis()?;
     params.finish()?;
-    if month.is_none() && kind != "billing" {
-        return Err(ApiError::bad(
-            "month",
-            format!("the {kind} report needs a month, YYYY-MM"),
-        ));
+    match (kind, month) {
+        ("billing", Some(_)) => {
+            return Err(ApiError::bad(
+                "month",
+                "the billing report is of the client's whole account, not of a month",
+            ))
+        }
+        ("billing", None) | (_, Some(_)) => {}
+        (_, None) => {
+            return Err(ApiError::bad(
+                "month",
+                format!("the {kind} report needs a month, YYYY-MM"),
+            ))
+        }
     }
     let client = readable_client(&desk, &caller, &client, "client").await?;
     let store = reader(&desk, &caller).await?;

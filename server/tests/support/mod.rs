@@ -132,12 +132,13 @@ impl Ledger {
         .unwrap()
     }
 
-    /// The demo's client ids, in onboarding order.
-    pub fn clients(&self) -> Vec<String> {
-        self.month
-            .clients
+    /// The demo's client ids, in onboarding order (as the application lists them).
+    pub async fn clients(&self) -> Vec<String> {
+        opsledger_app::project::clients(&self.store)
+            .await
+            .unwrap()
             .iter()
-            .map(|c| c.client_id.as_str().to_owned())
+            .map(|c| c.as_str().to_owned())
             .collect()
     }
 }
