@@ -13,6 +13,7 @@ pub mod openapi;
 mod pages;
 mod params;
 mod reads;
+mod scoped;
 mod state;
 
 use std::future::Future;

@@ -11,24 +11,34 @@ use opsledger_domain::ids::ClientId;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::scoped::RequestReads;
 use crate::state::{Reflects, Shared};
 use opsledger_app::access;
 
-/// The head of the log now: an answer computed after this reflects at least it.
-pub async fn head_now(desk: &Shared) -> Result<Reflects, ApiError> {
+/// What one request reads through, and the head it reflects.
+#[derive(Debug)]
+pub struct Reads {
+    /// The rows as the caller may see them (see [`crate::scoped`]).
+    pub store: Arc<dyn EventStore>,
+    /// The head every read of the request is bounded by.
+    pub reflects: Reflects,
+}
+
+/// The store the caller's reads go through: on PostgreSQL a handle reading in one transaction
+/// as the caller's database role (row-level security scopes it; it ends when the request drops
+/// it), on the embedded file the store itself (the checks here scope it); in both, the head
+/// fixed before the reads begin.
+pub async fn reader(desk: &Shared, caller: &Caller) -> Result<Reads, ApiError> {
     let head = desk
         .store
         .head()
         .await
         .map_err(opsledger_app::AppError::from)?;
-    Ok(Reflects::from(head.as_ref()))
-}
-
-/// The store the caller's reads go through: on PostgreSQL a handle reading in one
-/// transaction as the caller's database role (row-level security scopes it; it ends when the
-/// request drops it), on the embedded file the store itself (the checks here scope it).
-pub async fn reader(desk: &Shared, caller: &Caller) -> Result<Arc<dyn EventStore>, ApiError> {
-    Ok(desk.ledger.reads_for(&caller.0).await?)
+    let rows = desk.ledger.reads_for(&caller.0).await?;
+    let reflects = Reflects::from(head.as_ref());
+    let store: Arc<dyn EventStore> =
+        Arc::new(RequestReads::new(rows, Arc::clone(&desk.store), head));
+    Ok(Reads { store, reflects })
 }
 
 /// Records in the access log that `caller` read `rows` rows of `client` (or agency-wide

@@ -278,6 +278,7 @@ async fn listing_and_head(
     assert_eq!(all.header("cache-control").as_deref(), Some("no-store"));
     assert_eq!(all.header("access-control-allow-origin"), None, "no CORS");
     let one = desk.get("/api/v1/clients", Some(&reader.bearer)).await;
+    assert_status(&one, StatusCode::OK, "a client reader's clients");
     assert_eq!(ids(&one), vec![own.to_owned()]);
     let answer = desk.get("/api/v1/head", Some(&reader.bearer)).await;
     assert_status(&answer, StatusCode::OK, "head");

@@ -17,7 +17,7 @@ use super::reflecting;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::reads::{audit, head_now, readable_client, readable_stream, reader};
+use crate::reads::{audit, readable_client, readable_stream, reader, Reads};
 use crate::state::{Reflects, Shared};
 
 /// The report kinds, as the path names them.
@@ -48,8 +48,7 @@ pub async fn clients(
     let mut params = Params::parse(query.as_deref())?;
     let at = params.instant("at")?;
     params.finish()?;
-    let reflects = head_now(&desk).await?;
-    let store = reader(&desk, &caller).await?;
+    let Reads { store, reflects } = reader(&desk, &caller).await?;
     let at = at.unwrap_or_else(|| desk.clock.now());
     let listed = opsledger_app::clients::list(&store, at).await?;
     let visible: Vec<_> = listed
@@ -114,7 +113,7 @@ pub async fn report(
         }
     }
     let client = readable_client(&desk, &caller, &client, "client").await?;
-    let store = reader(&desk, &caller).await?;
+    let store = reader(&desk, &caller).await?.store;
     let view = report::view_for_report(&store, &client, basis.as_of(), kind, month)
         .await
         .map_err(as_of_parameter)?;
@@ -168,7 +167,7 @@ pub async fn explain(
     let (_, rest) = explain::split_rule(id.trim());
     let categories: Vec<&str> = EntityKind::ALL.iter().map(|k| k.category()).collect();
     let (_, client) = readable_stream(&desk, &caller, rest, &categories).await?;
-    let store = reader(&desk, &caller).await?;
+    let store = reader(&desk, &caller).await?.store;
     let explanation = explain::explain_in(&store, &id, &basis, &*desk.clock)
         .await
         .map_err(as_of_parameter)?;
@@ -211,8 +210,7 @@ pub async fn timeline(
     let evaluated_at = params.instant("evaluated_at")?;
     params.finish()?;
     let (resolved, client) = readable_stream(&desk, &caller, &stream, &TIMELINE_CATEGORIES).await?;
-    let reflects = head_now(&desk).await?;
-    let store = reader(&desk, &caller).await?;
+    let Reads { store, reflects } = reader(&desk, &caller).await?;
     let mut found =
         timeline::timeline_in(&store, resolved.as_str(), evaluated_at, &*desk.clock).await?;
     // Events appended after the head was read are left for the next request, so the answer
@@ -296,7 +294,7 @@ pub async fn events(
         (None, None) => None,
     };
     filter.client_id = client.as_ref().map(|c| c.as_str().to_owned());
-    let reflects = head_now(&desk).await?;
+    let Reads { store, reflects } = reader(&desk, &caller).await?;
     let Some(head) = reflects.position else {
         audit(&desk, &caller, client.as_ref(), &query_text(&uri), 0).await?;
         return Ok(reflecting(
@@ -310,7 +308,6 @@ pub async fn events(
             .checked_add(1)
             .ok_or_else(|| ApiError::bad("after", "past the last position"))?,
     };
-    let store = reader(&desk, &caller).await?;
     let mut pages = EventPages::new(store, filter, from, limit);
     let mut events = Vec::new();
     let mut last = None;

@@ -47,7 +47,7 @@ pub async fn home(
     let fail = PageError::of(&caller);
     let run = async {
         Params::parse(query.as_deref())?.finish()?;
-        let store = reader(&desk, &caller).await?;
+        let store = reader(&desk, &caller).await?.store;
         let listed = opsledger_app::clients::list(&store, desk.clock.now()).await?;
         let visible: Vec<_> = listed
             .into_iter()
@@ -92,7 +92,7 @@ pub async fn month(
         Params::parse(query.as_deref())?.finish()?;
         let month = month_of(&month)?;
         let client = readable_client(&desk, &caller, &client, "client").await?;
-        let store = reader(&desk, &caller).await?;
+        let store = reader(&desk, &caller).await?.store;
         let view = report::view_for_report(&store, &client, AsOf::Head, "sla", Some(month)).await?;
         let at = desk.clock.now();
         let sla = view
@@ -163,7 +163,7 @@ pub async fn obligations(
         params.finish()?;
         let month = month_of(&month)?;
         let client = readable_client(&desk, &caller, &client, "client").await?;
-        let store = reader(&desk, &caller).await?;
+        let store = reader(&desk, &caller).await?.store;
         let view = report::view_for_report(&store, &client, AsOf::Head, "obligations", Some(month))
             .await?;
         let basis = Basis::default();
@@ -223,7 +223,7 @@ pub async fn dispute(
             .map(|k| k.category())
             .collect();
         let (_, client) = readable_stream(&desk, &caller, rest, &categories).await?;
-        let store = reader(&desk, &caller).await?;
+        let store = reader(&desk, &caller).await?.store;
         let explanation = explain::explain_in(&store, &id, &Basis::default(), &*desk.clock).await?;
         audit(
             &desk,
@@ -258,7 +258,7 @@ pub async fn timeline(
         Params::parse(query.as_deref())?.finish()?;
         let (resolved, client) =
             readable_stream(&desk, &caller, &stream, &TIMELINE_CATEGORIES).await?;
-        let store = reader(&desk, &caller).await?;
+        let store = reader(&desk, &caller).await?.store;
         let found = timeline::timeline_in(&store, resolved.as_str(), None, &*desk.clock).await?;
         let profile = match &client {
             Some(c) => {
