@@ -18,8 +18,8 @@ use opsledger_server::ServerError;
 use opsledger_tools::ToolError;
 
 use crate::cmd::{
-    bench, clients, demo, explain, export, import, load, publish, record, report, retention, serve,
-    timeline,
+    bench, clients, demo, desk, explain, export, import, load, publish, record, report, retention,
+    serve, timeline,
 };
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
@@ -101,6 +101,14 @@ enum Command {
     /// Sustained load: concurrent single appends with a live subscriber and projection, then
     /// checks that every acknowledged event is recorded once, in order, in a verifying chain.
     Load(load::LoadArgs),
+    /// Desk users (`opsledger serve`): add (auditor, client reader of one client, operator),
+    /// disable, list.
+    User(desk::UserArgs),
+    /// Desk bearer tokens: create (the secret is printed once; only its hash is kept), revoke.
+    Token(desk::TokenArgs),
+    /// The read audit: who read which client's data, with which request, and how many rows;
+    /// `--verify` walks its hash chain.
+    AccessLog(desk::AccessLogArgs),
 }
 
 /// Exit statuses, in one place. Scripts rely on them; never renumber.
@@ -326,7 +334,8 @@ fn only_reads(command: &Command) -> bool {
         | Command::Export(_)
         | Command::Timeline(_)
         | Command::Explain(_)
-        | Command::Report(_) => true,
+        | Command::Report(_)
+        | Command::AccessLog(_) => true,
         Command::Init
         | Command::Append(_)
         | Command::Import(_)
@@ -337,7 +346,9 @@ fn only_reads(command: &Command) -> bool {
         | Command::Replay(_)
         | Command::Demo(_)
         | Command::Bench(_)
-        | Command::Load(_) => false,
+        | Command::Load(_)
+        | Command::User(_)
+        | Command::Token(_) => false,
     }
 }
 
@@ -345,7 +356,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.read_only && !only_reads(&cli.command) {
         return Err(Usage(
             "--read-only is for the commands that only read (events, clients, head, verify, \
-             export, timeline, explain, report); this one writes"
+             export, timeline, explain, report, access-log); this one writes"
                 .to_owned(),
         )
         .into());
@@ -382,6 +393,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,
         Command::Load(args) => load::run(&target, args).await,
+        Command::User(args) => desk::user(&target, args).await,
+        Command::Token(args) => desk::token(&target, args).await,
+        Command::AccessLog(args) => desk::access_log(&target, args).await,
     }
 }
 

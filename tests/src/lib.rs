@@ -2,6 +2,7 @@
 //! conformance suite.
 
 pub mod conformance;
+pub mod desk;
 pub mod pg;
 pub mod standby_reads;
 pub mod trust;

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod clients;
 pub mod demo;
+pub mod desk;
 pub mod explain;
 pub mod export;
 pub mod import;

@@ -80,6 +80,28 @@ fn checked_role(role: &str) -> Result<&str> {
     Ok(role)
 }
 
+/// Runs one read on the handle's connection inside a savepoint, so that a read the database
+/// refuses (a table the role has no grant on) leaves the transaction usable for the next one
+/// instead of aborting it; calls on clones of one handle take turns.
+macro_rules! in_savepoint {
+    ($handle:expr, $conn:ident => $read:expr) => {{
+        let guard = $handle.lock().await;
+        let $conn = on(&guard);
+        $conn
+            .batch_execute("SAVEPOINT scoped_read")
+            .await
+            .map_err(pg_error)?;
+        let result = $read;
+        let end = if result.is_ok() {
+            "RELEASE SAVEPOINT scoped_read"
+        } else {
+            "ROLLBACK TO SAVEPOINT scoped_read"
+        };
+        $conn.batch_execute(end).await.map_err(pg_error)?;
+        result
+    }};
+}
+
 /// The connection in a held guard.
 fn on<'a>(guard: &'a MutexGuard<'_, Option<Object>>) -> &'a Object {
     guard
@@ -138,15 +160,16 @@ impl ScopedPgStore {
     ) -> Result<Vec<AccessEntry>> {
         let from = i64::try_from(filter.from_seq).unwrap_or(i64::MAX);
         let limit = i64::try_from(max_count).unwrap_or(i64::MAX);
-        let guard = self.lock().await;
-        let rows = on(&guard)
+        in_savepoint!(self, conn => match conn
             .query(
                 desk::READ_ACCESS_SQL,
                 &[&from, &filter.client_id, &filter.user_name, &limit],
             )
             .await
-            .map_err(pg_error)?;
-        rows.iter().map(desk::access_from_row).collect()
+        {
+            Ok(rows) => rows.iter().map(desk::access_from_row).collect(),
+            Err(e) => Err(pg_error(e)),
+        })
     }
 }
 
@@ -163,13 +186,11 @@ impl EventStore for ScopedPgStore {
         direction: Direction,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>> {
-        let guard = self.lock().await;
-        reads::read_stream(on(&guard), stream_id, from_version, direction, max_count).await
+        in_savepoint!(self, conn => reads::read_stream(conn, stream_id, from_version, direction, max_count).await)
     }
 
     async fn read_all(&self, from_position: u64, max_count: usize) -> Result<Vec<RecordedEvent>> {
-        let guard = self.lock().await;
-        reads::read_all(on(&guard), from_position, max_count).await
+        in_savepoint!(self, conn => reads::read_all(conn, from_position, max_count).await)
     }
 
     async fn read_filtered(
@@ -178,13 +199,11 @@ impl EventStore for ScopedPgStore {
         from_position: u64,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>> {
-        let guard = self.lock().await;
-        reads::read_filtered(on(&guard), filter, from_position, max_count).await
+        in_savepoint!(self, conn => reads::read_filtered(conn, filter, from_position, max_count).await)
     }
 
     async fn head(&self) -> Result<Option<Head>> {
-        let guard = self.lock().await;
-        reads::head(on(&guard)).await
+        in_savepoint!(self, conn => reads::head(conn).await)
     }
 
     /// Walks the chain as this role sees it, in the handle's snapshot. Only a role that sees
@@ -235,8 +254,7 @@ impl EventStore for ScopedPgStore {
     }
 
     async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
-        let guard = self.lock().await;
-        reads::load_projection(on(&guard), name).await
+        in_savepoint!(self, conn => reads::load_projection(conn, name).await)
     }
 
     async fn save_projection(
@@ -249,8 +267,7 @@ impl EventStore for ScopedPgStore {
     }
 
     async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
-        let guard = self.lock().await;
-        facts::checkpoint(on(&guard)).await
+        in_savepoint!(self, conn => facts::checkpoint(conn).await)
     }
 
     async fn write_facts(
@@ -267,21 +284,18 @@ impl EventStore for ScopedPgStore {
     }
 
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
-        let guard = self.lock().await;
-        facts::read(on(&guard), query, max_count).await
+        in_savepoint!(self, conn => facts::read(conn, query, max_count).await)
     }
 
     async fn read_period_facts(&self, query: &PeriodQuery) -> Result<Vec<FactRow>> {
-        let guard = self.lock().await;
-        facts::read_period(on(&guard), query).await
+        in_savepoint!(self, conn => facts::read_period(conn, query).await)
     }
 
     /// Data keys are the writer's alone (ADR 0005); a scoped handle reads them as its role,
     /// which the database refuses to every role but the writer, and never creates one.
     async fn data_key(&self, client_id: &str, create: bool) -> Result<DataKey> {
         crate::keys::validate_key_client_id(client_id)?;
-        let guard = self.lock().await;
-        let found = super::keys::load(on(&guard), client_id).await?;
+        let found = in_savepoint!(self, conn => super::keys::load(conn, client_id).await)?;
         if create && found == DataKey::Missing {
             return Err(StoreError::ReadOnly);
         }
@@ -297,8 +311,7 @@ impl EventStore for ScopedPgStore {
     }
 
     async fn client_read_models(&self, client_id: &str) -> Result<Vec<ClientReadModel>> {
-        let guard = self.lock().await;
-        reads::client_read_models(on(&guard), client_id).await
+        in_savepoint!(self, conn => reads::client_read_models(conn, client_id).await)
     }
 
     fn subscribe(&self, from_position: u64) -> Subscription {
