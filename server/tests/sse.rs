@@ -66,7 +66,9 @@ async fn an_append_reaches_the_stream_within_a_second(target: Target, store: Arc
     desk.add_user("ann", DeskRole::Auditor, "correct horse battery", &clock)
         .await
         .unwrap();
-    let token = access::create_token(desk.desk(), "ann", &clock).await.unwrap();
+    let token = access::create_token(desk.desk(), "ann", &clock)
+        .await
+        .unwrap();
     let mut running = opsledger_server::start(ServeConfig {
         target,
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -33,6 +33,16 @@ pub async fn run(target: &Target, args: ServeArgs) -> anyhow::Result<()> {
     println!(
         "  users and tokens: `opsledger user add`, `opsledger token create`; stop with Ctrl-C"
     );
+    if let Target::File(path) = target {
+        // A demo ledger's users, as `opsledger demo` wrote them beside it.
+        let credentials = path.with_file_name(opsledger_tools::demo::DESK_CREDENTIALS_FILE);
+        if let Ok(text) = std::fs::read_to_string(&credentials) {
+            println!("  demo credentials ({}):", credentials.display());
+            for line in text.lines() {
+                println!("    {line}");
+            }
+        }
+    }
     running
         .until(async {
             // Without a signal handler the server runs until killed, which also stops it.
