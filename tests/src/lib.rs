@@ -1,6 +1,7 @@
-//! Shared test support: the throwaway PostgreSQL server (and its hot standby) and the store
-//! conformance suite.
+//! Shared test support: the throwaway PostgreSQL server (and its hot standby), the store
+//! conformance suite and headless Chromium for the HTML pages.
 
+pub mod browser;
 pub mod conformance;
 pub mod desk;
 pub mod pg;

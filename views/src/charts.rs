@@ -72,12 +72,15 @@ fn nice_axis(max: u64) -> (u64, u64) {
     (max.div_ceil(step) * step, step)
 }
 
+/// The legend. Its keys are small SVG drawings coloured by presentation attributes, not
+/// `style` attributes, so a page's Content-Security-Policy can allow its one `<style>` element
+/// by hash and no inline style besides.
 fn legend(series: &[Series], marks: &[&Mark]) -> String {
     let mut out = String::from("<ul class=legend>");
     for s in series {
         let _ = write!(
             out,
-            "<li><span class=swatch style=\"background:{}\"></span>{}</li>",
+            "<li><svg class=key width=14 height=14 aria-hidden=true focusable=false><rect x=0.5 y=0.5 width=13 height=13 fill=\"{}\" stroke=\"#555\"/></svg>{}</li>",
             s.colour,
             esc(&s.name)
         );
@@ -85,7 +88,7 @@ fn legend(series: &[Series], marks: &[&Mark]) -> String {
     for m in marks {
         let _ = write!(
             out,
-            "<li><span class=\"swatch dash\" style=\"border-top-color:{}\"></span>{}</li>",
+            "<li><svg class=key width=22 height=14 aria-hidden=true focusable=false><line x1=0 y1=7 x2=22 y2=7 stroke=\"{}\" stroke-width=3 stroke-dasharray=\"5 3\"/></svg>{}</li>",
             m.colour,
             esc(&m.label)
         );

@@ -439,11 +439,10 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}\
 .tile.pending{border-left-color:#8a6d00;background:#fbf5e0}.tile.pending .tile-state strong{color:#6e5700}\
 .met-text{color:#1e6b33}.missed-text{color:#a1221b;font-weight:600}.excused-text{color:#4a4a4a}.pending-text{color:#6e5700}\
 ul.evidence{margin:0;padding-left:1.1em;font-size:.9em}\
-figure.chart{margin:1em 0}figure.chart svg{width:100%;height:auto;display:block}\
+figure.chart{margin:1em 0}figure.chart svg[role=img]{width:100%;height:auto;display:block}\
 figcaption{font-size:.9em;color:#333;margin-bottom:.3em}\
 .legend{display:flex;flex-wrap:wrap;gap:.3em 1.2em;font-size:.85em;margin:.3em 0;padding:0;list-style:none}\
-.swatch{display:inline-block;width:.9em;height:.9em;margin-right:.35em;vertical-align:-.1em;border:1px solid #555}\
-.swatch.dash{height:0;border:0;border-top:3px dashed;width:1.4em;vertical-align:.25em}\
+.legend svg.key{display:inline-block;margin-right:.35em;vertical-align:-.1em}\
 .narrow{display:none}\
 @media (max-width:640px){body{font-size:14px;padding:.6em}.wide{display:none}.narrow{display:block}td,th{padding:3px 5px}table.cards,table.cards tbody,table.cards tr,table.cards td,table.cards th{display:block;width:100%}table.cards caption{display:block}table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}table.cards tr{border:1px solid #ccc;margin:.5em 0}table.cards td,table.cards th{border:0;border-top:1px solid #e6e6e6;white-space:normal}table.cards td::before,table.cards th::before{content:attr(data-label) ': ';font-weight:600;color:#333}}\
 dl.data{margin:0;display:grid;grid-template-columns:minmax(6em,max-content) 1fr;gap:0 .6em;font-size:.9em}\

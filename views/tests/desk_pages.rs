@@ -8,130 +8,15 @@
 
 mod support;
 
-use chrono::TimeZone as _;
-use chrono::Utc;
 use opsledger_views::desk::{
     access_log_page, clients_page, desk_timeline_page, dispute_page, error_page, login_page,
-    month_page, obligations_page, AccessFilterShown, AccessRow, ErrorKind, Links, MonthReport,
-    VerdictKind, Viewer,
+    month_page, obligations_page, stylesheet, AccessFilterShown, ErrorKind, Links, VerdictKind,
+    Viewer, OBLIGATIONS_LISTED,
 };
 
-use support::{enc, fixture, october, Month, TestLinks, SCRIPT_NAME};
-
-const AUDITOR: Viewer<'static> = Viewer {
-    user: "ada",
-    role: "auditor",
-    sees_access_log: true,
+use support::{
+    access_rows, enc, fixture, month, october, pages, TestLinks, AUDITOR, READER, SCRIPT_NAME,
 };
-
-const READER: Viewer<'static> = Viewer {
-    user: "rex",
-    role: "client reader of harbor-clinic",
-    sees_access_log: false,
-};
-
-fn month(m: &Month) -> MonthReport<'_> {
-    MonthReport {
-        sla: &m.sla,
-        obligations: &m.obligations,
-        profile: &m.profile,
-        provenance: &m.provenance,
-    }
-}
-
-fn access_rows() -> Vec<AccessRow> {
-    vec![
-        AccessRow {
-            seq: 1,
-            at: Utc.with_ymd_and_hms(2026, 12, 3, 7, 0, 0).unwrap(),
-            user_name: "rex".to_owned(),
-            role: "client_reader".to_owned(),
-            client_id: Some("harbor-clinic".to_owned()),
-            query: "GET /clients/harbor-clinic/2026-10".to_owned(),
-            rows: 14,
-            hash: "a1".repeat(32),
-        },
-        AccessRow {
-            seq: 2,
-            at: Utc.with_ymd_and_hms(2026, 12, 3, 7, 1, 30).unwrap(),
-            user_name: "ada".to_owned(),
-            role: "auditor".to_owned(),
-            client_id: None,
-            query: "GET /clients".to_owned(),
-            rows: 2,
-            hash: "b2".repeat(32),
-        },
-    ]
-}
-
-/// Every page of the desk on the fixture, by name, as an auditor sees it (the error page
-/// also as nobody signed in).
-fn pages() -> Vec<(&'static str, String)> {
-    let f = fixture();
-    let l = &TestLinks;
-    vec![
-        ("login", login_page(l, None, None)),
-        (
-            "login_failed",
-            login_page(l, Some("Unknown user or wrong password."), Some("ada")),
-        ),
-        ("clients", clients_page(l, &AUDITOR, &f.clients)),
-        ("month", month_page(l, &AUDITOR, month(&f.harbor))),
-        (
-            "obligations_missed",
-            obligations_page(
-                l,
-                &AUDITOR,
-                &f.harbor.obligations,
-                &f.harbor.profile,
-                &f.harbor.provenance,
-                Some(VerdictKind::Missed),
-            ),
-        ),
-        (
-            "obligations_excused",
-            obligations_page(
-                l,
-                &AUDITOR,
-                &f.harbor.obligations,
-                &f.harbor.profile,
-                &f.harbor.provenance,
-                Some(VerdictKind::Excused),
-            ),
-        ),
-        (
-            "dispute",
-            dispute_page(l, &AUDITOR, &f.dispute, Some("Harbor Clinic")),
-        ),
-        (
-            "timeline",
-            desk_timeline_page(l, &AUDITOR, &f.timeline, Some(&f.timeline_profile)),
-        ),
-        (
-            "access_log",
-            access_log_page(
-                l,
-                &AUDITOR,
-                &access_rows(),
-                AccessFilterShown::default(),
-                Some("intact, 2 entries"),
-            ),
-        ),
-        (
-            "error_403",
-            error_page(
-                l,
-                Some(&READER),
-                ErrorKind::Forbidden,
-                Some("client script-co is not yours to read"),
-            ),
-        ),
-        (
-            "error_401",
-            error_page(l, None, ErrorKind::Unauthenticated, None),
-        ),
-    ]
-}
 
 /// With `OPSLEDGER_DESK_PAGES_DIR` set, each page is also written there as `<name>.html`, for
 /// a browser or `scripts/screenshots` to look at.
@@ -400,6 +285,13 @@ fn every_page_has_a_language_one_h1_headings_in_order_labelled_inputs_and_scoped
             "{name}: focus ring"
         );
         assert!(!page.contains("<script"), "{name}: pages carry no script");
+        // One style element, the stylesheet a CSP allows by hash, and no style attribute.
+        assert_eq!(page.matches("<style>").count(), 1, "{name}");
+        assert!(
+            page.contains(&format!("<style>{}</style>", stylesheet())),
+            "{name}: style"
+        );
+        assert!(!page.contains(" style="), "{name}: a style attribute");
         for fetch in [" src=", "<link", "url(", "@import"] {
             assert!(!page.contains(fetch), "{name}: fetches something ({fetch})");
         }
@@ -415,4 +307,127 @@ fn the_access_log_link_is_shown_to_those_who_may_read_it_only() {
     assert!(!clients_page(l, &READER, &f.clients).contains(&access));
     // Percent-encoding is the implementation's: the page writes what `Links` returns.
     assert_eq!(enc("R-ESC-1:call-hc-0001"), "R-ESC-1%3Acall-hc-0001");
+}
+
+/// The values of `property:#rgb` or `property:#rrggbb` declarations in a style sheet, where
+/// the property name starts right after `{` or `;` (so `color` is not `border-color`).
+fn declared(style: &str, property: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for lead in ['{', ';'] {
+        let needle = format!("{lead}{property}:#");
+        for (i, _) in style.match_indices(&needle) {
+            let hex: String = style[i + needle.len()..]
+                .chars()
+                .take_while(char::is_ascii_hexdigit)
+                .collect();
+            out.push(hex);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// WCAG 2 relative luminance of `rgb` or `rrggbb`.
+fn luminance(hex: &str) -> f64 {
+    let full: String = if hex.len() == 3 {
+        hex.chars().flat_map(|c| [c, c]).collect()
+    } else {
+        hex.to_owned()
+    };
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(&full[i..i + 2], 16).unwrap()) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4)
+}
+
+fn contrast(a: &str, b: &str) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+#[test]
+fn every_text_colour_reaches_4_5_to_1_on_every_background_the_pages_use() {
+    assert!((contrast("000", "fff") - 21.0).abs() < 0.01);
+    for (name, page) in pages() {
+        let from = page.find("<style>").unwrap();
+        let to = page.find("</style>").unwrap();
+        let style = &page[from..to];
+        let texts = declared(style, "color");
+        let grounds = declared(style, "background");
+        assert!(
+            texts.len() >= 5 && grounds.len() >= 5,
+            "{name}: {texts:?} {grounds:?}"
+        );
+        for text in &texts {
+            for ground in &grounds {
+                let ratio = contrast(text, ground);
+                assert!(ratio >= 4.5, "{name}: #{text} on #{ground} is {ratio:.2}:1");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_page_lists_at_most_its_limit_of_obligations_and_says_so() {
+    let f = fixture();
+    let mut report = f.harbor.obligations.clone();
+    let met = report
+        .obligations
+        .iter()
+        .find(|o| VerdictKind::of(&o.verdict) == VerdictKind::Met)
+        .unwrap()
+        .clone();
+    let before = report.obligations.len();
+    report
+        .obligations
+        .extend(std::iter::repeat(met).take(OBLIGATIONS_LISTED));
+    let met_count = report
+        .obligations
+        .iter()
+        .filter(|o| VerdictKind::of(&o.verdict) == VerdictKind::Met)
+        .count();
+    assert!(met_count > OBLIGATIONS_LISTED && report.obligations.len() > before);
+    let page = obligations_page(
+        &TestLinks,
+        &AUDITOR,
+        &report,
+        &f.harbor.profile,
+        &f.harbor.provenance,
+        Some(VerdictKind::Met),
+    );
+    assert_eq!(obligation_rows(&page), OBLIGATIONS_LISTED);
+    assert!(page.contains(&format!(
+        "{met_count} obligations. The first {OBLIGATIONS_LISTED} are listed"
+    )));
+    // Under the limit nothing is cut and nothing says so.
+    let missed = obligations_page(
+        &TestLinks,
+        &AUDITOR,
+        &f.harbor.obligations,
+        &f.harbor.profile,
+        &f.harbor.provenance,
+        Some(VerdictKind::Missed),
+    );
+    assert!(!missed.contains("are listed"));
+}
+
+#[test]
+fn an_excused_obligation_shows_the_window_that_excused_it() {
+    let f = fixture();
+    let e = &f.excused_dispute;
+    let applied = &e.obligations[0].windows_applied;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    let page = dispute_page(&TestLinks, &AUDITOR, e, Some("Harbor Clinic"));
+    assert!(page.contains("<span class=excused-text>excused by window fm-outage</span>"));
+    assert!(page.contains(&format!(
+        "<li>window <code>fm-outage</code> (reading {}): ",
+        applied[0].reading
+    )));
+    assert!(!page.contains("none bore on it"));
 }

@@ -7,6 +7,22 @@
 //! whose content the month report, the obligations and the timeline reuse. Every string from
 //! the ledger or the request is escaped where it is written; URLs from [`Links`] are escaped
 //! as attribute values too, so an implementation only has to percent-encode its path segments.
+//!
+//! # For the server
+//!
+//! - Each page takes what the application library returns, computed as
+//!   `views/tests/support/mod.rs` computes it: `app::clients::list` for [`clients_page`];
+//!   `report::view_for_report` then `sla_report`, `obligation_report` (same period, basis and
+//!   evaluation instant), `client_profile` and `report::provenance` for [`month_page`] and
+//!   [`obligations_page`]; `app::explain::explain` for [`dispute_page`];
+//!   `app::timeline::timeline` plus the client's profile for [`desk_timeline_page`].
+//! - A `verdict` query parameter is read with [`VerdictKind::from_slug`]; `None` is a 400.
+//! - Failures render with [`error_page`]; [`ErrorKind::status`] is the response's status.
+//! - Content-Security-Policy: the pages carry no script and no `style` attribute, and one
+//!   `<style>` element whose text is [`stylesheet`], so `default-src 'none'; style-src
+//!   'sha256-<base64 of SHA-256 of stylesheet()>'; form-action 'self'; frame-ancestors 'none';
+//!   base-uri 'none'` suffices (the charts are inline SVG, nothing is fetched).
+//! - The access log's rows come from the access log's entries field by field, the hash as hex.
 
 mod access_log;
 mod clients;
@@ -23,7 +39,7 @@ pub use dispute::dispute_page;
 pub use error::{error_page, ErrorKind};
 pub use login::login_page;
 pub use month::{month_page, MonthReport};
-pub use obligations::obligations_page;
+pub use obligations::{obligations_page, OBLIGATIONS_LISTED};
 pub use timeline::desk_timeline_page;
 
 use std::fmt::Write as _;
@@ -285,10 +301,19 @@ pub fn layout(links: &dyn Links, viewer: Option<&Viewer<'_>>, page: &Page) -> St
         format!("<p class=meta>{}</p>", page.meta)
     };
     format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{t} · opsledger desk</title><style>{STYLE}{DESK_STYLE}</style></head><body><a class=skip href=\"#main\">Skip to the content</a>{header}{trail}<main id=main tabindex=-1><h1>{t}</h1>{meta}{body}</main><footer><p>Served by opsledger from the hash-chained event log.</p></footer></body></html>",
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{t} · opsledger desk</title><style>{style}</style></head><body><a class=skip href=\"#main\">Skip to the content</a>{header}{trail}<main id=main tabindex=-1><h1>{t}</h1>{meta}{body}</main><footer><p>Served by opsledger from the hash-chained event log.</p></footer></body></html>",
         t = esc(&page.title),
         body = page.body,
+        style = stylesheet(),
     )
+}
+
+/// The text of every desk page's one `<style>` element, the same on every page. The pages have
+/// no `style` attribute and no script, so a server's Content-Security-Policy can allow exactly
+/// this text: `style-src 'sha256-…'` with the base64 SHA-256 of these bytes, and `script-src
+/// 'none'`.
+pub fn stylesheet() -> String {
+    format!("{STYLE}{DESK_STYLE}")
 }
 
 /// The desk's additions to the views' styles. Links are #0b4f9c on white (7.9:1) and the bar's
@@ -315,4 +340,4 @@ form.filter input{font:inherit;padding:.25em .4em;border:1px solid #6b6b6b;borde
 dl.facts{display:grid;grid-template-columns:minmax(8em,max-content) 1fr;gap:.2em .8em;margin:.5em 0}\
 dl.facts dt{font-weight:600;color:#333}dl.facts dd{margin:0;overflow-wrap:anywhere}\
 section.obligation{border:1px solid #ccc;border-radius:4px;padding:.2em 1em .6em;margin:1em 0}section.obligation h2{margin-top:.5em}\
-@media (max-width:640px){.signout{margin-left:0}dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4em}}";
+@media (max-width:640px){.signout{margin-left:0}table.cards tbody th{white-space:normal}dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4em}}";

@@ -13,6 +13,10 @@ use super::{layout, Crumb, Links, Page, VerdictKind, Viewer};
 use crate::sla::misses_table;
 use crate::{basis_words, esc, local, period_words, provenance_html};
 
+/// Obligations listed on one page at most: a month of a busy client holds thousands of met
+/// ones, and a page of them all would be megabytes no one reads; the misses are far fewer.
+pub const OBLIGATIONS_LISTED: usize = 500;
+
 /// The obligations of `report` (one client-local month) whose verdict is `verdict`, or all.
 pub fn obligations_page(
     links: &dyn Links,
@@ -50,14 +54,23 @@ pub fn obligations_page(
     if shown.is_empty() {
         body.push_str("<p>No obligation of the month has this verdict.</p>");
     } else {
+        let listed = &shown[..shown.len().min(OBLIGATIONS_LISTED)];
+        let cut = if listed.len() < shown.len() {
+            format!(
+                " The first {} are listed; the JSON form of the report lists every one.",
+                listed.len()
+            )
+        } else {
+            String::new()
+        };
         body.push_str(&format!(
-            "<p>{} obligation{}. The rule opens the dispute view: the value in force and where it came from, and the events that prove the verdict.</p>",
+            "<p>{} obligation{}.{cut} The rule opens the dispute view: the value in force and where it came from, and the events that prove the verdict.</p>",
             shown.len(),
             if shown.len() == 1 { "" } else { "s" }
         ));
         body.push_str(&misses_table(
             &format!("{which} obligations of the month"),
-            &shown,
+            listed,
             zone,
             Some(links),
         ));

@@ -2,9 +2,15 @@
 //! the application library (the R-ESC-1 dispute of `examples/dispute-esc1.ndjson`, a call
 //! excused by a force majeure window, and a second client whose name is a script tag), and the
 //! models the server would hand the views, computed the way it computes them. The `Links`
-//! the tests use, and the redaction of what depends on the day the test runs.
+//! the tests use, every page rendered from them, and the redaction of what depends on the day
+//! the test runs.
+
+// Each test binary that includes this module uses part of it.
+#![allow(dead_code)]
 
 use std::sync::{Arc, OnceLock};
+
+use chrono::TimeZone as _;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -18,7 +24,11 @@ use opsledger_projections::obligations::ObligationReport;
 use opsledger_projections::profile::ClientProfile;
 use opsledger_projections::sla::SlaReport;
 use opsledger_projections::{AsOf, YearMonth};
-use opsledger_views::desk::{Links, VerdictKind};
+use opsledger_views::desk::{
+    access_log_page, clients_page, desk_timeline_page, dispute_page, error_page, login_page,
+    month_page, obligations_page, AccessFilterShown, AccessRow, ErrorKind, Links, MonthReport,
+    VerdictKind, Viewer,
+};
 use serde_json::Value;
 
 const DISPUTE: &str = include_str!("../../../examples/dispute-esc1.ndjson");
@@ -70,6 +80,8 @@ pub struct Fixture {
     pub script: Month,
     /// The dispute view of `R-ESC-1:call-hc-0001`.
     pub dispute: Explanation,
+    /// The dispute view of `R-ESC-1:call-hc-0002`, excused by the force majeure window.
+    pub excused_dispute: Explanation,
     /// The dispute view of the second client's call.
     pub script_dispute: Explanation,
     pub timeline: Timeline,
@@ -106,7 +118,7 @@ fn commands() -> String {
     lines.join("\n")
 }
 
-async fn month(store: &Arc<dyn EventStore>, client: &str, judged: DateTime<Utc>) -> Month {
+async fn month_models(store: &Arc<dyn EventStore>, client: &str, judged: DateTime<Utc>) -> Month {
     let id = report::client_id(client).unwrap();
     let view = report::view_for_report(store, &id, AsOf::Head, "sla", Some(october()))
         .await
@@ -187,9 +199,10 @@ async fn build() -> Fixture {
         .collect();
     Fixture {
         clients: opsledger_app::clients::list(&store, judged).await.unwrap(),
-        harbor: month(&store, "harbor-clinic", judged).await,
-        script: month(&store, "script-co", judged).await,
+        harbor: month_models(&store, "harbor-clinic", judged).await,
+        script: month_models(&store, "script-co", judged).await,
         dispute: explain("R-ESC-1:call-hc-0001").await,
+        excused_dispute: explain("R-ESC-1:call-hc-0002").await,
         script_dispute: explain("call-sc-0001").await,
         timeline: timeline_model,
         timeline_profile,
@@ -298,4 +311,119 @@ impl Links for TestLinks {
     fn access_log(&self) -> String {
         "/access-log".to_owned()
     }
+}
+
+pub const AUDITOR: Viewer<'static> = Viewer {
+    user: "ada",
+    role: "auditor",
+    sees_access_log: true,
+};
+
+pub const READER: Viewer<'static> = Viewer {
+    user: "rex",
+    role: "client reader of harbor-clinic",
+    sees_access_log: false,
+};
+
+pub fn month(m: &Month) -> MonthReport<'_> {
+    MonthReport {
+        sla: &m.sla,
+        obligations: &m.obligations,
+        profile: &m.profile,
+        provenance: &m.provenance,
+    }
+}
+
+pub fn access_rows() -> Vec<AccessRow> {
+    vec![
+        AccessRow {
+            seq: 1,
+            at: Utc.with_ymd_and_hms(2026, 12, 3, 7, 0, 0).unwrap(),
+            user_name: "rex".to_owned(),
+            role: "client_reader".to_owned(),
+            client_id: Some("harbor-clinic".to_owned()),
+            query: "GET /clients/harbor-clinic/2026-10".to_owned(),
+            rows: 14,
+            hash: "a1".repeat(32),
+        },
+        AccessRow {
+            seq: 2,
+            at: Utc.with_ymd_and_hms(2026, 12, 3, 7, 1, 30).unwrap(),
+            user_name: "ada".to_owned(),
+            role: "auditor".to_owned(),
+            client_id: None,
+            query: "GET /clients".to_owned(),
+            rows: 2,
+            hash: "b2".repeat(32),
+        },
+    ]
+}
+
+/// Every page of the desk on the fixture, by name, as an auditor sees it (the error page
+/// also as nobody signed in).
+pub fn pages() -> Vec<(&'static str, String)> {
+    let f = fixture();
+    let l = &TestLinks;
+    vec![
+        ("login", login_page(l, None, None)),
+        (
+            "login_failed",
+            login_page(l, Some("Unknown user or wrong password."), Some("ada")),
+        ),
+        ("clients", clients_page(l, &AUDITOR, &f.clients)),
+        ("month", month_page(l, &AUDITOR, month(&f.harbor))),
+        (
+            "obligations_missed",
+            obligations_page(
+                l,
+                &AUDITOR,
+                &f.harbor.obligations,
+                &f.harbor.profile,
+                &f.harbor.provenance,
+                Some(VerdictKind::Missed),
+            ),
+        ),
+        (
+            "obligations_excused",
+            obligations_page(
+                l,
+                &AUDITOR,
+                &f.harbor.obligations,
+                &f.harbor.profile,
+                &f.harbor.provenance,
+                Some(VerdictKind::Excused),
+            ),
+        ),
+        (
+            "dispute",
+            dispute_page(l, &AUDITOR, &f.dispute, Some("Harbor Clinic")),
+        ),
+        (
+            "timeline",
+            desk_timeline_page(l, &AUDITOR, &f.timeline, Some(&f.timeline_profile)),
+        ),
+        (
+            "access_log",
+            access_log_page(
+                l,
+                &AUDITOR,
+                &access_rows(),
+                AccessFilterShown::default(),
+                Some("intact, 2 entries"),
+            ),
+        ),
+        (
+            "error_403",
+            error_page(
+                l,
+                Some(&READER),
+                ErrorKind::Forbidden,
+                Some("client script-co is not yours to read"),
+            ),
+        ),
+        (
+            "error_401",
+            error_page(l, None, ErrorKind::Unauthenticated, None),
+        ),
+    ]
 }
