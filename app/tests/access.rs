@@ -355,3 +355,101 @@ async fn a_client_readers_reads_are_recorded_and_visible_to_an_auditor_only() {
         assert!(verify_access_log(desk).await.unwrap().is_intact());
     }
 }
+
+/// Appends `month.events[range]` as the demo records them (personal fields sealed).
+async fn append_month(
+    store: &std::sync::Arc<dyn opsledger_app::store::EventStore>,
+    month: &opsledger_tools::demo_data::DemoMonth,
+    range: std::ops::Range<usize>,
+) {
+    let mut sealer = opsledger_app::crypto::Sealer::new(std::sync::Arc::clone(store));
+    let mut batch: Vec<opsledger_app::store::StreamAppend> = Vec::new();
+    for event in &month.events[range] {
+        let envelope = sealer
+            .seal(Uuid::new_v4(), event, Metadata::default())
+            .await
+            .unwrap();
+        let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
+        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
+            Some(s) => s.events.push(envelope),
+            None => batch.push(opsledger_app::store::StreamAppend {
+                stream_id,
+                expected_version: ExpectedVersion::Any,
+                events: vec![envelope],
+            }),
+        }
+    }
+    store.append_batch(batch).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_readers_report_through_its_database_role_equals_the_owners() {
+    use opsledger_app::project::{self, Start};
+    use opsledger_projections::{AsOf, YearMonth};
+    use opsledger_tools::demo_data::{self, DemoScale};
+    // Given a PostgreSQL ledger with a generated month, its read model caught up half-way
+    let url = opsledger_tests::pg::server().fresh_database().await;
+    let ledger = DeskLedger::open(&Target::Postgres(url)).await.unwrap();
+    let store = ledger.events();
+    let month = demo_data::generate_month(
+        1,
+        demo_data::demo_month_start(),
+        DemoScale {
+            calls_per_client_per_day: 2,
+        },
+    )
+    .unwrap();
+    let half = month.events.len() / 2;
+    append_month(&store, &month, 0..half).await;
+    project::catch_up(&store, Start::Checkpoint, &opsledger_app::NoProgress)
+        .await
+        .unwrap();
+    append_month(&store, &month, half..month.events.len()).await;
+    let own = month.clients[0].client_id.clone();
+    let other = month.clients[1].client_id.clone();
+    // and a reader of the first client
+    let name = unique("reader");
+    ledger
+        .add_user(
+            &name,
+            DeskRole::ClientReader(own.clone()),
+            PASSWORD,
+            &clock(0),
+        )
+        .await
+        .unwrap();
+    let (reader, _) = login(ledger.desk(), &name, PASSWORD, &clock(1))
+        .await
+        .unwrap();
+    // When its report is folded through the store scoped to its database role
+    let scoped = ledger.reads_for(&reader).await.unwrap();
+    let ym = YearMonth::new(2026, 10).unwrap();
+    let evaluated = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+    let sla = |view: opsledger_projections::Projections, client: &ClientId| {
+        view.sla_report(client, ym, AsOf::Head, evaluated)
+            .map(|r| serde_json::to_value(r).unwrap())
+    };
+    let through_role = sla(
+        project::client_view(&scoped, &own, None).await.unwrap(),
+        &own,
+    )
+    .unwrap();
+    let as_owner = sla(
+        project::client_view(&store, &own, None).await.unwrap(),
+        &own,
+    )
+    .unwrap();
+    // Then it is the owner's report, rows and log tail alike
+    assert_eq!(through_role, as_owner);
+    // and the other client's view through the same role holds none of its facts
+    let other_view = project::client_view(&scoped, &other, None).await.unwrap();
+    assert!(
+        sla(other_view, &other).is_err(),
+        "another client's report was folded"
+    );
+    assert!(sla(
+        project::client_view(&store, &other, None).await.unwrap(),
+        &other
+    )
+    .is_ok());
+}

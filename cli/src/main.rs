@@ -488,6 +488,25 @@ mod tests {
             exit::NO_PERMISSION
         );
         assert_eq!(code(AppError::Internal("a bug".into())), exit::FAILURE);
+        assert_eq!(
+            code(AppError::Unauthenticated {
+                reason: opsledger_app::access::AuthFailure::TokenRevoked
+            }),
+            exit::NO_PERMISSION
+        );
+        assert_eq!(
+            code(AppError::Forbidden {
+                user: "cleo".into(),
+                client: None
+            }),
+            exit::NO_PERMISSION
+        );
+        assert_eq!(
+            code(AppError::Store(StoreError::DeskUserExists {
+                name: "ann".into()
+            })),
+            exit::DATA_ERROR
+        );
     }
 
     #[test]

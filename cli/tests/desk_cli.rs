@@ -171,3 +171,59 @@ fn the_access_log_is_listed_filtered_and_verified() {
         "{stdout}"
     );
 }
+
+#[test]
+fn on_postgresql_a_client_reader_gets_a_database_role_mapped_to_its_client() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(opsledger_tests::pg::server().fresh_database());
+    let dir = tempfile::tempdir().unwrap();
+    // Roles belong to the whole cluster: the name must be unique to this run.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("cli_reader_{}_{nanos}", std::process::id());
+    let mut child = bin()
+        .current_dir(dir.path())
+        .args(["--database-url", &url, "user", "add", &name])
+        .args([
+            "--role",
+            "client-reader",
+            "--client",
+            "acme",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "s3cret-pass").unwrap();
+    let out = ok(&child.wait_with_output().unwrap());
+    assert_eq!(
+        out.trim(),
+        format!("added desk user {name} (client reader of acme)")
+    );
+    let mapped: Option<String> = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_opt(
+                "SELECT c.client_id FROM client_readers c JOIN pg_roles r ON r.rolname = c.role_name \
+                 WHERE c.role_name = $1",
+                &[&name],
+            )
+            .await
+            .unwrap()
+            .map(|row| row.get(0))
+    });
+    assert_eq!(mapped.as_deref(), Some("acme"));
+    let verify = ok(&bin()
+        .current_dir(dir.path())
+        .args(["--database-url", &url, "access-log", "--verify"])
+        .output()
+        .unwrap());
+    assert_eq!(verify.trim(), "intact: the access log is empty");
+}

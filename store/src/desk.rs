@@ -300,8 +300,19 @@ pub trait DeskStore: Send + Sync + std::fmt::Debug {
     /// Deletes the session (logout); false when there was none.
     async fn delete_session(&self, id_hash: &Hash) -> Result<bool>;
 
+    /// Deletes every session that expired at or before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64>;
+
     /// Appends one entry to the access log, chained to its head, and moves the head.
-    async fn append_access(&self, access: NewAccess) -> Result<AccessEntry>;
+    async fn append_access(&self, access: NewAccess) -> Result<AccessEntry> {
+        let mut entries = self.append_access_batch(vec![access]).await?;
+        Ok(entries.pop().expect("one entry per access appended"))
+    }
+
+    /// Appends entries in the order given, in one transaction: all of them or none, each
+    /// chained to the one before, with one commit for the lot (so concurrent reads can share
+    /// the cost of making their records durable). Every entry is validated first.
+    async fn append_access_batch(&self, accesses: Vec<NewAccess>) -> Result<Vec<AccessEntry>>;
 
     /// Up to `max_count` access-log entries matching `filter`, in sequence order.
     async fn read_access(

@@ -22,6 +22,7 @@ macro_rules! desk_conformance_tests {
             sessions_are_found_by_hash_and_deleted,
             access_entries_chain_read_back_and_filter,
             concurrent_access_appends_chain_without_gaps,
+            access_batches_chain_in_order_and_are_all_or_nothing,
             bad_desk_fields_are_refused,
         );
     };
@@ -135,6 +136,21 @@ pub async fn sessions_are_found_by_hash_and_deleted(desk: Arc<dyn DeskStore>) {
     assert!(desk.delete_session(&session.id_hash).await.unwrap());
     assert!(!desk.delete_session(&session.id_hash).await.unwrap());
     assert_eq!(desk.session(&session.id_hash).await.unwrap(), None);
+    let ends = |n: u8, minutes: i64| DeskSession {
+        id_hash: Hash([n; 32]),
+        expires_at: at(minutes),
+        ..session.clone()
+    };
+    for (n, minutes) in [(10, 30), (11, 60), (12, 90)] {
+        desk.insert_session(&ends(n, minutes)).await.unwrap();
+    }
+    assert_eq!(desk.delete_expired_sessions(at(60)).await.unwrap(), 2);
+    assert_eq!(desk.session(&Hash([10; 32])).await.unwrap(), None);
+    assert_eq!(desk.session(&Hash([11; 32])).await.unwrap(), None);
+    assert_eq!(
+        desk.session(&Hash([12; 32])).await.unwrap(),
+        Some(ends(12, 90))
+    );
 }
 
 pub async fn access_entries_chain_read_back_and_filter(desk: Arc<dyn DeskStore>) {
@@ -244,4 +260,29 @@ pub async fn bad_desk_fields_are_refused(desk: Arc<dyn DeskStore>) {
     ));
     assert!(desk.users().await.unwrap().is_empty());
     assert_eq!(desk.access_head().await.unwrap().next_seq, 0);
+}
+
+pub async fn access_batches_chain_in_order_and_are_all_or_nothing(desk: Arc<dyn DeskStore>) {
+    desk.append_access(access("ann", None, 0)).await.unwrap();
+    let batch: Vec<NewAccess> = (1..=5).map(|n| access("cleo", Some("acme"), n)).collect();
+    let entries = desk.append_access_batch(batch.clone()).await.unwrap();
+    assert_eq!(
+        entries.iter().map(|e| (e.seq, e.rows)).collect::<Vec<_>>(),
+        [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
+    );
+    assert_eq!(entries[1].prev_hash, entries[0].hash);
+    let mut bad = batch;
+    bad[3].user_name = "Not A Name".into();
+    assert!(matches!(
+        desk.append_access_batch(bad).await,
+        Err(StoreError::InvalidDeskField { .. })
+    ));
+    assert!(desk
+        .append_access_batch(Vec::new())
+        .await
+        .unwrap()
+        .is_empty());
+    let head = desk.access_head().await.unwrap();
+    assert_eq!((head.next_seq, head.hash), (6, entries[4].hash));
+    assert!(desk.verify_access().await.unwrap().is_intact());
 }

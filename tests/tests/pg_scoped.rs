@@ -125,12 +125,16 @@ async fn a_client_readers_scoped_store_sees_only_its_clients_events_and_facts() 
     assert!(fact_clients
         .iter()
         .all(|c| matches!(c, Some("acme") | None)));
-    // and the database refuses what the role has no grant for: the head (the ledger's size),
-    // the data keys and the access log
-    assert!(matches!(
-        scoped.head().await,
-        Err(StoreError::PermissionDenied { .. })
-    ));
+    // and the head it is told is its snapshot's, read as the serving role, while the log
+    // past acme's events stays hidden: the chain cannot be walked as acme's reader
+    assert_eq!(scoped.head().await.unwrap(), owner.head().await.unwrap());
+    assert!(!scoped
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+    // and the database refuses what the role has no grant for: the data keys and the access
+    // log
     assert!(matches!(
         scoped.data_key("acme", false).await,
         Err(StoreError::PermissionDenied { .. })
@@ -218,4 +222,112 @@ async fn roles_that_cannot_be_set_are_refused_and_connections_go_back_clean() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(owner.read_all(0, 100).await.unwrap().len(), 9);
     assert_eq!(owner.head().await.unwrap().unwrap().position, ALL - 1);
+}
+
+/// A connection string logging in as a new login role of `kind`.
+async fn login_as(url: &str, prefix: &str, kind: RoleKind) -> String {
+    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
+    let password = format!("pw-{}", Uuid::new_v4());
+    create_login_role(url, &kind, &name, &password)
+        .await
+        .unwrap();
+    let mut parts = vec![format!("user={name}"), format!("password={password}")];
+    for (key, value) in url.split_whitespace().filter_map(|kv| kv.split_once('=')) {
+        if key != "user" && key != "password" {
+            parts.push(format!("{key}={value}"));
+        }
+    }
+    parts.join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_tables_grant_the_writer_what_the_desk_does_and_the_others_less() {
+    use opsledger_store::{DeskSession, DeskToken, DeskUser, Hash};
+    let url = pg::server().fresh_database().await;
+    let _owner = PgStore::connect(&url).await.unwrap();
+    // Given the serving process logged in as a writer
+    let writer = PgStore::connect(&login_as(&url, "desk_writer", RoleKind::Writer).await)
+        .await
+        .unwrap();
+    let now = Utc::now();
+    // When it does everything the desk does, then the database allows it
+    writer
+        .insert_user(&DeskUser {
+            name: "ann".into(),
+            role: "auditor".into(),
+            client_id: None,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: now,
+            disabled_at: None,
+        })
+        .await
+        .unwrap();
+    writer
+        .insert_token(&DeskToken {
+            id: "00112233445566ff".into(),
+            user_name: "ann".into(),
+            secret_hash: Hash([1; 32]),
+            created_at: now,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    assert!(writer.revoke_token("00112233445566ff", now).await.unwrap());
+    let session = DeskSession {
+        id_hash: Hash([2; 32]),
+        user_name: "ann".into(),
+        created_at: now,
+        expires_at: now,
+    };
+    writer.insert_session(&session).await.unwrap();
+    assert!(writer.delete_session(&session.id_hash).await.unwrap());
+    writer
+        .append_access(opsledger_tests::desk::access("ann", Some("acme"), 3))
+        .await
+        .unwrap();
+    assert!(writer.disable_user("ann", now).await.unwrap());
+    assert!(writer.verify_access().await.unwrap().is_intact());
+    // but it cannot read as a role it is not a member of until it is granted that role
+    assert!(matches!(
+        writer.scoped(AUDITOR_GROUP).await,
+        Err(StoreError::PermissionDenied { .. })
+    ));
+    // When an auditor logs in, then it reads the access log but writes nothing of the desk
+    let auditor =
+        PgStore::connect_read_only(&login_as(&url, "desk_auditor", RoleKind::Auditor).await)
+            .await
+            .unwrap();
+    assert_eq!(
+        auditor
+            .read_access(&AccessFilter::default(), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(matches!(
+        auditor
+            .append_access(opsledger_tests::desk::access("ann", None, 1))
+            .await,
+        Err(StoreError::PermissionDenied { .. })
+    ));
+    assert!(matches!(
+        auditor.user("ann").await,
+        Err(StoreError::PermissionDenied { .. })
+    ));
+    // When a client reader logs in, then the desk's tables are closed to it
+    let kind = RoleKind::ClientReader {
+        client_id: "acme".into(),
+    };
+    let reader = PgStore::connect_read_only(&login_as(&url, "desk_reader", kind).await)
+        .await
+        .unwrap();
+    assert!(matches!(
+        reader.read_access(&AccessFilter::default(), 10).await,
+        Err(StoreError::PermissionDenied { .. })
+    ));
+    assert!(matches!(
+        reader.token("00112233445566ff").await,
+        Err(StoreError::PermissionDenied { .. })
+    ));
 }

@@ -374,6 +374,10 @@ pub async fn login(
     }
     let now = clock.now();
     let principal = principal_of(&user, now)?;
+    // Expired sessions are refused anyway; clearing them here keeps the table to the live ones.
+    desk.delete_expired_sessions(now)
+        .await
+        .map_err(store("clearing expired desk sessions"))?;
     let secret = secrets::new_session_secret()?;
     let id_hash = secrets::session_hash(&secret).expect("a fresh secret is well formed");
     desk.insert_session(&DeskSession {
@@ -500,17 +504,29 @@ impl DeskLedger {
         password: &str,
         clock: &dyn Clock,
     ) -> AppResult<()> {
-        let client = role.client().cloned();
-        add_user(self.desk(), name, role, password, clock).await?;
-        if let (Some((_, url)), Some(client)) = (&self.postgres, client) {
-            let password = secrets::new_session_secret()?;
+        if let (Some((_, url)), Some(client)) = (&self.postgres, role.client()) {
+            // What can be refused without the database is refused before the role is made, so
+            // a refused user leaves no role behind.
+            secrets::check_password(password)?;
+            if self
+                .desk()
+                .user(name)
+                .await
+                .map_err(store("reading a desk user"))?
+                .is_some()
+            {
+                return Err(AppError::Store(StoreError::DeskUserExists {
+                    name: name.to_owned(),
+                }));
+            }
+            let role_password = secrets::new_session_secret()?;
             let kind = RoleKind::ClientReader {
                 client_id: client.as_str().to_owned(),
             };
-            PgStore::create_login_role(url, &kind, name, &password)
+            PgStore::create_login_role(url, &kind, name, &role_password)
                 .await
                 .map_err(store("creating the client reader's database role"))?;
         }
-        Ok(())
+        add_user(self.desk(), name, role, password, clock).await
     }
 }

@@ -263,8 +263,20 @@ impl DeskStore for PgStore {
         Ok(changed > 0)
     }
 
-    async fn append_access(&self, access: NewAccess) -> Result<AccessEntry> {
-        validate_access(&access)?;
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        let conn = self.conn().await?;
+        conn.execute("DELETE FROM desk_sessions WHERE expires_at <= $1", &[&now])
+            .await
+            .map_err(pg_error)
+    }
+
+    async fn append_access_batch(&self, accesses: Vec<NewAccess>) -> Result<Vec<AccessEntry>> {
+        for access in &accesses {
+            validate_access(access)?;
+        }
+        if accesses.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await.map_err(pg_error)?;
         // The head row's lock, held to commit, serialises appends: a second appender waits
@@ -276,34 +288,47 @@ impl DeskStore for PgStore {
             )
             .await
             .map_err(pg_error)?;
-        let entry = AccessEntry::chained(head_from_row(&row)?, access);
-        let seq = to_i64(entry.seq);
-        let rows = to_i64(entry.rows);
-        tx.execute(
-            "INSERT INTO access_log (seq, at, user_name, role, client_id, query, rows, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &seq,
-                &entry.at,
-                &entry.user_name,
-                &entry.role,
-                &entry.client_id,
-                &entry.query,
-                &rows,
-                &entry.prev_hash.0.as_slice(),
-                &entry.hash.0.as_slice(),
-            ],
-        )
-        .await
-        .map_err(pg_error)?;
+        let mut head = head_from_row(&row)?;
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO access_log (seq, at, user_name, role, client_id, query, rows, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .await
+            .map_err(pg_error)?;
+        let mut entries = Vec::with_capacity(accesses.len());
+        for access in accesses {
+            let entry = AccessEntry::chained(head, access);
+            tx.execute(
+                &insert,
+                &[
+                    &to_i64(entry.seq),
+                    &entry.at,
+                    &entry.user_name,
+                    &entry.role,
+                    &entry.client_id,
+                    &entry.query,
+                    &to_i64(entry.rows),
+                    &entry.prev_hash.0.as_slice(),
+                    &entry.hash.0.as_slice(),
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+            head = AccessHead {
+                next_seq: entry.seq + 1,
+                hash: entry.hash,
+            };
+            entries.push(entry);
+        }
         tx.execute(
             "UPDATE access_log_head SET next_seq = $1, head_hash = $2 WHERE id = 1",
-            &[&(seq + 1), &entry.hash.0.as_slice()],
+            &[&to_i64(head.next_seq), &head.hash.0.as_slice()],
         )
         .await
         .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)?;
-        Ok(entry)
+        Ok(entries)
     }
 
     async fn read_access(

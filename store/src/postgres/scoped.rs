@@ -45,6 +45,8 @@ pub struct ScopedPgStore {
 #[derive(Debug)]
 struct Scoped {
     role: String,
+    /// The head of the handle's snapshot, read as the serving role before the role was set.
+    head: Option<Head>,
     base: PgStore,
     /// The connection holding the open transaction; `None` only while dropping.
     conn: Mutex<Option<Object>>,
@@ -112,7 +114,8 @@ fn on<'a>(guard: &'a MutexGuard<'_, Option<Object>>) -> &'a Object {
 impl PgStore {
     /// Opens a transaction on a pooled connection and sets its role to `role` for the length
     /// of the transaction: every read through the returned handle runs as that role, under its
-    /// grants and row-level security. `role` is a login role (a client reader's, mapped in
+    /// grants and row-level security. Only the head of the snapshot is read before, as the
+    /// serving role, so that a report through the handle can state what it reflects. `role` is a login role (a client reader's, mapped in
     /// `client_readers`) or one of the group roles (`opsledger_auditor`).
     pub async fn scoped(&self, role: &str) -> Result<ScopedPgStore> {
         let role = checked_role(role)?;
@@ -120,9 +123,21 @@ impl PgStore {
         conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
             .map_err(pg_error)?;
+        // The first read of the transaction fixes its snapshot, so this is the head of exactly
+        // what the handle will read. It is read as the serving role: a client reader has no
+        // grant on `ledger_head` (ADR 0005), yet every answer of the desk states the position
+        // and head hash it reflects (issue 14), which a reader's own events already bound.
+        let head = match reads::head(&conn).await {
+            Ok(head) => head,
+            Err(e) => {
+                drop(Object::take(conn));
+                return Err(e);
+            }
+        };
         let handle = ScopedPgStore {
             inner: Arc::new(Scoped {
                 role: role.to_owned(),
+                head,
                 base: self.clone(),
                 conn: Mutex::new(Some(conn)),
             }),
@@ -202,8 +217,10 @@ impl EventStore for ScopedPgStore {
         in_savepoint!(self, conn => reads::read_filtered(conn, filter, from_position, max_count).await)
     }
 
+    /// The head of the handle's snapshot (see [`PgStore::scoped`]): the same for every read of
+    /// the request, whatever the role may read of `ledger_head` itself.
     async fn head(&self) -> Result<Option<Head>> {
-        in_savepoint!(self, conn => reads::head(conn).await)
+        Ok(self.inner.head)
     }
 
     /// Walks the chain as this role sees it, in the handle's snapshot. Only a role that sees

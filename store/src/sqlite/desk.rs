@@ -134,34 +134,47 @@ fn head(conn: &Connection) -> Result<AccessHead> {
 
 /// Appends under an immediate transaction: the head is read and moved while this connection
 /// holds the file's write lock, so two processes cannot chain two entries to the same head.
-fn append(conn: &Connection, access: NewAccess) -> Result<AccessEntry> {
+fn append(conn: &Connection, accesses: Vec<NewAccess>) -> Result<Vec<AccessEntry>> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
         .map_err(StoreError::Sqlite)?;
-    let entry = AccessEntry::chained(head(&tx)?, access);
-    let seq = sql_bound(entry.seq);
-    tx.execute(
-        "INSERT INTO access_log (seq, at, user_name, role, client_id, query, rows, prev_hash, hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            seq,
-            entry.at.timestamp_micros(),
-            entry.user_name,
-            entry.role,
-            entry.client_id,
-            entry.query,
-            sql_bound(entry.rows),
-            entry.prev_hash.0.as_slice(),
-            entry.hash.0.as_slice(),
-        ],
-    )
-    .map_err(StoreError::Sqlite)?;
+    let mut head = head(&tx)?;
+    let mut entries = Vec::with_capacity(accesses.len());
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO access_log (seq, at, user_name, role, client_id, query, rows, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(StoreError::Sqlite)?;
+        for access in accesses {
+            let entry = AccessEntry::chained(head, access);
+            insert
+                .execute(params![
+                    sql_bound(entry.seq),
+                    entry.at.timestamp_micros(),
+                    entry.user_name,
+                    entry.role,
+                    entry.client_id,
+                    entry.query,
+                    sql_bound(entry.rows),
+                    entry.prev_hash.0.as_slice(),
+                    entry.hash.0.as_slice(),
+                ])
+                .map_err(StoreError::Sqlite)?;
+            head = AccessHead {
+                next_seq: entry.seq + 1,
+                hash: entry.hash,
+            };
+            entries.push(entry);
+        }
+    }
     tx.execute(
         "UPDATE access_log_head SET next_seq = ?1, head_hash = ?2 WHERE id = 0",
-        params![seq + 1, entry.hash.0.as_slice()],
+        params![sql_bound(head.next_seq), head.hash.0.as_slice()],
     )
     .map_err(StoreError::Sqlite)?;
     tx.commit().map_err(StoreError::Sqlite)?;
-    Ok(entry)
+    Ok(entries)
 }
 
 fn read_access(
@@ -383,9 +396,27 @@ impl DeskStore for SqliteStore {
         .await
     }
 
-    async fn append_access(&self, access: NewAccess) -> Result<AccessEntry> {
-        validate_access(&access)?;
-        self.side_write(move |conn| append(conn, access)).await
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.side_write(move |conn| {
+            let deleted = conn
+                .execute(
+                    "DELETE FROM desk_sessions WHERE expires_at <= ?1",
+                    [now.timestamp_micros()],
+                )
+                .map_err(StoreError::Sqlite)?;
+            Ok(u64::try_from(deleted).expect("a row count fits in u64"))
+        })
+        .await
+    }
+
+    async fn append_access_batch(&self, accesses: Vec<NewAccess>) -> Result<Vec<AccessEntry>> {
+        for access in &accesses {
+            validate_access(access)?;
+        }
+        if accesses.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.side_write(move |conn| append(conn, accesses)).await
     }
 
     async fn read_access(
