@@ -665,7 +665,24 @@ async fn pages(
     assert_status(&home, StatusCode::OK, "home");
     let csp = home.header("content-security-policy").unwrap();
     assert!(
-        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        csp.contains("default-src 'none'") && csp.contains("script-src 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // The policy allows exactly the page's one stylesheet, by its hash.
+    let html = home.text();
+    let style = html
+        .split_once("<style>")
+        .and_then(|(_, rest)| rest.split_once("</style>"))
+        .map(|(style, _)| style)
+        .unwrap();
+    let digest = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()))
+    };
+    assert!(
+        csp.contains(&format!("style-src 'sha256-{digest}'")),
         "{csp}"
     );
     assert_eq!(home.header("cache-control").as_deref(), Some("no-store"));

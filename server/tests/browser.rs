@@ -214,6 +214,21 @@ impl Browser<'_> {
         self.type_into("input#user", user).await;
         self.type_into("input#password", PASSWORD).await;
         self.click("form.login button[type=submit]").await;
+        // Signed in, the browser is sent to the client list.
+        self.wait_for_url(&format!("{base}/")).await;
+    }
+
+    /// Waits until the page's address is `url` (a form's answer may still be loading).
+    async fn wait_for_url(&self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.url().await;
+            if now == url {
+                return;
+            }
+            assert!(Instant::now() < deadline, "still at {now}, expected {url}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn quit(self) {
@@ -332,7 +347,7 @@ async fn an_auditor_resolves_a_dispute_and_a_client_reader_stays_in_its_client()
         "the downloaded bundle verifies offline"
     );
     browser.click("form.signout button[type=submit]").await;
-    assert_eq!(browser.url().await, format!("{base}/login"));
+    browser.wait_for_url(&format!("{base}/login")).await;
 
     browser.sign_in(&base, "cora").await;
     let home = browser.text().await;
