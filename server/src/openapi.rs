@@ -245,6 +245,18 @@ const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/access-log",
+        summary: "The read audit (auditors only): who read which client with which query and how many rows, and whether its hash chain verifies.",
+        params: &[
+            ("client", In::Query, "string", None, false, "Only reads of this client."),
+            ("user", In::Query, "string", None, false, "Only reads by this desk user."),
+            ("after", In::Query, "string", None, false, "The cursor: `next_cursor` of the previous page."),
+            ("limit", In::Query, "integer", None, false, "Entries per page, 1 to 1000 (default 100)."),
+        ],
+        produces: "application/json",
+    },
+    Operation {
+        method: "get",
         path: "/head",
         summary: "The head of the log: last position, its hash and when it was recorded.",
         params: &[],

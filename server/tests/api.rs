@@ -200,6 +200,7 @@ async fn the_desk_answers_and_refuses(backend: Backend) {
     let allowed = client_reader_refusals(&desk, &reader, &own, &other, &other_call).await;
     bad_parameters(&desk, &auditor, &own).await;
     audited(&desk_ledger, &reader, &own, allowed).await;
+    audit_over_http(&desk, &auditor, &reader, &own, allowed).await;
     pages(&desk, &auditor, &reader, &own, &other, &ledger).await;
     oversized(&desk).await;
     login_is_rate_limited(&desk, &auditor).await;
@@ -772,4 +773,37 @@ async fn login_is_rate_limited(desk: &Desk, auditor: &User) {
         StatusCode::TOO_MANY_REQUESTS,
         "same address, other user",
     );
+}
+
+/// The access log over the API: an auditor pages through a client reader's reads with the
+/// cursor and sees the chain verify; the client reader itself may not read it.
+async fn audit_over_http(desk: &Desk, auditor: &User, reader: &User, own: &str, allowed: usize) {
+    let refused = desk.get("/api/v1/access-log", Some(&reader.bearer)).await;
+    assert_status(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "a client reader's access log",
+    );
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let path = format!("/api/v1/access-log?user={}&limit=2{after}", reader.name);
+        let answer = desk.get(&path, Some(&auditor.bearer)).await;
+        assert_status(&answer, StatusCode::OK, &path);
+        let json = answer.json();
+        assert_eq!(json["chain"]["intact"], true, "{json}");
+        let page = json["entries"].as_array().unwrap().clone();
+        assert!(page.len() <= 2);
+        seen.extend(page);
+        match json["next_cursor"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), allowed, "{seen:#?}");
+    assert!(seen
+        .iter()
+        .all(|e| e["client_id"] == own && e["user"] == reader.name));
+    let seqs: Vec<u64> = seen.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
 }

@@ -5,10 +5,12 @@
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use opsledger_app::access;
 use opsledger_app::events::EventPages;
 use opsledger_app::explain::{self, EntityKind};
 use opsledger_app::report::{self, ReportRequest};
 use opsledger_app::store::bundle::BundleEntry;
+use opsledger_app::store::VerifyReport;
 use opsledger_app::store::{EventFilter, RecordedEvent, StreamId, TimeRange};
 use opsledger_app::{export, timeline, AppError};
 use serde_json::{json, Value};
@@ -409,4 +411,89 @@ pub async fn bundle(
     }
     super::reflect_headers(&reflects, &mut response);
     Ok(response)
+}
+
+/// `GET /access-log`: the read audit, auditors only: entries from the cursor `after` (the last
+/// sequence number of the previous page), `limit` at most, filtered by `client` and `user`,
+/// and whether the log's chain verifies.
+pub async fn access_log(
+    State(desk): State<Shared>,
+    caller: Caller,
+    uri: OriginalUri,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut params = Params::parse(query.as_deref())?;
+    let client = params
+        .take("client")?
+        .map(|c| {
+            opsledger_domain::ids::ClientId::new(&c)
+                .map_err(|e| ApiError::bad("client", e.to_string()))
+        })
+        .transpose()?;
+    let user = params.take("user")?;
+    let after: Option<u64> = params.parsed("after", "a cursor (a sequence number)")?;
+    let limit: usize = params
+        .parsed("limit", "a number of entries")?
+        .unwrap_or(DEFAULT_PAGE_EVENTS);
+    params.finish()?;
+    let max = desk.limits.max_page_events;
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad(
+            "limit",
+            format!("{limit} is not between 1 and {max}"),
+        ));
+    }
+    let from_seq = match after {
+        None => 0,
+        Some(a) => a
+            .checked_add(1)
+            .ok_or_else(|| ApiError::bad("after", "past the last sequence number"))?,
+    };
+    let query = access::AccessLogQuery {
+        client,
+        user,
+        from_seq,
+        // One more than asked, to know whether a next page exists.
+        limit: limit + 1,
+    };
+    let mut entries = access::access_log_for(desk.ledger.desk(), &caller.0, &query).await?;
+    let more = entries.len() > limit;
+    entries.truncate(limit);
+    let next_cursor = if more {
+        entries.last().map(|e| e.seq.to_string())
+    } else {
+        None
+    };
+    let chain = match access::verify_access_log(desk.ledger.desk()).await? {
+        VerifyReport::Intact { events, .. } => json!({ "intact": true, "entries": events }),
+        VerifyReport::Broken {
+            position, reason, ..
+        } => {
+            json!({ "intact": false, "first_broken_entry": position, "reason": reason.to_string() })
+        }
+    };
+    let rows = count(entries.len());
+    let entries: Vec<Value> = entries
+        .into_iter()
+        .map(|e| {
+            json!({
+                "seq": e.seq,
+                "at": e.at,
+                "user": e.user_name,
+                "role": e.role,
+                "client_id": e.client_id,
+                "query": e.query,
+                "rows": e.rows,
+                "hash": e.hash.to_hex(),
+            })
+        })
+        .collect();
+    // The audit is audited too: who read who read what.
+    audit(&desk, &caller, None, &query_text(&uri), rows).await?;
+    let head = desk.store.head().await.map_err(AppError::from)?;
+    let reflects = Reflects::from(head.as_ref());
+    Ok(reflecting(
+        reflects,
+        json!({ "entries": entries, "next_cursor": next_cursor, "chain": chain }),
+    ))
 }

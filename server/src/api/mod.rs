@@ -65,6 +65,7 @@ pub fn router() -> (Router<Shared>, Vec<Route>) {
     .get("/explain/{id}", handlers::explain)
     .get("/streams/{stream}/timeline", handlers::timeline)
     .get("/events", handlers::events)
+    .get("/access-log", handlers::access_log)
     .get("/head", head::head)
     .get("/head/events", head::head_events)
     .get("/openapi.json", crate::openapi::document);
