@@ -20,92 +20,13 @@ use opsledger_projections::verdict::Verdict;
 use opsledger_server::api::{HEAD_HASH_HEADER, POSITION_HEADER};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{Backend, Ledger};
+use support::{assert_status, Answer, Backend, Desk, Ledger};
 
 /// A desk user's credentials for the test.
 struct User {
     name: &'static str,
     password: &'static str,
     bearer: String,
-}
-
-/// The running desk and how to ask it.
-struct Desk {
-    base: String,
-    http: reqwest::Client,
-}
-
-/// An answer: status, headers and body.
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_owned())
-    }
-
-    /// The parameter a 400 names.
-    fn parameter(&self) -> String {
-        self.json()["error"]["parameter"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
-
-impl Desk {
-    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let response = request.send().await.unwrap();
-        Answer {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: response.bytes().await.unwrap().to_vec(),
-        }
-    }
-
-    async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(b) = bearer {
-            request = request.bearer_auth(b);
-        }
-        self.send(request).await
-    }
-
-    async fn with_cookie(&self, path: &str, cookie: &str) -> Answer {
-        self.send(
-            self.http
-                .get(format!("{}{path}", self.base))
-                .header("cookie", cookie),
-        )
-        .await
-    }
-
-    async fn login(&self, user: &str, password: &str) -> Answer {
-        self.send(
-            self.http
-                .post(format!("{}/login", self.base))
-                .form(&[("user", user), ("password", password)]),
-        )
-        .await
-    }
-}
-
-fn assert_status(answer: &Answer, status: StatusCode, what: &str) {
-    assert_eq!(answer.status, status, "{what}: {}", answer.text());
 }
 
 /// Creates a user with a token.

@@ -15,6 +15,8 @@ use opsledger_app::{envelopes, FixedClock, Target};
 use opsledger_projections::YearMonth;
 use opsledger_server::{Limits, Running, ServeConfig};
 use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
+use reqwest::StatusCode;
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Calls per client per business day: every rule gets exercised, quick in a debug build.
@@ -150,4 +152,83 @@ pub fn http() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// The running desk and how to ask it.
+pub struct Desk {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// An answer: status, headers and body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    /// The parameter a 400 names.
+    pub fn parameter(&self) -> String {
+        self.json()["error"]["parameter"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl Desk {
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.unwrap();
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    pub async fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(b) = bearer {
+            request = request.bearer_auth(b);
+        }
+        self.send(request).await
+    }
+
+    pub async fn with_cookie(&self, path: &str, cookie: &str) -> Answer {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .header("cookie", cookie),
+        )
+        .await
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}/login", self.base))
+                .form(&[("user", user), ("password", password)]),
+        )
+        .await
+    }
+}
+
+pub fn assert_status(answer: &Answer, status: StatusCode, what: &str) {
+    assert_eq!(answer.status, status, "{what}: {}", answer.text());
 }
