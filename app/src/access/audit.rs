@@ -2,8 +2,11 @@
 //! which query, how many rows) in the access log, and only auditors may read that log back.
 
 use opsledger_domain::ids::ClientId;
-use opsledger_store::desk::MAX_ACCESS_QUERY_BYTES;
-use opsledger_store::{AccessEntry, AccessFilter, DeskStore, NewAccess, VerifyReport};
+use std::sync::Arc;
+
+use opsledger_store::desk::{validate_access, MAX_ACCESS_QUERY_BYTES};
+use opsledger_store::{AccessEntry, AccessFilter, DeskStore, NewAccess, StoreError, VerifyReport};
+use tokio::sync::{mpsc, oneshot};
 
 use super::Principal;
 use crate::clock::Clock;
@@ -42,8 +45,30 @@ fn loggable(query: &str) -> String {
     out
 }
 
+fn new_access(
+    principal: &Principal,
+    client: Option<&ClientId>,
+    query: &str,
+    rows: u64,
+    clock: &dyn Clock,
+) -> NewAccess {
+    NewAccess {
+        at: clock.now(),
+        user_name: principal.user.clone(),
+        role: principal.role.name().to_owned(),
+        client_id: client.map(|c| c.as_str().to_owned()),
+        query: loggable(query),
+        rows,
+    }
+}
+
+fn recording_failed(e: StoreError) -> AppError {
+    AppError::store_while("recording a read in the access log", e)
+}
+
 /// Records that `principal` read `rows` rows or events of `client` (`None`: agency-wide or
-/// several clients) with `query`; returns the entry's sequence number.
+/// several clients) with `query`; returns the entry's sequence number. One commit per call:
+/// a server answering many requests at once records through an [`AccessRecorder`].
 pub async fn record_access(
     desk: &dyn DeskStore,
     principal: &Principal,
@@ -53,17 +78,98 @@ pub async fn record_access(
     clock: &dyn Clock,
 ) -> AppResult<u64> {
     let entry = desk
-        .append_access(NewAccess {
-            at: clock.now(),
-            user_name: principal.user.clone(),
-            role: principal.role.name().to_owned(),
-            client_id: client.map(|c| c.as_str().to_owned()),
-            query: loggable(query),
-            rows,
-        })
+        .append_access(new_access(principal, client, query, rows, clock))
         .await
-        .map_err(|e| AppError::store_while("recording a read in the access log", e))?;
+        .map_err(recording_failed)?;
     Ok(entry.seq)
+}
+
+/// Most entries one commit of an [`AccessRecorder`] takes.
+pub const MAX_RECORDER_BATCH: usize = 256;
+/// Reads that may wait for the recorder before callers feel back-pressure.
+const RECORDER_QUEUE: usize = 4096;
+
+struct Pending {
+    access: NewAccess,
+    reply: oneshot::Sender<AppResult<u64>>,
+}
+
+/// Records reads with group commit, as the event writer appends: every entry waiting when a
+/// commit starts goes into it, so concurrent requests share one transaction and one flush
+/// instead of queueing one commit each behind the access log's head row. Cheap to clone; the
+/// background task ends when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct AccessRecorder {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("access", &self.access)
+            .finish()
+    }
+}
+
+impl AccessRecorder {
+    /// Starts the recording task on the current tokio runtime.
+    pub fn start(desk: Arc<dyn DeskStore>) -> Self {
+        let (queue, mut pending) = mpsc::channel::<Pending>(RECORDER_QUEUE);
+        tokio::spawn(async move {
+            while let Some(first) = pending.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_RECORDER_BATCH {
+                    match pending.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let accesses = batch.iter().map(|p| p.access.clone()).collect();
+                match desk.append_access_batch(accesses).await {
+                    Ok(entries) => {
+                        for (p, entry) in batch.into_iter().zip(entries) {
+                            // A caller that stopped waiting still has its read recorded.
+                            let _ = p.reply.send(Ok(entry.seq));
+                        }
+                    }
+                    Err(_) => {
+                        // Entries were validated before queueing, so this is the store
+                        // failing; each is tried alone so each caller gets its own answer.
+                        for p in batch {
+                            let result = desk
+                                .append_access(p.access)
+                                .await
+                                .map(|e| e.seq)
+                                .map_err(recording_failed);
+                            let _ = p.reply.send(result);
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// [`record_access`] through the group commit; returns once the entry is committed.
+    pub async fn record(
+        &self,
+        principal: &Principal,
+        client: Option<&ClientId>,
+        query: &str,
+        rows: u64,
+        clock: &dyn Clock,
+    ) -> AppResult<u64> {
+        let access = new_access(principal, client, query, rows, clock);
+        // A bad entry is refused here, so it cannot fail the others' commit.
+        validate_access(&access).map_err(recording_failed)?;
+        let stopped = || AppError::Internal("the access recorder has stopped".to_owned());
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Pending { access, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
 }
 
 /// The access log's entries matching `query`, for the ledger's administrator (the shell).

@@ -24,7 +24,10 @@ use crate::clock::Clock;
 use crate::error::{AppError, AppResult};
 use crate::ledger::Target;
 
-pub use audit::{access_log, access_log_for, record_access, verify_access_log, AccessLogQuery};
+pub use audit::{
+    access_log, access_log_for, record_access, verify_access_log, AccessLogQuery, AccessRecorder,
+    MAX_RECORDER_BATCH,
+};
 
 /// How long a page session lasts after login.
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);
@@ -479,6 +482,11 @@ impl DeskLedger {
         self.desk.as_ref()
     }
 
+    /// The desk's tables, shared (for an [`AccessRecorder`], which outlives a borrow).
+    pub fn desk_arc(&self) -> Arc<dyn DeskStore> {
+        Arc::clone(&self.desk)
+    }
+
     /// The store `principal`'s reads go through. On PostgreSQL, a handle whose reads run in
     /// one transaction as the principal's database role, so row-level security scopes them;
     /// drop it when the request ends. On the embedded file, which has no roles, the store
@@ -492,6 +500,22 @@ impl DeskLedger {
             )),
             None => Ok(Arc::clone(&self.events)),
         }
+    }
+
+    /// [`DeskLedger::reads_for`] after the application's own check: `Forbidden` unless
+    /// `principal` may read `client` (`None`: every client, or agency-wide data). The one call
+    /// a server makes before a read, so both backends refuse in the application, and
+    /// PostgreSQL in the database as well.
+    pub async fn reads_of(
+        &self,
+        principal: &Principal,
+        client: Option<&ClientId>,
+    ) -> AppResult<Arc<dyn EventStore>> {
+        match client {
+            Some(client) => principal.check_read(client)?,
+            None => principal.check_read_all()?,
+        }
+        self.reads_for(principal).await
     }
 
     /// Adds a desk user ([`add_user`]). On PostgreSQL a client reader also gets a login role
