@@ -25,7 +25,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use opsledger_app::access::DeskLedger;
+use opsledger_app::access::{AccessRecorder, DeskLedger};
 use opsledger_app::project::{self, Start};
 use opsledger_app::NoProgress;
 use tokio::sync::{oneshot, watch};
@@ -107,8 +107,10 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
     let next = head.as_ref().map_or(0, |h| h.position + 1);
     let (head_tx, head_rx) = watch::channel(Reflects::from(head.as_ref()));
     let follower = tokio::spawn(follower::follow(Arc::clone(&store), next, head_tx));
+    let recorder = AccessRecorder::start(ledger.desk_arc());
     let desk: Shared = Arc::new(Desk {
         ledger,
+        recorder,
         store,
         head: head_rx,
         clock: config.clock,

@@ -13,7 +13,6 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::scoped::RequestReads;
 use crate::state::{Reflects, Shared};
-use opsledger_app::access;
 
 /// What one request reads through, and the head it reflects.
 #[derive(Debug)]
@@ -50,15 +49,9 @@ pub async fn audit(
     query: &str,
     rows: u64,
 ) -> Result<(), ApiError> {
-    access::record_access(
-        desk.ledger.desk(),
-        &caller.0,
-        client,
-        query,
-        rows,
-        &*desk.clock,
-    )
-    .await?;
+    desk.recorder
+        .record(&caller.0, client, query, rows, &*desk.clock)
+        .await?;
     Ok(())
 }
 

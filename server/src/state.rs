@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use opsledger_app::access::DeskLedger;
+use opsledger_app::access::{AccessRecorder, DeskLedger};
 use opsledger_app::store::{EventStore, Head};
 use opsledger_app::{Clock, Target};
 use serde::Serialize;
@@ -78,6 +78,9 @@ pub struct Desk {
     /// The ledger with its desk tables (users, tokens, sessions, the access log) and, on
     /// PostgreSQL, the way to read as a user's database role.
     pub ledger: DeskLedger,
+    /// Records reads in the access log with group commit: concurrent requests share one
+    /// commit instead of queueing behind the log's head row one by one.
+    pub recorder: AccessRecorder,
     /// The ledger as the server's own role opens it: the projector (it keeps the read model
     /// current) and the writer of the access log.
     pub store: Arc<dyn EventStore>,
