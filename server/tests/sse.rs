@@ -1,6 +1,6 @@
 //! The head's event stream tells a page the head moved within one second of an append, on
-//! both backends: the follower reads the append through the store's subscription and the
-//! stream sends the new position and hash.
+//! both backends: the follower reads the append through the store's subscription, brings the
+//! read model's rows up to it, and the stream sends the new position and hash.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,6 +105,9 @@ async fn an_append_reaches_the_stream_within_a_second(target: Target, store: Arc
         let hash = store.head().await.unwrap().unwrap().hash.to_hex();
         assert_eq!(seen["head_hash"], hash);
         assert!(took < WITHIN, "{took:?}");
+        // The follower brings the read model's rows up to a head before announcing it.
+        let checkpoint = store.fact_checkpoint().await.unwrap().unwrap();
+        assert_eq!(checkpoint.next_position, position + 1);
     }
     running.stop().await.unwrap();
 }
