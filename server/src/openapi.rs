@@ -257,6 +257,13 @@ const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/retention/dry-run",
+        summary: "Operators only: what `opsledger retention apply` would do now (R-RET-2 deletions due, legal holds refusing them); writes nothing.",
+        params: &[BASIS[3]],
+        produces: "application/json",
+    },
+    Operation {
+        method: "get",
         path: "/head",
         summary: "The head of the log: last position, its hash and when it was recorded.",
         params: &[],

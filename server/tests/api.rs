@@ -120,6 +120,7 @@ async fn the_desk_answers_and_refuses(backend: Backend) {
     bundles(&desk, &ledger, &auditor, &own, &call_stream, &other_call).await;
     let allowed = client_reader_refusals(&desk, &reader, &own, &other, &other_call).await;
     bad_parameters(&desk, &auditor, &own).await;
+    retention_for_operators(&desk, &ledger, &desk_ledger, &auditor).await;
     audited(&desk_ledger, &reader, &own, allowed).await;
     audit_over_http(&desk, &auditor, &reader, &own, allowed).await;
     pages(&desk, &auditor, &reader, &own, &other, &ledger).await;
@@ -727,4 +728,83 @@ async fn audit_over_http(desk: &Desk, auditor: &User, reader: &User, own: &str, 
         .all(|e| e["client_id"] == own && e["user"] == reader.name));
     let seqs: Vec<u64> = seen.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+}
+
+/// The retention dry run is an operator's view, the same as `retention apply --dry-run`; an
+/// auditor is refused it.
+async fn retention_for_operators(
+    desk: &Desk,
+    ledger: &Ledger,
+    desk_ledger: &DeskLedger,
+    auditor: &User,
+) {
+    let operator = user(ledger, desk_ledger, "olga", DeskRole::Operator).await;
+    let answer = desk
+        .get("/api/v1/retention/dry-run", Some(&operator.bearer))
+        .await;
+    assert_status(&answer, StatusCode::OK, "an operator's retention dry run");
+    let expected = opsledger_app::retention::apply(
+        &ledger.store,
+        ledger.now,
+        true,
+        &opsledger_app::Actor::named("olga"),
+        &opsledger_app::NoProgress,
+    )
+    .await
+    .unwrap();
+    let shown: Vec<String> = answer.json()["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["action"].as_str().unwrap(),
+                a["client_id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let computed: Vec<String> = expected
+        .iter()
+        .map(|a| {
+            let text = format!("{a:?}");
+            let kind = text.split([' ', '{']).next().unwrap().to_owned();
+            let client = match a {
+                opsledger_app::retention::Action::Deleted { client_id, .. }
+                | opsledger_app::retention::Action::WouldDelete { client_id, .. }
+                | opsledger_app::retention::Action::Refused { client_id, .. }
+                | opsledger_app::retention::Action::KeyDestroyedForRecordedDeletion { client_id }
+                | opsledger_app::retention::Action::WouldDestroyKeyForRecordedDeletion {
+                    client_id,
+                }
+                | opsledger_app::retention::Action::Failed { client_id, .. } => client_id.clone(),
+            };
+            format!("{} {client}", snake(&kind))
+        })
+        .collect();
+    assert_eq!(shown, computed);
+    let refused = desk
+        .get("/api/v1/retention/dry-run", Some(&auditor.bearer))
+        .await;
+    assert_status(
+        &refused,
+        StatusCode::FORBIDDEN,
+        "an auditor's retention dry run",
+    );
+}
+
+/// `WouldDelete` as `would_delete`.
+fn snake(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

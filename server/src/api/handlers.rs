@@ -12,7 +12,7 @@ use opsledger_app::report::{self, ReportRequest};
 use opsledger_app::store::bundle::BundleEntry;
 use opsledger_app::store::VerifyReport;
 use opsledger_app::store::{EventFilter, RecordedEvent, StreamId, TimeRange};
-use opsledger_app::{export, timeline, AppError};
+use opsledger_app::{export, retention, timeline, AppError};
 use serde_json::{json, Value};
 
 use super::reflecting;
@@ -495,5 +495,88 @@ pub async fn access_log(
     Ok(reflecting(
         reflects,
         json!({ "entries": entries, "next_cursor": next_cursor, "chain": chain }),
+    ))
+}
+
+/// One action of a retention run, as JSON.
+fn retention_action(action: &retention::Action) -> Value {
+    use retention::Action;
+    match action {
+        Action::Deleted {
+            client_id,
+            deadline,
+            key_destroyed_now,
+        } => {
+            json!({ "action": "deleted", "client_id": client_id, "deadline": deadline, "key_destroyed_now": key_destroyed_now })
+        }
+        Action::WouldDelete {
+            client_id,
+            deadline,
+        } => {
+            json!({ "action": "would_delete", "client_id": client_id, "deadline": deadline })
+        }
+        Action::Refused {
+            client_id,
+            rule,
+            refusal,
+        } => json!({
+            "action": "refused",
+            "client_id": client_id,
+            "rule": rule.map(|r| r.to_string()),
+            "refusal": refusal.to_string(),
+        }),
+        Action::KeyDestroyedForRecordedDeletion { client_id } => {
+            json!({ "action": "key_destroyed_for_recorded_deletion", "client_id": client_id })
+        }
+        Action::WouldDestroyKeyForRecordedDeletion { client_id } => {
+            json!({ "action": "would_destroy_key_for_recorded_deletion", "client_id": client_id })
+        }
+        Action::Failed { client_id, error } => {
+            json!({ "action": "failed", "client_id": client_id, "error": error })
+        }
+    }
+}
+
+/// `GET /retention/dry-run`: what `opsledger retention apply` would do now (R-RET-2
+/// deletions due, legal holds refusing them), for operators only; it writes nothing.
+pub async fn retention_dry_run(
+    State(desk): State<Shared>,
+    caller: Caller,
+    uri: OriginalUri,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut params = Params::parse(query.as_deref())?;
+    let evaluated_at = params.instant("evaluated_at")?;
+    params.finish()?;
+    if !matches!(caller.0.role, access::DeskRole::Operator) {
+        return Err(ApiError::App(AppError::Forbidden {
+            user: caller.0.user.clone(),
+            client: None,
+        }));
+    }
+    let head = desk.store.head().await.map_err(AppError::from)?;
+    let at = evaluated_at.unwrap_or_else(|| desk.clock.now());
+    // A dry run writes nothing, so the server's own store may run it: an operator reads
+    // every client anyway.
+    let actions = retention::apply(
+        &desk.store,
+        at,
+        true,
+        &opsledger_app::Actor::named(caller.0.user.clone()),
+        &opsledger_app::NoProgress,
+    )
+    .await?;
+    audit(
+        &desk,
+        &caller,
+        None,
+        &query_text(&uri),
+        count(actions.len()),
+    )
+    .await?;
+    let actions: Vec<Value> = actions.iter().map(retention_action).collect();
+    Ok(reflecting(
+        Reflects::from(head.as_ref()),
+        json!({ "evaluated_at": at, "actions": actions }),
     ))
 }

@@ -66,6 +66,7 @@ pub fn router() -> (Router<Shared>, Vec<Route>) {
     .get("/streams/{stream}/timeline", handlers::timeline)
     .get("/events", handlers::events)
     .get("/access-log", handlers::access_log)
+    .get("/retention/dry-run", handlers::retention_dry_run)
     .get("/head", head::head)
     .get("/head/events", head::head_events)
     .get("/openapi.json", crate::openapi::document);
