@@ -20,29 +20,7 @@ use opsledger_projections::verdict::Verdict;
 use opsledger_server::api::{HEAD_HASH_HEADER, POSITION_HEADER};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{assert_status, Answer, Backend, Desk, Ledger};
-
-/// A desk user's credentials for the test.
-struct User {
-    name: &'static str,
-    password: &'static str,
-    bearer: String,
-}
-
-/// Creates a user with a token.
-async fn user(ledger: &Ledger, desk: &DeskLedger, name: &'static str, role: DeskRole) -> User {
-    let clock = FixedClock(ledger.now);
-    let password = "correct horse battery";
-    desk.add_user(name, role, password, &clock).await.unwrap();
-    let token = access::create_token(desk.desk(), name, &clock)
-        .await
-        .unwrap();
-    User {
-        name,
-        password,
-        bearer: token.bearer,
-    }
-}
+use support::{assert_status, user, Answer, Backend, Desk, Ledger, User};
 
 /// What a report of `client` says computed directly by the application library, as the API
 /// should give it.

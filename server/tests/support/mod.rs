@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
+use opsledger_app::access::{self, DeskLedger, DeskRole};
 use opsledger_app::crypto::Sealer;
 use opsledger_app::store::{
     EventStore, ExpectedVersion, Metadata, PgStore, SqliteStore, StreamAppend,
@@ -231,4 +232,26 @@ impl Desk {
 
 pub fn assert_status(answer: &Answer, status: StatusCode, what: &str) {
     assert_eq!(answer.status, status, "{what}: {}", answer.text());
+}
+
+/// A desk user's credentials for the test.
+pub struct User {
+    pub name: &'static str,
+    pub password: &'static str,
+    pub bearer: String,
+}
+
+/// Creates a user with a token.
+pub async fn user(ledger: &Ledger, desk: &DeskLedger, name: &'static str, role: DeskRole) -> User {
+    let clock = FixedClock(ledger.now);
+    let password = "correct horse battery";
+    desk.add_user(name, role, password, &clock).await.unwrap();
+    let token = access::create_token(desk.desk(), name, &clock)
+        .await
+        .unwrap();
+    User {
+        name,
+        password,
+        bearer: token.bearer,
+    }
 }
