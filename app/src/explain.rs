@@ -38,7 +38,7 @@ use crate::report::{self, Basis};
 mod lookup;
 mod scope;
 mod words;
-pub use lookup::printed_stream;
+pub use lookup::{client_of_printed, printed_stream};
 use scope::{record_scope, Wanted};
 pub use words::{human_secs, money, outcome, rule_text, value_text};
 
@@ -573,15 +573,25 @@ pub async fn explain(
     progress: &dyn Progress,
 ) -> AppResult<Explanation> {
     let store = report::up_to_date(target, progress).await?;
-    let resolved = lookup::resolve(&store, raw).await?;
+    explain_in(&store, raw, basis, clock).await
+}
+
+/// [`explain`] on a store already open (a server keeps one open and its read model current).
+pub async fn explain_in(
+    store: &Arc<dyn EventStore>,
+    raw: &str,
+    basis: &Basis,
+    clock: &dyn Clock,
+) -> AppResult<Explanation> {
+    let resolved = lookup::resolve(store, raw).await?;
     let client = resolved.client.clone();
     let as_of = basis.as_of();
     let evaluated_at = basis.evaluated_at(clock);
-    let view = report::view_for(&store, &client, as_of).await?;
+    let view = report::view_for(store, &client, as_of).await?;
     let found = resolved.lookup(&view, as_of)?;
     let draft = explain_view(&view, &client, &found, resolved.rule, as_of, evaluated_at)?;
     let position = view.checkpoint().checked_sub(1);
-    let (events, notes) = read_events(&store, &draft, as_of, position).await?;
+    let (events, notes) = read_events(store, &draft, as_of, position).await?;
     let mut streams: Vec<String> = Vec::new();
     for e in &events {
         if !streams.contains(&e.stream_id) {

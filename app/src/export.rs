@@ -3,12 +3,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use opsledger_store::bundle::{
     self, BuildOptions, BundleBreak, BundleError, BundleReport, EvidenceBundle,
 };
-use opsledger_store::{EventFilter, Hash, StreamId, TimeRange};
+use opsledger_store::{EventFilter, EventStore, Hash, StreamId, TimeRange};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -119,10 +120,19 @@ async fn verdicts_for(
     clock: &dyn Clock,
     progress: &dyn Progress,
 ) -> AppResult<serde_json::Value> {
+    let store = crate::report::up_to_date(target, progress).await?;
+    verdicts_in(&store, filter, clock).await
+}
+
+/// [`verdicts_for`] on a store already open and caught up.
+async fn verdicts_in(
+    store: &Arc<dyn EventStore>,
+    filter: &EventFilter,
+    clock: &dyn Clock,
+) -> AppResult<serde_json::Value> {
     use std::collections::{BTreeMap, BTreeSet};
 
-    let store = crate::report::up_to_date(target, progress).await?;
-    let head_next = crate::project::head_next(&store).await?;
+    let head_next = crate::project::head_next(store).await?;
     let mut positions = BTreeSet::new();
     let mut spans: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
     let mut next = 0u64;
@@ -153,7 +163,7 @@ async fn verdicts_for(
             from: from - chrono::Duration::days(1),
             to: to + chrono::Duration::days(92),
         };
-        let projections = crate::project::client_view(&store, &client_id, Some(head_next)).await?;
+        let projections = crate::project::client_view(store, &client_id, Some(head_next)).await?;
         match projections.obligation_report(
             &client_id,
             period,
@@ -201,18 +211,7 @@ pub async fn export_with_annotations(
         cover_from: args.cover_from,
     };
     let store = target.open().await?;
-    let bundle = match bundle::build(&*store, &filter, args.head, options).await {
-        Ok(bundle) => bundle,
-        Err(BundleError::LedgerBroken { position, reason }) => {
-            // A broken ledger is the same finding as verifying the ledger reports; a bundle
-            // from it would prove nothing.
-            return Err(AppError::ChainBroken {
-                position: Some(position),
-                reason: reason.to_string(),
-            });
-        }
-        Err(e) => return Err(AppError::Bundle(e)),
-    };
+    let bundle = build(&*store, &filter, args.head, options).await?;
     write_new(&args.out, &bundle, args.force)?;
     let report = bundle::verify(&bundle);
     let BundleReport::Intact {
@@ -235,6 +234,55 @@ pub async fn export_with_annotations(
         disclosed,
         withheld,
     })
+}
+
+/// Builds a bundle of the events `filter` selects up to `head` (default: the ledger's head).
+async fn build(
+    store: &dyn EventStore,
+    filter: &EventFilter,
+    head: Option<u64>,
+    options: BuildOptions,
+) -> AppResult<EvidenceBundle> {
+    match bundle::build(store, filter, head, options).await {
+        Ok(bundle) => Ok(bundle),
+        Err(BundleError::LedgerBroken { position, reason }) => {
+            // A broken ledger is the same finding as verifying the ledger reports; a bundle
+            // from it would prove nothing.
+            Err(AppError::ChainBroken {
+                position: Some(position),
+                reason: reason.to_string(),
+            })
+        }
+        Err(e) => Err(AppError::Bundle(e)),
+    }
+}
+
+/// The evidence bundle of every event of `client` (or of its one stream `stream`), with
+/// verdict annotations computed at the clock's now, built in memory from a store already open
+/// and caught up (a server sends it as a download rather than writing a file).
+pub async fn client_bundle(
+    store: &Arc<dyn EventStore>,
+    client: &str,
+    stream: Option<&StreamId>,
+    clock: &dyn Clock,
+) -> AppResult<EvidenceBundle> {
+    let filter = EventFilter {
+        client_id: Some(client.to_owned()),
+        stream_id: stream.cloned(),
+        ..EventFilter::default()
+    };
+    let annotations = verdicts_in(store, &filter, clock).await?;
+    let created_for = match stream {
+        Some(stream) => format!("evidence for stream {stream} of client {client}, with verdicts"),
+        None => format!("evidence for client {client}: every recorded event, with verdicts"),
+    };
+    let options = BuildOptions {
+        created_for,
+        selection: serde_json::to_value(&filter)?,
+        annotations,
+        cover_from: None,
+    };
+    build(&**store, &filter, None, options).await
 }
 
 /// Writes the bundle beside `out` and moves it into place, so a failed write never leaves a

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use opsledger_projections::obligations::Obligation;
 use opsledger_projections::{AsOf, Period};
-use opsledger_store::{Direction, RecordedEvent};
+use opsledger_store::{Direction, EventStore, RecordedEvent};
 use serde::Serialize;
 
 use crate::clock::Clock;
@@ -62,8 +62,18 @@ pub async fn timeline(
     progress: &dyn Progress,
 ) -> AppResult<Timeline> {
     let store = crate::report::up_to_date(target, progress).await?;
+    timeline_in(&store, stream, evaluated_at, clock).await
+}
+
+/// [`timeline`] on a store already open (a server keeps one open and its read model current).
+pub async fn timeline_in(
+    store: &Arc<dyn EventStore>,
+    stream: &str,
+    evaluated_at: Option<DateTime<Utc>>,
+    clock: &dyn Clock,
+) -> AppResult<Timeline> {
     // Ids as printed anywhere are accepted: reports print a call's bare id, not its stream.
-    let stream = crate::explain::printed_stream(&store, stream, &TIMELINE_CATEGORIES)
+    let stream = crate::explain::printed_stream(store, stream, &TIMELINE_CATEGORIES)
         .await?
         .ok_or_else(|| crate::explain::unknown_id(stream, TIMELINE_FORMS))?;
     let mut events = Vec::new();
@@ -82,7 +92,7 @@ pub async fn timeline(
     }
     // The timeline is read by people: personal fields are shown opened (or as "[shredded]"),
     // not as the ciphertext the log stores and hashes.
-    let mut sealer = Sealer::new(Arc::clone(&store));
+    let mut sealer = Sealer::new(Arc::clone(store));
     for event in &mut events {
         let opened = sealer.open_data(event).await?;
         event.data = serde_json::to_string(&opened)?;
@@ -101,7 +111,7 @@ pub async fn timeline(
         };
         let evaluated_at = evaluated_at.unwrap_or_else(|| clock.now());
         // The client's view alone: its rows and its events past the checkpoint.
-        let projections = crate::project::client_view(&store, &client, None).await?;
+        let projections = crate::project::client_view(store, &client, None).await?;
         let report = projections.obligation_report(&client, period, AsOf::Head, evaluated_at)?;
         obligations = report
             .obligations

@@ -14,11 +14,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use opsledger_app::store::StoreError;
 use opsledger_app::{Actor, AppError, Target};
+use opsledger_server::ServerError;
 use opsledger_tools::ToolError;
 
 use crate::cmd::{
     bench, clients, demo, desk, explain, export, import, load, publish, record, report, retention,
-    timeline,
+    serve, timeline,
 };
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
@@ -86,6 +87,10 @@ enum Command {
     /// Publish each client's reports as its own read models (on PostgreSQL, readable by that
     /// client's readers only).
     Publish(publish::PublishArgs),
+    /// Serve the desk over HTTP: a read-only JSON API under /api/v1 and pages for auditors and
+    /// client readers (login by token or password), following the log live; every read is
+    /// recorded in the access log.
+    Serve(serve::ServeArgs),
     /// Rebuild the projections from position 0 (to a point in history with --as-of-position).
     Replay(report::ReplayArgs),
     /// Record a realistic month of operations for five clients into a fresh demo ledger, then
@@ -144,6 +149,9 @@ fn exit_code(error: &anyhow::Error) -> u8 {
             || cause.downcast_ref::<html::NoHtmlView>().is_some()
         {
             return exit::USAGE;
+        }
+        if let Some(server) = cause.downcast_ref::<ServerError>() {
+            return server_exit(server);
         }
         if let Some(tool) = cause.downcast_ref::<ToolError>() {
             return tool_exit(tool);
@@ -212,6 +220,15 @@ fn tool_exit(error: &ToolError) -> u8 {
         | ToolError::Report(_)
         | ToolError::Id(_)
         | ToolError::Histogram(_) => exit::FAILURE,
+    }
+}
+
+/// The server's errors' exit statuses. Exhaustive, as [`app_exit`].
+fn server_exit(error: &ServerError) -> u8 {
+    match error {
+        ServerError::Ledger(app) => app_exit(app),
+        ServerError::Bind { .. } => exit::UNAVAILABLE,
+        ServerError::Serve(_) => exit::FAILURE,
     }
 }
 
@@ -325,6 +342,7 @@ fn only_reads(command: &Command) -> bool {
         | Command::Record(_)
         | Command::Retention(_)
         | Command::Publish(_)
+        | Command::Serve(_)
         | Command::Replay(_)
         | Command::Demo(_)
         | Command::Bench(_)
@@ -359,6 +377,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(&target, args).await,
         Command::Retention(args) => retention::run(&target, args).await,
         Command::Publish(args) => publish::run(&target, args).await,
+        Command::Serve(args) => serve::run(&target, args).await,
         Command::Replay(args) => report::replay(&target, args).await,
         Command::Demo(args) => {
             // The demo always writes a fresh ledger file under --out; a database URL given

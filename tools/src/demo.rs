@@ -49,6 +49,12 @@ pub fn ledger_path(out: &Path) -> PathBuf {
     out.join("demo.ledger")
 }
 
+/// The file beside a demo ledger holding its desk users' credentials: the demo writes it, and
+/// `opsledger serve` on that ledger prints it, so the desk can be tried at once. A demo ledger
+/// is a local toy; a real ledger's users are added with `opsledger user add` and nothing of
+/// their passwords is written anywhere.
+pub const DESK_CREDENTIALS_FILE: &str = "desk-credentials.txt";
+
 /// The recorded demo month.
 #[derive(Debug)]
 pub struct DemoLedger {

@@ -92,6 +92,30 @@ async fn client_of(store: &Arc<dyn EventStore>, stream: &StreamId) -> AppResult<
     report::client_id(&client)
 }
 
+/// The client an id as printed anywhere belongs to, for a front end that checks who may read
+/// it before explaining it: `None` when no record has the id. The id is parsed as `explain`
+/// parses it, so every form it accepts (a record's, a client's month, quarter, interval or
+/// fact) names its client here.
+pub async fn client_of_printed(
+    store: &Arc<dyn EventStore>,
+    raw: &str,
+) -> AppResult<Option<ClientId>> {
+    let printed = obligation_id::parse(raw.trim()).map_err(|e| AppError::InvalidRequest {
+        what: format!("{raw:?}"),
+        detail: format!("{e}; accepted forms: {}", super::ACCEPTED_FORMS),
+    })?;
+    match printed.subject {
+        SubjectRef::Record { id, .. } => {
+            let categories: Vec<&str> = EntityKind::ALL.iter().map(|k| k.category()).collect();
+            match resolve_stream(store, &id, &categories).await? {
+                Some(stream) => client_of(store, &stream).await.map(Some),
+                None => Ok(None),
+            }
+        }
+        SubjectRef::Client { client_id, .. } => report::client_id(&client_id).map(Some),
+    }
+}
+
 /// Resolves `raw` (see `ACCEPTED_FORMS`): a record's stream by its id, or a client's stream and
 /// what of it the id names.
 pub(super) async fn resolve(store: &Arc<dyn EventStore>, raw: &str) -> AppResult<Resolved> {

@@ -10,6 +10,7 @@ use anyhow::Context;
 use chrono::Datelike;
 use clap::Args;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use opsledger_app::access::{DeskLedger, DeskRole};
 use opsledger_app::project::{self, Start};
 use opsledger_app::store::{PositionRange, VerifyReport};
 use opsledger_app::{SystemClock, Target};
@@ -166,6 +167,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         )?;
     }
     println!("\nservice levels for {ym} (raw figures; the HTML reports also show them under normal operating conditions):\n{table}");
+    desk_users(&args.out, &ledger, &target, &month).await?;
 
     match store.verify(PositionRange::default()).await? {
         VerifyReport::Intact { events, head, .. } => {
@@ -204,6 +206,60 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ledger.display(),
         month.clients.first().map_or("…", |c| c.client_id.as_str()),
         evaluated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    Ok(())
+}
+
+/// Adds the demo's desk users (an auditor, and a client reader of the client whose dispute the
+/// demo exports) with fresh random passwords, writes them beside the ledger for
+/// `opsledger serve` to print, and says how to try the desk.
+async fn desk_users(
+    out: &std::path::Path,
+    ledger: &std::path::Path,
+    target: &Target,
+    month: &demo_data::DemoMonth,
+) -> anyhow::Result<()> {
+    let password = || -> anyhow::Result<String> {
+        // 16 hex digits: 64 random bits, short enough to type.
+        let secret = opsledger_app::access::secrets::new_session_secret()?;
+        Ok(secret.chars().take(16).collect())
+    };
+    let Some(client) = month
+        .clients
+        .iter()
+        .find(|c| c.client_id.as_str().contains("northwind"))
+        .or(month.clients.first())
+    else {
+        return Ok(());
+    };
+    let desk = DeskLedger::open(target).await?;
+    let reader = format!("reader_{}", client.client_id.as_str().replace('-', "_"));
+    let (auditor_password, reader_password) = (password()?, password()?);
+    desk.add_user(
+        "auditor",
+        DeskRole::Auditor,
+        &auditor_password,
+        &SystemClock,
+    )
+    .await?;
+    desk.add_user(
+        &reader,
+        DeskRole::ClientReader(client.client_id.clone()),
+        &reader_password,
+        &SystemClock,
+    )
+    .await?;
+    let credentials = format!(
+        "user auditor, password {auditor_password}: auditor, reads every client and the access log\n\
+         user {reader}, password {reader_password}: client reader of {}, reads that client only\n",
+        client.client_id
+    );
+    let file = out.join(demo::DESK_CREDENTIALS_FILE);
+    std::fs::write(&file, &credentials).with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "\ndesk users (also in {}):\n{credentials}try the desk: opsledger serve --ledger {}",
+        file.display(),
+        ledger.display()
     );
     Ok(())
 }

@@ -13,4 +13,5 @@ pub mod publish;
 pub mod record;
 pub mod report;
 pub mod retention;
+pub mod serve;
 pub mod timeline;
