@@ -431,3 +431,37 @@ fn an_excused_obligation_shows_the_window_that_excused_it() {
     )));
     assert!(!page.contains("none bore on it"));
 }
+
+#[test]
+fn every_obligation_links_to_its_dispute_view_client_level_ones_by_their_printed_id() {
+    let f = fixture();
+    let report = &f.harbor.obligations;
+    let all = obligations_page(
+        &TestLinks,
+        &AUDITOR,
+        report,
+        &f.harbor.profile,
+        &f.harbor.provenance,
+        None,
+    );
+    let client_level: Vec<_> = report
+        .obligations
+        .iter()
+        .filter(|o| opsledger_views::desk::subject_stream(&o.subject).is_none())
+        .collect();
+    assert!(
+        !client_level.is_empty(),
+        "the fixture has obligations of the client rather than of one record"
+    );
+    for o in &report.obligations {
+        let id = opsledger_views::desk::explain_id(o).expect("every obligation has an id");
+        let link = href(&TestLinks.explain(&id));
+        assert!(all.contains(&link), "no dispute link {link} for {}", o.id);
+    }
+    for o in client_level {
+        assert_eq!(
+            opsledger_views::desk::explain_id(o).as_deref(),
+            Some(o.id.as_str())
+        );
+    }
+}

@@ -171,12 +171,15 @@ impl VerdictKind {
     }
 }
 
-/// The dispute-view id of an obligation, `RULE:STREAM` (`R-ESC-1:call-hc-0001`), when its
-/// subject is a record `explain` answers about (a call, escalation or invoice). The stream
-/// form is used rather than the bare id so that an id two kinds of record share is never
-/// ambiguous.
+/// The dispute-view id of an obligation: `RULE:STREAM` (`R-ESC-1:call-hc-0001`) when its
+/// subject is a call, escalation or invoice, else the id reports print (`R-QA-1:acme/2026-10`,
+/// `R-COV-1:acme/FROM/TO` …), which `explain` answers about as well. The stream form is used
+/// where there is one so that an id two kinds of record share is never ambiguous. `None` only
+/// for an obligation read from a report written before reports printed ids.
 pub fn explain_id(obligation: &Obligation) -> Option<String> {
-    subject_stream(&obligation.subject).map(|stream| format!("{}:{stream}", obligation.rule))
+    subject_stream(&obligation.subject)
+        .map(|stream| format!("{}:{stream}", obligation.rule))
+        .or_else(|| (!obligation.id.is_empty()).then(|| obligation.id.clone()))
 }
 
 /// The stream of an obligation's subject, when it has one of its own.
