@@ -86,6 +86,25 @@ pub async fn readable_client(
     Ok(client)
 }
 
+/// The clients listed at `at` that the caller may read (every one for an auditor or operator,
+/// its own for a client reader), recorded in the access log as one read of `query`.
+pub async fn visible_clients(
+    desk: &Shared,
+    caller: &Caller,
+    store: &Arc<dyn EventStore>,
+    at: chrono::DateTime<chrono::Utc>,
+    query: &str,
+) -> Result<Vec<opsledger_app::clients::ClientSummary>, ApiError> {
+    let listed = opsledger_app::clients::list(store, at).await?;
+    let visible: Vec<_> = listed
+        .into_iter()
+        .filter(|c| ClientId::new(&c.client_id).is_ok_and(|id| caller.0.may_read(&id)))
+        .collect();
+    let rows = u64::try_from(visible.len()).unwrap_or(u64::MAX);
+    audit(desk, caller, caller.own_client(), query, rows).await?;
+    Ok(visible)
+}
+
 /// The client an id as `explain` takes it belongs to (a record's, or a client's month, quarter,
 /// interval or fact), checked against the caller: 404 when no record has the id, 403 when the
 /// caller may not read that client. Resolved through the server's own store, as

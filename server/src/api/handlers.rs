@@ -19,7 +19,9 @@ use super::reflecting;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::reads::{audit, readable_client, readable_stream, readable_subject, reader, Reads};
+use crate::reads::{
+    audit, readable_client, readable_stream, readable_subject, reader, visible_clients, Reads,
+};
 use crate::state::{Reflects, Shared};
 
 /// The report kinds, as the path names them.
@@ -52,22 +54,7 @@ pub async fn clients(
     params.finish()?;
     let Reads { store, reflects } = reader(&desk, &caller).await?;
     let at = at.unwrap_or_else(|| desk.clock.now());
-    let listed = opsledger_app::clients::list(&store, at).await?;
-    let visible: Vec<_> = listed
-        .into_iter()
-        .filter(|c| {
-            opsledger_domain::ids::ClientId::new(&c.client_id)
-                .is_ok_and(|id| caller.0.may_read(&id))
-        })
-        .collect();
-    audit(
-        &desk,
-        &caller,
-        caller.own_client(),
-        &query_text(&uri),
-        count(visible.len()),
-    )
-    .await?;
+    let visible = visible_clients(&desk, &caller, &store, at, &query_text(&uri)).await?;
     Ok(reflecting(reflects, json!({ "clients": visible })))
 }
 

@@ -17,7 +17,9 @@ use super::{page_caller, page_response, DeskLinks, PageError, SignedIn};
 use crate::api::handlers::{query_text, TIMELINE_CATEGORIES};
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::reads::{audit, readable_client, readable_stream, readable_subject, reader};
+use crate::reads::{
+    audit, readable_client, readable_stream, readable_subject, reader, visible_clients,
+};
 use crate::state::Shared;
 
 /// Entries the access-log page shows at most: the latest ones.
@@ -48,19 +50,8 @@ pub async fn home(
     let run = async {
         Params::parse(query.as_deref())?.finish()?;
         let store = reader(&desk, &caller).await?.store;
-        let listed = opsledger_app::clients::list(&store, desk.clock.now()).await?;
-        let visible: Vec<_> = listed
-            .into_iter()
-            .filter(|c| ClientId::new(&c.client_id).is_ok_and(|id| caller.0.may_read(&id)))
-            .collect();
-        audit(
-            &desk,
-            &caller,
-            caller.own_client(),
-            &query_text(&uri),
-            count(visible.len()),
-        )
-        .await?;
+        let visible =
+            visible_clients(&desk, &caller, &store, desk.clock.now(), &query_text(&uri)).await?;
         let who = SignedIn::of(&caller);
         Ok::<_, ApiError>(html(desk::clients_page(
             &DeskLinks,
