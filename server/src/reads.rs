@@ -105,11 +105,30 @@ pub async fn visible_clients(
     Ok(visible)
 }
 
+/// The dispute view of `id` for the caller, as the API and the page both answer it: its client
+/// checked first, the explanation computed on the caller's reads, the read recorded as `query`.
+pub async fn explained(
+    desk: &Shared,
+    caller: &Caller,
+    id: &str,
+    basis: &opsledger_app::report::Basis,
+    query: &str,
+) -> Result<opsledger_app::explain::Explanation, ApiError> {
+    let client = readable_subject(desk, caller, id).await?;
+    let store = reader(desk, caller).await?.store;
+    let explanation = opsledger_app::explain::explain_in(&store, id, basis, &*desk.clock)
+        .await
+        .map_err(crate::api::handlers::as_of_parameter)?;
+    let rows = u64::try_from(explanation.events.len()).unwrap_or(u64::MAX);
+    audit(desk, caller, Some(&client), query, rows).await?;
+    Ok(explanation)
+}
+
 /// The client an id as `explain` takes it belongs to (a record's, or a client's month, quarter,
 /// interval or fact), checked against the caller: 404 when no record has the id, 403 when the
 /// caller may not read that client. Resolved through the server's own store, as
 /// [`readable_stream`] is, so both backends refuse alike.
-pub async fn readable_subject(
+async fn readable_subject(
     desk: &Shared,
     caller: &Caller,
     raw: &str,

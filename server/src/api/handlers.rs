@@ -7,7 +7,6 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use opsledger_app::access;
 use opsledger_app::events::EventPages;
-use opsledger_app::explain;
 use opsledger_app::report::{self, ReportRequest};
 use opsledger_app::store::bundle::BundleEntry;
 use opsledger_app::store::VerifyReport;
@@ -20,7 +19,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::reads::{
-    audit, readable_client, readable_stream, readable_subject, reader, visible_clients, Reads,
+    audit, explained, readable_client, readable_stream, reader, visible_clients, Reads,
 };
 use crate::state::{Reflects, Shared};
 
@@ -132,7 +131,7 @@ pub async fn report(
 
 /// The application names the CLI's option (`--as-of-position`); the API's parameter is
 /// `as_of_position`.
-fn as_of_parameter(error: AppError) -> ApiError {
+pub(crate) fn as_of_parameter(error: AppError) -> ApiError {
     match error {
         AppError::InvalidRequest { what, detail } if what == "--as-of-position" => {
             ApiError::bad("as_of_position", detail)
@@ -153,19 +152,7 @@ pub async fn explain(
     let mut params = Params::parse(query.as_deref())?;
     let basis = params.basis()?;
     params.finish()?;
-    let client = Some(readable_subject(&desk, &caller, &id).await?);
-    let store = reader(&desk, &caller).await?.store;
-    let explanation = explain::explain_in(&store, &id, &basis, &*desk.clock)
-        .await
-        .map_err(as_of_parameter)?;
-    audit(
-        &desk,
-        &caller,
-        client.as_ref(),
-        &query_text(&uri),
-        count(explanation.events.len()),
-    )
-    .await?;
+    let explanation = explained(&desk, &caller, &id, &basis, &query_text(&uri)).await?;
     let reflects = Reflects {
         position: explanation.position,
         head_hash: explanation.head_hash.clone(),

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use opsledger_app::access::{self, AccessLogQuery};
 use opsledger_app::report::{self, Basis, ReportRequest};
 use opsledger_app::store::VerifyReport;
-use opsledger_app::{explain, timeline};
+use opsledger_app::timeline;
 use opsledger_domain::ids::ClientId;
 use opsledger_projections::{AsOf, YearMonth};
 use opsledger_views::desk::{self, AccessFilterShown, AccessRow, MonthReport, VerdictKind};
@@ -17,9 +17,7 @@ use super::{page_caller, page_response, DeskLinks, PageError, SignedIn};
 use crate::api::handlers::{query_text, TIMELINE_CATEGORIES};
 use crate::error::ApiError;
 use crate::params::Params;
-use crate::reads::{
-    audit, readable_client, readable_stream, readable_subject, reader, visible_clients,
-};
+use crate::reads::{audit, explained, readable_client, readable_stream, reader, visible_clients};
 use crate::state::Shared;
 
 /// Entries the access-log page shows at most: the latest ones.
@@ -208,17 +206,8 @@ pub async fn dispute(
     let fail = PageError::of(&caller);
     let run = async {
         Params::parse(query.as_deref())?.finish()?;
-        let client = Some(readable_subject(&desk, &caller, &id).await?);
-        let store = reader(&desk, &caller).await?.store;
-        let explanation = explain::explain_in(&store, &id, &Basis::default(), &*desk.clock).await?;
-        audit(
-            &desk,
-            &caller,
-            client.as_ref(),
-            &query_text(&uri),
-            count(explanation.events.len()),
-        )
-        .await?;
+        let explanation =
+            explained(&desk, &caller, &id, &Basis::default(), &query_text(&uri)).await?;
         let who = SignedIn::of(&caller);
         Ok::<_, ApiError>(html(desk::dispute_page(
             &DeskLinks,
