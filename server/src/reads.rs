@@ -128,11 +128,7 @@ pub async fn explained(
 /// interval or fact), checked against the caller: 404 when no record has the id, 403 when the
 /// caller may not read that client. Resolved through the server's own store, as
 /// [`readable_stream`] is, so both backends refuse alike.
-async fn readable_subject(
-    desk: &Shared,
-    caller: &Caller,
-    raw: &str,
-) -> Result<ClientId, ApiError> {
+async fn readable_subject(desk: &Shared, caller: &Caller, raw: &str) -> Result<ClientId, ApiError> {
     let client = client_of_printed(&desk.store, raw)
         .await?
         .ok_or_else(|| ApiError::NotFound {
