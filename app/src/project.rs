@@ -107,8 +107,13 @@ pub async fn catch_up(
     let mut rebuilt_for_version = false;
     let mut from = match (start, stored_checkpoint(store).await?) {
         (Start::Checkpoint, Some(c)) if c.version == FACTS_VERSION => c.next_position,
-        (Start::Checkpoint, stored) => {
-            rebuilt_for_version = stored.is_some();
+        // Nothing stored yet: rows commit only with their checkpoint, so there is nothing to
+        // delete. Deleting anyway would race a concurrent first catch-up (two `report` runs on
+        // a fresh ledger): this one's reset could delete the rows the other had written and
+        // was about to read its report from. Pages written twice are idempotent by position.
+        (Start::Checkpoint, None) => 0,
+        (Start::Checkpoint, Some(_)) => {
+            rebuilt_for_version = true;
             match store.reset_facts(FACTS_VERSION).await {
                 Ok(()) => 0,
                 Err(e) if cannot_write(&e) => {
