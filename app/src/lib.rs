@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod explain;
 pub mod export;
+pub mod follow;
 pub mod import;
 pub mod ledger;
 pub mod progress;

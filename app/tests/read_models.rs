@@ -211,3 +211,65 @@ async fn rebuild_equals_incremental_and_views_equal_the_whole_fold_on_postgres()
         rebuild_equals_incremental(store, seed).await;
     }
 }
+
+/// The follower keeps the rows at the head while events arrive: after the last append it has
+/// published that event's head, and the stored rows reach past it and equal what the log
+/// derives.
+async fn the_follower_keeps_the_rows_at_the_head(store: Arc<dyn EventStore>) {
+    let month = month();
+    let (heads_tx, mut heads) = tokio::sync::watch::channel(None::<u64>);
+    let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&failures);
+    let follower = tokio::spawn(opsledger_app::follow::follow(
+        Arc::clone(&store),
+        0,
+        move |head| {
+            heads_tx.send_replace(Some(head.position));
+        },
+        move |failure| seen.lock().unwrap().push(format!("{failure:?}")),
+    ));
+    let half = month.events.len() / 2;
+    append(&store, &month, 0..half).await;
+    append(&store, &month, half..month.events.len()).await;
+    let last = store.head().await.unwrap().unwrap().position;
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        heads.wait_for(|h| *h == Some(last)),
+    )
+    .await
+    .expect("the follower reached the last event within 60 s")
+    .unwrap();
+    follower.abort();
+    let check = project::check_read_model(&store).await.unwrap();
+    assert!(
+        check.next_position > last,
+        "rows stop at {}",
+        check.next_position
+    );
+    assert_eq!(check.first_mismatch, None);
+    assert_eq!(
+        check.rows,
+        u64::try_from(all_rows(&store).await.len()).unwrap()
+    );
+    assert!(check.rows > 0);
+    assert!(
+        failures.lock().unwrap().is_empty(),
+        "{:?}",
+        failures.lock().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_keeps_the_rows_at_the_head_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn EventStore> =
+        Arc::new(SqliteStore::create_new(dir.path().join("test.ledger")).unwrap());
+    the_follower_keeps_the_rows_at_the_head(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follower_keeps_the_rows_at_the_head_on_postgres() {
+    let url = opsledger_tests::pg::server().fresh_database().await;
+    let store: Arc<dyn EventStore> = Arc::new(PgStore::connect(&url).await.unwrap());
+    the_follower_keeps_the_rows_at_the_head(store).await;
+}
