@@ -512,13 +512,15 @@ fn a_dispute_resting_on_no_event_says_why_instead_of_an_empty_table() {
     let events = &page[page.find("<h2>Events</h2>").expect("an events section")..];
     assert!(!events.contains("<table"), "an empty table: {events}");
     assert!(
-        events.contains("<p>No event recorded: the verdict rests on what the ledger does not hold"),
+        events.contains(
+            "<p>No event recorded: no obligation of this record cites an event as evidence"
+        ),
         "{events}"
     );
     for o in &e.obligations {
         assert!(
             events.contains(&format!(
-                "<li>{} is judged on the absence of any recorded event",
+                "<li>{} is judged on the absence of the events that would meet it",
                 o.rule
             )),
             "{}: {events}",

@@ -226,7 +226,10 @@ pub async fn retention_pages(
             Some(other) => panic!("{client}: a dry run did {other:?}"),
         };
         assert!(text.contains(sentence), "{client}: {action:?}: {text}");
-        let counted = format!("<p>{} records:", report.records.len());
+        let counted = match report.records.len() {
+            1 => "<p>1 record:".to_owned(),
+            n => format!("<p>{n} records:"),
+        };
         assert!(text.contains(&counted), "{client}: {counted}");
         assert!(text.contains(&format!("times in {}", profile.time_zone)));
         for hold in &report.legal_holds {

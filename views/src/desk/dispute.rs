@@ -255,9 +255,10 @@ fn record_month(e: &Explanation, zone: Tz) -> Option<YearMonth> {
         .or_else(|| e.events.first().map(|ev| local_month(ev.occurred_at)))
 }
 
-/// Why no event is listed: every obligation of the record is judged on what the ledger does
-/// not hold, so the page says so instead of showing an empty table.
-fn no_events_html(e: &Explanation, zone: Tz) -> String {
+/// Why no event is listed: the obligations of the record cite none as evidence (a month's
+/// review share counts reviews that were never recorded, for instance), so the page says so
+/// instead of showing an empty table.
+fn no_events_html(e: &Explanation) -> String {
     if e.obligations.is_empty() {
         return "<p>No event recorded: the ledger holds no event of this record.</p>".to_owned();
     }
@@ -265,18 +266,15 @@ fn no_events_html(e: &Explanation, zone: Tz) -> String {
         .obligations
         .iter()
         .map(|o| {
-            let by = o.obligation.due_at.map_or_else(String::new, |due| {
-                format!(" by its due instant, {}", esc(&local(due, zone)))
-            });
             format!(
-                "<li>{} is judged on the absence of any recorded event{by}: {}.</li>",
+                "<li>{} is judged on the absence of the events that would meet it: {}.</li>",
                 esc(o.rule.as_str()),
                 esc(&o.outcome)
             )
         })
         .collect();
     format!(
-        "<p>No event recorded: the verdict rests on what the ledger does not hold, so there is no event to list.</p><ul>{}</ul>",
+        "<p>No event recorded: no obligation of this record cites an event as evidence, so there is none to list.</p><ul>{}</ul>",
         items.concat()
     )
 }
@@ -334,7 +332,7 @@ pub fn dispute_page(
         })
         .collect();
     if e.events.is_empty() {
-        let _ = write!(body, "<h2>Events</h2>{}", no_events_html(e, zone));
+        let _ = write!(body, "<h2>Events</h2>{}", no_events_html(e));
     } else {
         let _ = write!(
             body,

@@ -350,6 +350,7 @@ form.filter{display:flex;flex-wrap:wrap;gap:.5em 1em;align-items:end}\
 form.filter label{display:grid;font-size:.9em}\
 form.filter input{font:inherit;padding:.25em .4em;border:1px solid #6b6b6b;border-radius:4px}\
 .alert{border:1px solid #b3261e;border-left:6px solid #b3261e;background:#fbeceb;color:#1a1a1a;padding:.5em .8em;border-radius:4px}\
+.notice{border:1px solid #6b6b6b;border-left:6px solid #0b4f9c;background:#eef1f5;color:#1a1a1a;padding:.5em .8em;border-radius:4px}\
 dl.facts{display:grid;grid-template-columns:minmax(8em,max-content) 1fr;gap:.2em .8em;margin:.5em 0}\
 dl.facts dt{font-weight:600;color:#333}dl.facts dd{margin:0;overflow-wrap:anywhere}\
 section.obligation{border:1px solid #ccc;border-radius:4px;padding:.2em 1em .6em;margin:1em 0}section.obligation h2{margin-top:.5em}\

@@ -189,6 +189,15 @@ fn fate(run: &RetentionDryRun<'_>, record: &RetentionRecord, zone: Tz) -> (&'sta
     ("keep", why.join("; "))
 }
 
+/// "1 record", "3 records".
+fn records_words(n: usize) -> String {
+    if n == 1 {
+        "1 record".to_owned()
+    } else {
+        format!("{n} records")
+    }
+}
+
 /// What a record is, as a reader names it.
 fn record_name(record: &RecordKind) -> String {
     match record {
@@ -234,7 +243,7 @@ fn standing_html(run: &RetentionDryRun<'_>, zone: Tz) -> String {
     );
     fact(
         &format!("Deletions due in {}", run.month.first_day().format("%B %Y")),
-        format!("{} record(s) (R-RET-2)", r.deletions_due.len()),
+        format!("{} (R-RET-2)", records_words(r.deletions_due.len())),
     );
     dl.push_str("</dl>");
     dl
@@ -253,8 +262,13 @@ pub fn retention_page(links: &dyn Links, viewer: &Viewer<'_>, run: RetentionDryR
         esc(client),
         esc(&local(r.evaluated_at, zone))
     );
+    // Only a deletion, or a client that could not be judged, needs the operator's attention.
+    let class = match run.action {
+        Some(Action::WouldDelete { .. } | Action::Failed { .. }) => "alert",
+        _ => "notice",
+    };
     let mut body = format!(
-        "<h2>What a run would do</h2><p class=alert>{}</p><h2>Standing</h2>{}",
+        "<h2>What a run would do</h2><p class={class}>{}</p><h2>Standing</h2>{}",
         verdict_sentence(&run, zone),
         standing_html(&run, zone)
     );
@@ -270,11 +284,19 @@ pub fn retention_page(links: &dyn Links, viewer: &Viewer<'_>, run: RetentionDryR
     for (_, word, _) in &fates {
         *tally.entry(word).or_default() += 1;
     }
-    let tally: Vec<String> = tally.iter().map(|(w, n)| format!("{w}: {n}")).collect();
+    let tally: Vec<String> = tally
+        .iter()
+        .map(|(word, n)| match *word {
+            "deleted already" => format!("find {n} deleted already"),
+            "destroy the key" => format!("destroy the key of {n}"),
+            "not judged" => format!("leave {n} unjudged"),
+            other => format!("{other} {n}"),
+        })
+        .collect();
     let _ = write!(
         body,
-        "<h2>Records</h2><p>{} records: the client's data as a whole, then each call in connection order. What a run would do with them — {}.</p>",
-        r.records.len(),
+        "<h2>Records</h2><p>{}: the client's data as a whole, then each call in connection order. A run would {}.</p>",
+        records_words(r.records.len()),
         tally.join(", ")
     );
     let rows: Vec<Vec<String>> = fates
