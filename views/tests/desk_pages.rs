@@ -624,11 +624,14 @@ fn the_retention_page_says_what_a_run_would_do_with_each_record_and_by_which_rul
 }
 
 #[test]
-fn the_month_page_links_to_the_retention_dry_run_for_operators_only() {
+fn the_client_and_month_pages_link_to_the_retention_dry_run_for_operators_only() {
     let f = fixture();
     let l = &TestLinks;
     let link = href(&l.retention("harbor-clinic", october()));
     assert!(month_page(l, &OPERATOR, month(&f.harbor)).contains(&link));
-    assert!(!month_page(l, &AUDITOR, month(&f.harbor)).contains(&link));
-    assert!(!month_page(l, &READER, month(&f.harbor)).contains(&link));
+    assert!(clients_page(l, &OPERATOR, &f.clients).contains(&link));
+    for viewer in [&AUDITOR, &READER] {
+        assert!(!month_page(l, viewer, month(&f.harbor)).contains(&link));
+        assert!(!clients_page(l, viewer, &f.clients).contains("retention"));
+    }
 }

@@ -247,6 +247,11 @@ pub async fn retention_pages(
         .with_cookie(&format!("/clients/{own}/{month}"), &cookie)
         .await;
     assert!(month_page.text().contains(&link), "operator's month page");
+    let home = desk.with_cookie("/", &cookie).await;
+    assert!(
+        home.text().contains("retention dry run"),
+        "operator's client list"
+    );
     for (who, refused) in [("auditor", auditor), ("client reader", reader)] {
         let cookie = session(desk, refused).await;
         let month_page = desk
@@ -254,6 +259,11 @@ pub async fn retention_pages(
             .await;
         assert_status(&month_page, StatusCode::OK, who);
         assert!(!month_page.text().contains(&link), "{who}'s month page");
+        let home = desk.with_cookie("/", &cookie).await;
+        assert!(
+            !home.text().contains("retention dry run"),
+            "{who}'s client list"
+        );
         let page = desk
             .with_cookie(&format!("/clients/{own}/{month}/retention"), &cookie)
             .await;
