@@ -48,7 +48,7 @@ pub async fn home(
         let visible =
             visible_clients(&desk, &caller, &store, desk.clock.now(), &query_text(&uri)).await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(desk::clients_page(&DeskLinks, &who.viewer(), &visible))
+        Ok(desk::clients_page(&DeskLinks, &who.viewer(), &visible))
     })
     .await
 }
@@ -101,7 +101,7 @@ pub async fn month(
         )
         .await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(desk::month_page(
+        Ok(desk::month_page(
             &DeskLinks,
             &who.viewer(),
             MonthReport {
@@ -171,7 +171,7 @@ pub async fn obligations(
         )
         .await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(desk::obligations_page(
+        Ok(desk::obligations_page(
             &DeskLinks,
             &who.viewer(),
             &report,
@@ -215,7 +215,7 @@ pub async fn dispute(
             explained(&desk, &caller, &id, &Basis::default(), &query_text(&uri)).await?;
         let name = client_name(&desk, &caller, &explanation).await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(desk::dispute_page(
+        Ok(desk::dispute_page(
             &DeskLinks,
             &who.viewer(),
             &explanation,
@@ -256,7 +256,7 @@ pub async fn timeline(
         )
         .await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(desk::desk_timeline_page(
+        Ok(desk::desk_timeline_page(
             &DeskLinks,
             &who.viewer(),
             &found,
@@ -328,7 +328,7 @@ pub async fn access_log(
             })
             .collect();
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(desk::access_log_page(
+        Ok(desk::access_log_page(
             &DeskLinks,
             &who.viewer(),
             &rows,
