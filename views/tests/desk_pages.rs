@@ -614,6 +614,11 @@ fn the_retention_page_says_what_a_run_would_do_with_each_record_and_by_which_rul
     assert_eq!(r.quayside_after.action, None);
     let page = retention_page(l, &OPERATOR, r.quayside_after.page());
     assert!(page.contains("<strong>Nothing.</strong> Legal hold lh-quay-1 is active"));
+    assert_eq!(
+        page.matches("data-label=\"deadline (R-RET-2)\">suspended by the legal hold</td>")
+            .count(),
+        r.quayside_after.report.records.len()
+    );
     let rows = retention_rows(&page);
     assert!(
         rows.iter()

@@ -189,6 +189,18 @@ fn fate(run: &RetentionDryRun<'_>, record: &RetentionRecord, zone: Tz) -> (&'sta
     ("keep", why.join("; "))
 }
 
+/// Why a record has no deletion deadline: the client is not terminated, or a legal hold
+/// suspends it (R-RET-2: the deadline is unknown until the hold is released).
+fn no_deadline(r: &RetentionReport) -> &'static str {
+    if r.terminated_at.is_none() {
+        "none: not terminated"
+    } else if !r.legal_holds.is_empty() {
+        "suspended by the legal hold"
+    } else {
+        "none yet"
+    }
+}
+
 /// "1 record", "3 records".
 fn records_words(n: usize) -> String {
     if n == 1 {
@@ -308,9 +320,10 @@ pub fn retention_page(links: &dyn Links, viewer: &Viewer<'_>, run: RetentionDryR
                 record
                     .earliest_deletion
                     .map_or_else(|| "–".to_owned(), |e| local_and_utc(e, zone)),
-                record
-                    .deletion_deadline
-                    .map_or_else(|| "none yet".to_owned(), |d| local_and_utc(d, zone)),
+                match record.deletion_deadline {
+                    Some(d) => local_and_utc(d, zone),
+                    None => no_deadline(r).to_owned(),
+                },
                 format!("<strong>{word}</strong>"),
                 why.clone(),
             ]
