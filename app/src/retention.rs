@@ -148,6 +148,27 @@ pub async fn apply(
     Ok(actions)
 }
 
+/// What a run at `evaluated_at` would do for one client, writing nothing: the dry run of
+/// [`apply`] for that client alone (`None` when nothing is due). The desk's retention page
+/// shows it beside the client's retention report.
+pub async fn dry_run_for(
+    store: &Arc<dyn EventStore>,
+    client_id: &ClientId,
+    evaluated_at: DateTime<Utc>,
+) -> AppResult<Option<Action>> {
+    let head_next = project::head_next(store).await?;
+    // A dry run records nothing, so no actor is ever named.
+    client_action(
+        store,
+        client_id,
+        head_next,
+        evaluated_at,
+        true,
+        &Actor::unknown(),
+    )
+    .await
+}
+
 /// The error's message with its sources, `: `-separated.
 fn error_chain(error: &AppError) -> String {
     let mut text = error.to_string();

@@ -438,6 +438,16 @@ async fn retention_apply_deletes_exactly_what_is_due_once_and_a_legal_hold_block
         matches!(actions.as_slice(), [Action::WouldDelete { client_id, .. }] if client_id == TERMINATED),
         "{actions:?}"
     );
+    // The one-client dry run the desk shows says the same of each client, and writes nothing.
+    for client in opsledger_app::project::clients(&store).await.unwrap() {
+        let alone = retention::dry_run_for(&store, &client, as_of)
+            .await
+            .unwrap();
+        let expected = actions.iter().find(
+            |a| matches!(a, Action::WouldDelete { client_id, .. } if client_id == client.as_str()),
+        );
+        assert_eq!(alone.as_ref(), expected, "{client}");
+    }
     assert_eq!(store.head().await.unwrap(), head);
     assert_eq!(store.fact_checkpoint().await.unwrap(), snapshot);
     assert_eq!(key_states(&store, &month).await, everyone_active);

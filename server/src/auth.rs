@@ -42,6 +42,18 @@ impl Caller {
         }
     }
 
+    /// Refuses (403) unless the caller is an operator; `what` names what was asked for.
+    pub fn must_operate(&self, what: &str) -> Result<(), ApiError> {
+        if matches!(self.0.role, DeskRole::Operator) {
+            Ok(())
+        } else {
+            Err(ApiError::OperatorsOnly {
+                user: self.0.user.clone(),
+                what: what.to_owned(),
+            })
+        }
+    }
+
     /// The one client a client reader is limited to.
     pub fn own_client(&self) -> Option<&ClientId> {
         match &self.0.role {

@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The user may read one client only and asked for agency-wide data (403).
     #[error("user {user} may read one client's data only")]
     NotAllClients { user: String },
+    /// What only operators may see (the retention dry run) asked for by another role (403).
+    #[error("user {user} is not an operator: {what} is for operators only")]
+    OperatorsOnly { user: String, what: String },
     /// The thing asked for does not exist (404).
     #[error("{what} not found")]
     NotFound { what: String },
@@ -65,7 +68,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } | ApiError::NotAllClients { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. }
+            | ApiError::NotAllClients { .. }
+            | ApiError::OperatorsOnly { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -5,6 +5,9 @@
 //! Client readers' reads are recorded in the access log; refused ones are not. The pages
 //! answer the session cookie of a login, carry CSP and no-store, and refuse alike.
 
+// The pages' checks, in a file of their own to keep this one short.
+#[path = "api/pages.rs"]
+mod pages;
 mod support;
 
 use std::collections::BTreeSet;
@@ -101,7 +104,9 @@ async fn the_desk_answers_and_refuses(backend: Backend) {
     retention_for_operators(&desk, &ledger, &desk_ledger, &auditor).await;
     audited(&desk_ledger, &reader, &own, allowed).await;
     audit_over_http(&desk, &auditor, &reader, &own, allowed).await;
-    pages(&desk, &auditor, &reader, &own, &other, &ledger).await;
+    pages::pages(&desk, &auditor, &reader, &own, &other, &ledger).await;
+    pages::dispute_page_names_its_client(&desk, &ledger, &auditor, &own).await;
+    pages::retention_pages(&desk, &ledger, &desk_ledger, &auditor, &reader, &own).await;
     oversized(&desk).await;
     login_is_rate_limited(&desk, &auditor).await;
     running.stop().await.unwrap();
@@ -534,108 +539,6 @@ async fn audited(desk_ledger: &DeskLedger, reader: &User, own: &str, allowed: us
         access::verify_access_log(desk_ledger.desk()).await.unwrap(),
         VerifyReport::Intact { .. }
     ));
-}
-
-/// The pages: the login sets a strict cookie, which the pages and the API answer; pages carry
-/// CSP and no-store; a client reader is refused another client's page and the access log;
-/// signing out ends the session.
-async fn pages(
-    desk: &Desk,
-    auditor: &User,
-    reader: &User,
-    own: &str,
-    other: &str,
-    ledger: &Ledger,
-) {
-    let home = desk.get("/", None).await;
-    assert_status(&home, StatusCode::SEE_OTHER, "home without a session");
-    assert_eq!(home.header("location").as_deref(), Some("/login"));
-    let wrong = desk.login(auditor.name, "not the password").await;
-    assert_status(&wrong, StatusCode::UNAUTHORIZED, "wrong password");
-    assert!(wrong.text().contains("Wrong user name or password"));
-    let login = desk.login(auditor.name, auditor.password).await;
-    assert_status(&login, StatusCode::SEE_OTHER, "login");
-    let set = login.header("set-cookie").unwrap();
-    assert!(
-        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-        "{set}"
-    );
-    assert!(!set.contains("Secure"), "plain HTTP: {set}");
-    let cookie = set.split(';').next().unwrap().to_owned();
-    let home = desk.with_cookie("/", &cookie).await;
-    assert_status(&home, StatusCode::OK, "home");
-    let csp = home.header("content-security-policy").unwrap();
-    assert!(
-        csp.contains("default-src 'none'") && csp.contains("script-src 'none'"),
-        "{csp}"
-    );
-    assert!(!csp.contains("unsafe-inline"), "{csp}");
-    // The policy allows exactly the page's one stylesheet, by its hash.
-    let html = home.text();
-    let style = html
-        .split_once("<style>")
-        .and_then(|(_, rest)| rest.split_once("</style>"))
-        .map(|(style, _)| style)
-        .unwrap();
-    let digest = {
-        use base64::Engine as _;
-        use sha2::Digest as _;
-        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()))
-    };
-    assert!(
-        csp.contains(&format!("style-src 'sha256-{digest}'")),
-        "{csp}"
-    );
-    assert_eq!(home.header("cache-control").as_deref(), Some("no-store"));
-    for c in ledger.clients().await {
-        assert!(home.text().contains(&c), "{c} listed");
-    }
-    let month = ledger.ym;
-    for path in [
-        format!("/clients/{own}/{month}"),
-        format!("/clients/{own}/{month}/obligations?verdict=missed"),
-        "/access-log".to_owned(),
-    ] {
-        let page = desk.with_cookie(&path, &cookie).await;
-        assert_status(&page, StatusCode::OK, &path);
-    }
-    let bad = desk
-        .with_cookie(
-            &format!("/clients/{own}/{month}/obligations?verdict=sometimes"),
-            &cookie,
-        )
-        .await;
-    assert_status(&bad, StatusCode::BAD_REQUEST, "verdict");
-    let api = desk.with_cookie("/api/v1/head", &cookie).await;
-    assert_status(&api, StatusCode::OK, "the API answers the session cookie");
-    let out = desk
-        .send(
-            desk.http
-                .post(format!("{}/logout", desk.base))
-                .header("cookie", &cookie),
-        )
-        .await;
-    assert_status(&out, StatusCode::SEE_OTHER, "logout");
-    let after = desk
-        .with_cookie(&format!("/clients/{own}/{month}"), &cookie)
-        .await;
-    assert_status(&after, StatusCode::UNAUTHORIZED, "a page after signing out");
-    let login = desk.login(reader.name, reader.password).await;
-    let cookie = login
-        .header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    for path in [
-        format!("/clients/{other}/{month}"),
-        "/access-log".to_owned(),
-    ] {
-        let page = desk.with_cookie(&path, &cookie).await;
-        assert_status(&page, StatusCode::FORBIDDEN, &path);
-        assert!(page.header("content-security-policy").is_some());
-    }
 }
 
 /// A body over the limit is refused (413), and so is an overlong query (414).

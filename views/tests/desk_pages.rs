@@ -8,14 +8,17 @@
 
 mod support;
 
+use opsledger_app::retention::Action;
 use opsledger_views::desk::{
     access_log_page, clients_page, desk_timeline_page, dispute_page, error_page, login_page,
-    month_page, obligations_page, stylesheet, AccessFilterShown, ErrorKind, Links, VerdictKind,
-    Viewer, OBLIGATIONS_LISTED,
+    month_page, obligations_page, retention_page, stylesheet, AccessFilterShown, ErrorKind, Links,
+    VerdictKind, Viewer, OBLIGATIONS_LISTED,
 };
 
+use support::retention::retention_fixture;
 use support::{
-    access_rows, enc, fixture, month, october, pages, TestLinks, AUDITOR, READER, SCRIPT_NAME,
+    access_rows, enc, fixture, month, october, pages, TestLinks, AUDITOR, OPERATOR, READER,
+    SCRIPT_NAME,
 };
 
 /// With `OPSLEDGER_DESK_PAGES_DIR` set, each page is also written there as `<name>.html`, for
@@ -163,6 +166,7 @@ fn every_string_from_the_ledger_or_the_request_is_escaped() {
         user: nasty,
         role: nasty,
         sees_access_log: true,
+        sees_retention: false,
     };
     let pages = [
         clients_page(l, &viewer, &f.clients),
@@ -463,5 +467,176 @@ fn every_obligation_links_to_its_dispute_view_client_level_ones_by_their_printed
             opsledger_views::desk::explain_id(o).as_deref(),
             Some(o.id.as_str())
         );
+    }
+}
+
+/// The trail of a dispute view, as the page writes it.
+fn trail(page: &str) -> &str {
+    let from = page.find("<nav aria-label=Breadcrumb").expect("a trail");
+    let to = page[from..].find("</nav>").expect("the trail ends") + from;
+    &page[from..to]
+}
+
+#[test]
+fn a_month_level_dispute_leads_back_to_its_own_month_not_the_month_its_clock_starts_in() {
+    let f = fixture();
+    let e = &f.month_dispute;
+    let starts: Vec<_> = e
+        .obligations
+        .iter()
+        .filter_map(|o| o.obligation.clock_start)
+        .collect();
+    let page = dispute_page(&TestLinks, &AUDITOR, e, Some("Harbor Clinic"));
+    let trail = trail(&page);
+    assert!(
+        trail.contains(&href(&TestLinks.month("harbor-clinic", october())))
+            && trail.contains("Harbor Clinic · October 2026"),
+        "clock starts {starts:?}, trail {trail}"
+    );
+    assert!(!trail.contains("November"), "{trail}");
+    // The heading names the client by its name and the month in words, not by the ids.
+    let h1 = &page[page.find("<h1>").unwrap()..page.find("</h1>").unwrap()];
+    assert!(
+        h1.contains("of Harbor Clinic, October 2026") && !h1.contains("harbor-clinic"),
+        "{h1}"
+    );
+}
+
+#[test]
+fn a_dispute_resting_on_no_event_says_why_instead_of_an_empty_table() {
+    let f = fixture();
+    let e = &f.month_dispute;
+    assert!(e.events.is_empty(), "{:?}", e.events);
+    assert!(!e.obligations.is_empty());
+    let page = dispute_page(&TestLinks, &AUDITOR, e, Some("Harbor Clinic"));
+    let events = &page[page.find("<h2>Events</h2>").expect("an events section")..];
+    assert!(!events.contains("<table"), "an empty table: {events}");
+    assert!(
+        events.contains(
+            "<p>No event recorded: no obligation of this record cites an event as evidence"
+        ),
+        "{events}"
+    );
+    for o in &e.obligations {
+        assert!(
+            events.contains(&format!(
+                "<li>{} is judged on the absence of the events that would meet it",
+                o.rule
+            )),
+            "{}: {events}",
+            o.rule
+        );
+    }
+    // A dispute with events still lists them.
+    let with_events = dispute_page(&TestLinks, &AUDITOR, &f.dispute, Some("Harbor Clinic"));
+    assert!(!with_events.contains("No event recorded"));
+    assert!(with_events.contains("The events the answer rests on"));
+}
+
+/// The rows of the retention page's table: (record, what a run would do, why).
+fn retention_rows(page: &str) -> Vec<(String, String, String)> {
+    let body = &page[page.find("<tbody>").expect("a table")..];
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let cell = |label: &str| {
+                let start = row
+                    .find(&format!("data-label=\"{label}\">"))
+                    .unwrap_or_else(|| panic!("{label} in {row}"))
+                    + label.len()
+                    + 14;
+                let end = row[start..].find("</t").unwrap() + start;
+                row[start..end].to_owned()
+            };
+            (cell("record"), cell("a run would"), cell("why"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_retention_page_says_what_a_run_would_do_with_each_record_and_by_which_rule() {
+    let r = retention_fixture();
+    let l = &TestLinks;
+
+    // Before the client data's deadline: nothing would be deleted; the June call is past its
+    // own deadline, the October one within R-RET-1's minimum.
+    assert_eq!(r.lakeside_before.action, None);
+    let page = retention_page(l, &OPERATOR, r.lakeside_before.page());
+    assert!(page.contains(
+        "<strong>Nothing yet.</strong> R-RET-2's deletion deadline for the client's data is"
+    ));
+    let rows = retention_rows(&page);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|(_, fate, _)| fate == "<strong>keep</strong>"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[0].0, "all client data");
+    assert!(
+        rows[0]
+            .2
+            .contains("R-RET-1: minimum retention until Mon 4 Jan 2027"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].0.contains("lake-0001")
+            && rows[1]
+                .2
+                .starts_with("R-RET-2: past its own deletion deadline"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[2].0.contains("lake-0002")
+            && rows[2].2.starts_with("R-RET-1: minimum retention until"),
+        "{rows:?}"
+    );
+    // Times in the client's zone (Europe/London, GMT in winter).
+    assert!(page.contains("GMT"), "{page}");
+
+    // After it: a run would shred every record with the client's key.
+    assert!(
+        matches!(r.lakeside_after.action, Some(Action::WouldDelete { .. })),
+        "{:?}",
+        r.lakeside_after.action
+    );
+    let page = retention_page(l, &OPERATOR, r.lakeside_after.page());
+    assert!(page.contains("<strong>Delete all of the client's data.</strong>"));
+    let rows = retention_rows(&page);
+    assert!(
+        rows.iter()
+            .all(|(_, fate, why)| fate == "<strong>delete</strong>"
+                && why.starts_with("R-RET-2: the client's deletion deadline")),
+        "{rows:?}"
+    );
+
+    // Under a legal hold nothing is due, and every record says which hold keeps it.
+    assert_eq!(r.quayside_after.action, None);
+    let page = retention_page(l, &OPERATOR, r.quayside_after.page());
+    assert!(page.contains("<strong>Nothing.</strong> Legal hold lh-quay-1 is active"));
+    assert_eq!(
+        page.matches("data-label=\"deadline (R-RET-2)\">suspended by the legal hold</td>")
+            .count(),
+        r.quayside_after.report.records.len()
+    );
+    let rows = retention_rows(&page);
+    assert!(
+        rows.iter()
+            .all(|(_, fate, why)| fate == "<strong>keep</strong>"
+                && why.contains("R-RET-2: legal hold <code>lh-quay-1</code> suspends deletion")),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn the_client_and_month_pages_link_to_the_retention_dry_run_for_operators_only() {
+    let f = fixture();
+    let l = &TestLinks;
+    let link = href(&l.retention("harbor-clinic", october()));
+    assert!(month_page(l, &OPERATOR, month(&f.harbor)).contains(&link));
+    assert!(clients_page(l, &OPERATOR, &f.clients).contains(&link));
+    for viewer in [&AUDITOR, &READER] {
+        assert!(!month_page(l, viewer, month(&f.harbor)).contains(&link));
+        assert!(!clients_page(l, viewer, &f.clients).contains("retention"));
     }
 }

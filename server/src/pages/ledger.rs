@@ -6,6 +6,7 @@ use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use opsledger_app::access::{self, AccessLogQuery};
+use opsledger_app::explain::Explanation;
 use opsledger_app::report::{self, Basis, ReportRequest};
 use opsledger_app::store::VerifyReport;
 use opsledger_app::timeline;
@@ -13,8 +14,9 @@ use opsledger_domain::ids::ClientId;
 use opsledger_projections::{AsOf, YearMonth};
 use opsledger_views::desk::{self, AccessFilterShown, AccessRow, MonthReport, VerdictKind};
 
-use super::{page_caller, page_response, DeskLinks, PageError, SignedIn};
+use super::{answer, page_caller, DeskLinks, PageCaller, PageError, SignedIn};
 use crate::api::handlers::{query_text, TIMELINE_CATEGORIES};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::reads::{audit, explained, readable_client, readable_stream, reader, visible_clients};
@@ -25,10 +27,6 @@ const ACCESS_PAGE_ROWS: u64 = 500;
 
 fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
-}
-
-fn html(body: String) -> Response {
-    page_response(StatusCode::OK, body)
 }
 
 /// `GET /`: the clients the caller may read; nobody signed in is sent to the login form.
@@ -44,24 +42,19 @@ pub async fn home(
             return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response())
         }
     };
-    let fail = PageError::of(&caller);
-    let run = async {
+    answer(&caller, async {
         Params::parse(query.as_deref())?.finish()?;
         let store = reader(&desk, &caller).await?.store;
         let visible =
             visible_clients(&desk, &caller, &store, desk.clock.now(), &query_text(&uri)).await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(html(desk::clients_page(
-            &DeskLinks,
-            &who.viewer(),
-            &visible,
-        )))
-    };
-    run.await.map_err(fail)
+        Ok(desk::clients_page(&DeskLinks, &who.viewer(), &visible))
+    })
+    .await
 }
 
 /// The month of a page's path.
-fn month_of(raw: &str) -> Result<YearMonth, ApiError> {
+pub(super) fn month_of(raw: &str) -> Result<YearMonth, ApiError> {
     raw.parse::<YearMonth>()
         .map_err(|e| ApiError::bad("month", format!("{raw:?} is not a month YYYY-MM ({e})")))
 }
@@ -70,14 +63,12 @@ fn month_of(raw: &str) -> Result<YearMonth, ApiError> {
 /// the month by verdict), judged at the server's now.
 pub async fn month(
     State(desk): State<Shared>,
-    headers: HeaderMap,
+    PageCaller(caller): PageCaller,
     Path((client, month)): Path<(String, String)>,
     uri: OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let caller = page_caller(&desk, &headers).await?;
-    let fail = PageError::of(&caller);
-    let run = async {
+    answer(&caller, async {
         Params::parse(query.as_deref())?.finish()?;
         let month = month_of(&month)?;
         let client = readable_client(&desk, &caller, &client, "client").await?;
@@ -110,7 +101,7 @@ pub async fn month(
         )
         .await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(html(desk::month_page(
+        Ok(desk::month_page(
             &DeskLinks,
             &who.viewer(),
             MonthReport {
@@ -119,23 +110,21 @@ pub async fn month(
                 profile: &profile,
                 provenance: &provenance,
             },
-        )))
-    };
-    run.await.map_err(fail)
+        ))
+    })
+    .await
 }
 
 /// `GET /clients/{client}/{month}/obligations?verdict=`: the month's obligations, those of one
 /// verdict or all.
 pub async fn obligations(
     State(desk): State<Shared>,
-    headers: HeaderMap,
+    PageCaller(caller): PageCaller,
     Path((client, month)): Path<(String, String)>,
     uri: OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let caller = page_caller(&desk, &headers).await?;
-    let fail = PageError::of(&caller);
-    let run = async {
+    answer(&caller, async {
         let mut params = Params::parse(query.as_deref())?;
         let verdict = params
             .take("verdict")?
@@ -182,54 +171,69 @@ pub async fn obligations(
         )
         .await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(html(desk::obligations_page(
+        Ok(desk::obligations_page(
             &DeskLinks,
             &who.viewer(),
             &report,
             &profile,
             &provenance,
             verdict,
-        )))
-    };
-    run.await.map_err(fail)
+        ))
+    })
+    .await
+}
+
+/// The name of an explanation's client under the agreement in force when it was judged, for
+/// the dispute view's heading and trail; `None` when the agreement names none.
+async fn client_name(
+    desk: &Shared,
+    caller: &Caller,
+    explanation: &Explanation,
+) -> Result<Option<String>, ApiError> {
+    let client = ClientId::new(&explanation.client_id)
+        .map_err(|e| opsledger_app::AppError::Internal(format!("an explained client id: {e}")))?;
+    let store = reader(desk, caller).await?.store;
+    // The billing view reads no calls: the cheapest view that names the client.
+    let view = report::view_for_report(&store, &client, AsOf::Head, "billing", None).await?;
+    let profile = view
+        .client_profile(&client, AsOf::Head, explanation.evaluated_at)
+        .map_err(opsledger_app::AppError::from)?;
+    Ok(profile.name)
 }
 
 /// `GET /explain/{id}`: the dispute view.
 pub async fn dispute(
     State(desk): State<Shared>,
-    headers: HeaderMap,
+    PageCaller(caller): PageCaller,
     Path(id): Path<String>,
     uri: OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let caller = page_caller(&desk, &headers).await?;
-    let fail = PageError::of(&caller);
-    let run = async {
+    answer(&caller, async {
         Params::parse(query.as_deref())?.finish()?;
         let explanation =
             explained(&desk, &caller, &id, &Basis::default(), &query_text(&uri)).await?;
+        let name = client_name(&desk, &caller, &explanation).await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(html(desk::dispute_page(
+        Ok(desk::dispute_page(
             &DeskLinks,
             &who.viewer(),
             &explanation,
-            None,
-        )))
-    };
-    run.await.map_err(fail)
+            name.as_deref(),
+        ))
+    })
+    .await
 }
 
 /// `GET /timeline/{stream}`: one stream's story.
 pub async fn timeline(
     State(desk): State<Shared>,
-    headers: HeaderMap,
+    PageCaller(caller): PageCaller,
     Path(stream): Path<String>,
     uri: OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let caller = page_caller(&desk, &headers).await?;
-    let fail = PageError::of(&caller);
-    let run = async {
+    answer(&caller, async {
         Params::parse(query.as_deref())?.finish()?;
         let (resolved, client) =
             readable_stream(&desk, &caller, &stream, &TIMELINE_CATEGORIES).await?;
@@ -252,27 +256,25 @@ pub async fn timeline(
         )
         .await?;
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(html(desk::desk_timeline_page(
+        Ok(desk::desk_timeline_page(
             &DeskLinks,
             &who.viewer(),
             &found,
             profile.as_ref(),
-        )))
-    };
-    run.await.map_err(fail)
+        ))
+    })
+    .await
 }
 
 /// `GET /access-log?client=&user=`: the latest entries of the access log and whether its
 /// chain verifies; auditors only.
 pub async fn access_log(
     State(desk): State<Shared>,
-    headers: HeaderMap,
+    PageCaller(caller): PageCaller,
     uri: OriginalUri,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let caller = page_caller(&desk, &headers).await?;
-    let fail = PageError::of(&caller);
-    let run = async {
+    answer(&caller, async {
         let mut params = Params::parse(query.as_deref())?;
         // An empty field of the filter form means "any".
         let client = params.take("client")?.filter(|c| !c.trim().is_empty());
@@ -326,7 +328,7 @@ pub async fn access_log(
             })
             .collect();
         let who = SignedIn::of(&caller);
-        Ok::<_, ApiError>(html(desk::access_log_page(
+        Ok(desk::access_log_page(
             &DeskLinks,
             &who.viewer(),
             &rows,
@@ -335,7 +337,7 @@ pub async fn access_log(
                 user: user.as_deref(),
             },
             Some(&chain),
-        )))
-    };
-    run.await.map_err(fail)
+        ))
+    })
+    .await
 }

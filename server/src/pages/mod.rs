@@ -5,9 +5,13 @@
 
 mod ledger;
 mod login;
+mod retention;
 
+use std::future::Future;
 use std::sync::OnceLock;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,6 +50,10 @@ pub fn router() -> Router<Shared> {
         .route(
             "/clients/{client}/{month}/obligations",
             get(ledger::obligations),
+        )
+        .route(
+            "/clients/{client}/{month}/retention",
+            get(retention::retention),
         )
         .route("/explain/{id}", get(ledger::dispute))
         .route("/timeline/{stream}", get(ledger::timeline))
@@ -123,6 +131,10 @@ impl Links for DeskLinks {
     fn access_log(&self) -> String {
         "/access-log".to_owned()
     }
+
+    fn retention(&self, client_id: &str, month: YearMonth) -> String {
+        format!("/clients/{}/{month}/retention", encode(client_id))
+    }
 }
 
 /// Who is signed in, owned, for building a [`Viewer`].
@@ -131,6 +143,7 @@ pub struct SignedIn {
     user: String,
     role: String,
     auditor: bool,
+    operator: bool,
 }
 
 impl SignedIn {
@@ -144,6 +157,7 @@ impl SignedIn {
             user: caller.0.user.clone(),
             role,
             auditor: caller.0.may_audit(),
+            operator: matches!(caller.0.role, DeskRole::Operator),
         }
     }
 
@@ -152,6 +166,7 @@ impl SignedIn {
             user: &self.user,
             role: &self.role,
             sees_access_log: self.auditor,
+            sees_retention: self.operator,
         }
     }
 }
@@ -219,6 +234,31 @@ pub fn page_response(status: StatusCode, html: String) -> Response {
     }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// A page's body computed by `page` for `caller`, answered with the pages' headers; a refusal
+/// or failure becomes the error page, with `caller` still shown as signed in.
+pub async fn answer(
+    caller: &Caller,
+    page: impl Future<Output = Result<String, ApiError>>,
+) -> Result<Response, PageError> {
+    match page.await {
+        Ok(html) => Ok(page_response(StatusCode::OK, html)),
+        Err(error) => Err(PageError::of(caller)(error)),
+    }
+}
+
+/// The signed-in caller of a page, by the session cookie only (see [`page_caller`]); without
+/// one the request is answered with the 401 error page.
+#[derive(Debug)]
+pub struct PageCaller(pub Caller);
+
+impl FromRequestParts<Shared> for PageCaller {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, desk: &Shared) -> Result<Self, PageError> {
+        page_caller(desk, &parts.headers).await.map(PageCaller)
+    }
 }
 
 /// The caller of a page: the session cookie only (a page is never reached with a token).

@@ -1,5 +1,6 @@
 //! The client list, the desk's home: each client the viewer may read, with its zone, tier and
-//! standing, linking to its months' reports (the latest first).
+//! standing, linking to its months' reports (the latest first) and, for operators, to its
+//! retention dry run.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -61,11 +62,21 @@ pub fn clients_page(links: &dyn Links, viewer: &Viewer<'_>, clients: &[ClientSum
                     )
                 })
                 .collect();
+            let mut standing = esc(c.standing.as_str());
+            // Operators reach the retention dry run from here too: a terminated client's
+            // deletion is what they come for.
+            if let (true, Some(latest)) = (viewer.sees_retention, months.first()) {
+                standing.push_str(&format!(
+                    "<br><a href=\"{}\" aria-label=\"Retention dry run of {}\">retention dry run</a>",
+                    esc(&links.retention(&c.client_id, *latest)),
+                    esc(c.name.as_deref().unwrap_or(&c.client_id))
+                ));
+            }
             vec![
                 format!("{name}<br><code>{}</code>", esc(&c.client_id)),
                 esc(&c.time_zone),
                 esc(&c.tier),
-                esc(c.standing.as_str()),
+                standing,
                 month_links.join(" · "),
                 esc(&local(c.last_event.occurred_at, zone)),
             ]

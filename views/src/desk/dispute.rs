@@ -7,8 +7,10 @@
 
 use std::fmt::Write as _;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use opsledger_app::explain::{ExplainedObligation, Explanation, ShownEvent};
+use opsledger_app::explain::{EntityKind, ExplainedObligation, Explanation, ShownEvent};
+use opsledger_projections::obligations::Subject;
 use opsledger_projections::source::ValueSource;
 use opsledger_projections::verdict::Verdict;
 use opsledger_projections::YearMonth;
@@ -201,6 +203,82 @@ fn events_html(links: &dyn Links, e: &Explanation, zone: Tz) -> String {
     )
 }
 
+/// The record asked about, as the heading names it: a call, escalation or invoice by kind and
+/// id; the client's own records (a month, a quarter, an interval of it) by the client's name
+/// and the period, since their id only repeats the client's id.
+fn record_words(e: &Explanation, client: &str) -> String {
+    if e.asked.kind != EntityKind::Client {
+        return format!("{} {}", e.asked.kind.words(), e.asked.id);
+    }
+    let period = e
+        .obligations
+        .iter()
+        .find_map(|o| match &o.obligation.subject {
+            Subject::Month { month } => Some(month.first_day().format("%B %Y").to_string()),
+            Subject::Quarter { year, quarter } => Some(format!("Q{quarter} {year}")),
+            _ => None,
+        });
+    let rest = e
+        .asked
+        .id
+        .strip_prefix(e.client_id.as_str())
+        .unwrap_or(&e.asked.id)
+        .trim_start_matches('/');
+    match period {
+        Some(p) => format!("{client}, {p}"),
+        None if rest.is_empty() => client.to_owned(),
+        None => format!("{client}, {rest}"),
+    }
+}
+
+/// The month the record belongs to, for the trail: a month-, quarter- or interval-level
+/// obligation's own period (its clock starts when the period ends, so the clock would name the
+/// month after), else the month of its first clock start, else of its first event.
+fn record_month(e: &Explanation, zone: Tz) -> Option<YearMonth> {
+    let local_month = |at: DateTime<Utc>| YearMonth::of(at.with_timezone(&zone).date_naive());
+    e.obligations
+        .iter()
+        .find_map(|o| match &o.obligation.subject {
+            Subject::Month { month } => Some(*month),
+            Subject::Quarter { year, quarter } => {
+                YearMonth::new(*year, quarter.saturating_mul(3).saturating_sub(2))
+            }
+            Subject::Coverage { from, .. } => Some(local_month(*from)),
+            _ => None,
+        })
+        .or_else(|| {
+            e.obligations
+                .iter()
+                .find_map(|o| o.obligation.clock_start)
+                .map(local_month)
+        })
+        .or_else(|| e.events.first().map(|ev| local_month(ev.occurred_at)))
+}
+
+/// Why no event is listed: the obligations of the record cite none as evidence (a month's
+/// review share counts reviews that were never recorded, for instance), so the page says so
+/// instead of showing an empty table.
+fn no_events_html(e: &Explanation) -> String {
+    if e.obligations.is_empty() {
+        return "<p>No event recorded: the ledger holds no event of this record.</p>".to_owned();
+    }
+    let items: Vec<String> = e
+        .obligations
+        .iter()
+        .map(|o| {
+            format!(
+                "<li>{} is judged on the absence of the events that would meet it: {}.</li>",
+                esc(o.rule.as_str()),
+                esc(&o.outcome)
+            )
+        })
+        .collect();
+    format!(
+        "<p>No event recorded: no obligation of this record cites an event as evidence, so there is none to list.</p><ul>{}</ul>",
+        items.concat()
+    )
+}
+
 /// The dispute view of one record. `client_name` is the client's name under its agreement,
 /// when it has one (the explanation carries its id).
 pub fn dispute_page(
@@ -211,12 +289,12 @@ pub fn dispute_page(
 ) -> String {
     // The explanation names a zone it parsed from the ledger; UTC only guards a malformed one.
     let zone: Tz = e.time_zone.parse().unwrap_or(Tz::UTC);
-    let record = format!("{} {}", e.asked.kind.category(), e.asked.id);
+    let client = client_name.unwrap_or(&e.client_id);
+    let record = record_words(e, client);
     let title = match e.asked.rule {
         Some(rule) => format!("{rule} of {record} — dispute view"),
         None => format!("{record} — dispute view"),
     };
-    let client = client_name.unwrap_or(&e.client_id);
     let meta = format!(
         "Client {} (id <code>{}</code>) · basis: {} · pending deadlines judged at {} · times in {zone}, UTC beneath",
         esc(client),
@@ -253,14 +331,18 @@ pub fn dispute_page(
             )
         })
         .collect();
-    let _ = write!(
-        body,
-        "<h2>Events</h2><p>{} events in {} streams. Each stream opens its timeline.</p><ul>{}</ul>",
-        e.events.len(),
-        e.streams.len(),
-        streams.concat()
-    );
-    body.push_str(&events_html(links, e, zone));
+    if e.events.is_empty() {
+        let _ = write!(body, "<h2>Events</h2>{}", no_events_html(e));
+    } else {
+        let _ = write!(
+            body,
+            "<h2>Events</h2><p>{} events in {} streams. Each stream opens its timeline.</p><ul>{}</ul>",
+            e.events.len(),
+            e.streams.len(),
+            streams.concat()
+        );
+        body.push_str(&events_html(links, e, zone));
+    }
     if !e.notes.is_empty() {
         body.push_str("<h2>Not followed</h2><ul>");
         for n in &e.notes {
@@ -279,16 +361,8 @@ pub fn dispute_page(
         }
         _ => body.push_str("<p class=provenance>This answer reflects an empty ledger.</p>"),
     }
-    // The month of the record, for the trail: that of its first clock start, else of its
-    // first event.
-    let first = e
-        .obligations
-        .iter()
-        .find_map(|o| o.obligation.clock_start)
-        .or_else(|| e.events.first().map(|ev| ev.occurred_at));
     let mut trail = vec![Crumb::link("Clients", links.clients())];
-    if let Some(at) = first {
-        let month = YearMonth::of(at.with_timezone(&zone).date_naive());
+    if let Some(month) = record_month(e, zone) {
         trail.push(Crumb::link(
             format!("{client} · {}", month.first_day().format("%B %Y")),
             links.month(&e.client_id, month),

@@ -15,7 +15,9 @@
 //!   `report::view_for_report` then `sla_report`, `obligation_report` (same period, basis and
 //!   evaluation instant), `client_profile` and `report::provenance` for [`month_page`] and
 //!   [`obligations_page`]; `app::explain::explain` for [`dispute_page`];
-//!   `app::timeline::timeline` plus the client's profile for [`desk_timeline_page`].
+//!   `app::timeline::timeline` plus the client's profile for [`desk_timeline_page`];
+//!   `report::view_for_report(.., "retention", ..)` then `report::retention`, the client's
+//!   profile and `app::retention::dry_run_for` at the same instant for [`retention_page`].
 //! - A `verdict` query parameter is read with [`VerdictKind::from_slug`]; `None` is a 400.
 //! - Failures render with [`error_page`]; [`ErrorKind::status`] is the response's status.
 //! - Content-Security-Policy: the pages carry no script and no `style` attribute, and one
@@ -31,6 +33,7 @@ mod error;
 mod login;
 mod month;
 mod obligations;
+mod retention;
 mod timeline;
 
 pub use access_log::{access_log_page, AccessFilterShown, AccessRow};
@@ -40,6 +43,7 @@ pub use error::{error_page, ErrorKind};
 pub use login::login_page;
 pub use month::{month_page, MonthReport};
 pub use obligations::{obligations_page, OBLIGATIONS_LISTED};
+pub use retention::{retention_page, RetentionDryRun, RETENTION_LISTED};
 pub use timeline::desk_timeline_page;
 
 use std::fmt::Write as _;
@@ -78,6 +82,9 @@ pub trait Links {
     fn bundle(&self, client_id: &str, stream_id: Option<&str>) -> String;
     /// The access log (shown to auditors only). Its filter form sends `client` and `user`.
     fn access_log(&self) -> String;
+    /// The retention dry run of one client, its deletions due in `month` (shown to operators
+    /// only).
+    fn retention(&self, client_id: &str, month: YearMonth) -> String;
 }
 
 /// Who is signed in, as the page header shows it.
@@ -89,6 +96,9 @@ pub struct Viewer<'a> {
     pub role: &'a str,
     /// Whether the access log is theirs to read (auditors), so the header links to it.
     pub sees_access_log: bool,
+    /// Whether the retention dry run is theirs to read (operators), so the month page links
+    /// to it.
+    pub sees_retention: bool,
 }
 
 /// The verdicts an obligations page can be filtered by: one per kind of [`Verdict`], named as
@@ -340,6 +350,7 @@ form.filter{display:flex;flex-wrap:wrap;gap:.5em 1em;align-items:end}\
 form.filter label{display:grid;font-size:.9em}\
 form.filter input{font:inherit;padding:.25em .4em;border:1px solid #6b6b6b;border-radius:4px}\
 .alert{border:1px solid #b3261e;border-left:6px solid #b3261e;background:#fbeceb;color:#1a1a1a;padding:.5em .8em;border-radius:4px}\
+.notice{border:1px solid #6b6b6b;border-left:6px solid #0b4f9c;background:#eef1f5;color:#1a1a1a;padding:.5em .8em;border-radius:4px}\
 dl.facts{display:grid;grid-template-columns:minmax(8em,max-content) 1fr;gap:.2em .8em;margin:.5em 0}\
 dl.facts dt{font-weight:600;color:#333}dl.facts dd{margin:0;overflow-wrap:anywhere}\
 section.obligation{border:1px solid #ccc;border-radius:4px;padding:.2em 1em .6em;margin:1em 0}section.obligation h2{margin-top:.5em}\

@@ -100,11 +100,19 @@ pub fn month_page(links: &dyn Links, viewer: &Viewer<'_>, report: MonthReport<'_
     let next = month.next();
     let _ = write!(
         body,
-        "<li><a href=\"{}\">Next month ({})</a></li><li><a href=\"{}\" download>Download the client's evidence bundle</a></li></ul>",
+        "<li><a href=\"{}\">Next month ({})</a></li><li><a href=\"{}\" download>Download the client's evidence bundle</a></li>",
         esc(&links.month(client, next)),
         next.first_day().format("%B %Y"),
         esc(&links.bundle(client, None))
     );
+    if viewer.sees_retention {
+        let _ = write!(
+            body,
+            "<li><a href=\"{}\">What retention apply would delete or keep (dry run)</a></li>",
+            esc(&links.retention(client, month))
+        );
+    }
+    body.push_str("</ul>");
     body.push_str(&parts.body);
     let month_words = month.first_day().format("%B %Y").to_string();
     layout(

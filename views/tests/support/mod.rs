@@ -8,6 +8,8 @@
 // Each test binary that includes this module uses part of it.
 #![allow(dead_code)]
 
+pub mod retention;
+
 use std::sync::{Arc, OnceLock};
 
 use chrono::TimeZone as _;
@@ -20,14 +22,14 @@ use opsledger_app::report::{self, Basis, Provenance, ReportRequest};
 use opsledger_app::store::EventStore;
 use opsledger_app::timeline::Timeline;
 use opsledger_app::{record, Actor, FixedClock, NoProgress, Target};
-use opsledger_projections::obligations::ObligationReport;
+use opsledger_projections::obligations::{ObligationReport, Subject};
 use opsledger_projections::profile::ClientProfile;
 use opsledger_projections::sla::SlaReport;
 use opsledger_projections::{AsOf, YearMonth};
 use opsledger_views::desk::{
     access_log_page, clients_page, desk_timeline_page, dispute_page, error_page, login_page,
-    month_page, obligations_page, AccessFilterShown, AccessRow, ErrorKind, Links, MonthReport,
-    VerdictKind, Viewer,
+    month_page, obligations_page, retention_page, AccessFilterShown, AccessRow, ErrorKind, Links,
+    MonthReport, VerdictKind, Viewer,
 };
 use serde_json::Value;
 
@@ -84,6 +86,9 @@ pub struct Fixture {
     pub excused_dispute: Explanation,
     /// The dispute view of the second client's call.
     pub script_dispute: Explanation,
+    /// The dispute view of harbor-clinic's first obligation of October as a whole (a
+    /// client-local month), which rests on no event.
+    pub month_dispute: Explanation,
     pub timeline: Timeline,
     pub timeline_profile: ClientProfile,
     pub script_timeline: Timeline,
@@ -197,13 +202,27 @@ async fn build() -> Fixture {
         .into_iter()
         .map(|e| (e.recorded_at, e.hash.to_hex()))
         .collect();
+    let harbor = month_models(&store, "harbor-clinic", judged).await;
+    let month_level = harbor
+        .obligations
+        .obligations
+        .iter()
+        .find(|o| matches!(o.subject, Subject::Month { .. }))
+        .expect("harbor-clinic has an obligation of October as a whole")
+        .id
+        .clone();
+    let month_dispute =
+        opsledger_app::explain::explain(&target, &month_level, &basis, &clock, &NoProgress)
+            .await
+            .unwrap();
     Fixture {
         clients: opsledger_app::clients::list(&store, judged).await.unwrap(),
-        harbor: month_models(&store, "harbor-clinic", judged).await,
+        harbor,
         script: month_models(&store, "script-co", judged).await,
         dispute: explain("R-ESC-1:call-hc-0001").await,
         excused_dispute: explain("R-ESC-1:call-hc-0002").await,
         script_dispute: explain("call-sc-0001").await,
+        month_dispute,
         timeline: timeline_model,
         timeline_profile,
         script_timeline,
@@ -311,18 +330,30 @@ impl Links for TestLinks {
     fn access_log(&self) -> String {
         "/access-log".to_owned()
     }
+    fn retention(&self, client_id: &str, month: YearMonth) -> String {
+        format!("/clients/{}/{month}/retention", enc(client_id))
+    }
 }
 
 pub const AUDITOR: Viewer<'static> = Viewer {
     user: "ada",
     role: "auditor",
     sees_access_log: true,
+    sees_retention: false,
+};
+
+pub const OPERATOR: Viewer<'static> = Viewer {
+    user: "olga",
+    role: "operator",
+    sees_access_log: false,
+    sees_retention: true,
 };
 
 pub const READER: Viewer<'static> = Viewer {
     user: "rex",
     role: "client reader of harbor-clinic",
     sees_access_log: false,
+    sees_retention: false,
 };
 
 pub fn month(m: &Month) -> MonthReport<'_> {
@@ -397,6 +428,18 @@ pub fn pages() -> Vec<(&'static str, String)> {
         (
             "dispute",
             dispute_page(l, &AUDITOR, &f.dispute, Some("Harbor Clinic")),
+        ),
+        (
+            "dispute_month",
+            dispute_page(l, &AUDITOR, &f.month_dispute, Some("Harbor Clinic")),
+        ),
+        (
+            "retention",
+            retention_page(
+                l,
+                &OPERATOR,
+                retention::retention_fixture().lakeside_before.page(),
+            ),
         ),
         (
             "timeline",
