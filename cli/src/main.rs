@@ -18,8 +18,8 @@ use opsledger_server::ServerError;
 use opsledger_tools::ToolError;
 
 use crate::cmd::{
-    bench, clients, demo, desk, explain, export, import, load, publish, record, report, retention,
-    serve, timeline,
+    bench, bench_serve, clients, demo, desk, explain, export, import, load, publish, record,
+    report, retention, serve, timeline,
 };
 
 /// opsledger: the event-sourced operations ledger of an inbound call-center and dispatch agency.
@@ -101,6 +101,10 @@ enum Command {
     /// Sustained load: concurrent single appends with a live subscriber and projection, then
     /// checks that every acknowledged event is recorded once, in order, in a verifying chain.
     Load(load::LoadArgs),
+    /// Load the desk's JSON API (`opsledger serve`, on loopback only) with concurrent clients
+    /// asking for reports and dispute views; prints per-route counts, errors, p50/p99/max
+    /// latency, requests/s and the server's memory as a markdown table.
+    BenchServe(bench_serve::BenchServeArgs),
     /// Desk users (`opsledger serve`): add (auditor, client reader of one client, operator),
     /// disable, list.
     User(desk::UserArgs),
@@ -347,6 +351,7 @@ fn only_reads(command: &Command) -> bool {
         | Command::Demo(_)
         | Command::Bench(_)
         | Command::Load(_)
+        | Command::BenchServe(_)
         | Command::User(_)
         | Command::Token(_) => false,
     }
@@ -393,6 +398,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(args, cli.database_url.as_deref()).await,
         Command::Load(args) => load::run(&target, args).await,
+        Command::BenchServe(args) => bench_serve::run(args).await,
         Command::User(args) => desk::user(&target, args).await,
         Command::Token(args) => desk::token(&target, args).await,
         Command::AccessLog(args) => desk::access_log(&target, args).await,

@@ -2,6 +2,7 @@
 //! parameters of an `opsledger_app` use case, calls it, and prints or renders the result.
 
 pub mod bench;
+pub mod bench_serve;
 pub mod clients;
 pub mod demo;
 pub mod desk;
