@@ -26,8 +26,10 @@ use crate::crypto::{PersonalData, Sealer};
 use crate::error::{AppError, AppResult};
 use crate::progress::Progress;
 
-/// Events read per page while catching up; each page's rows commit with the checkpoint.
-const CATCH_UP_PAGE: usize = 5_000;
+/// Events read per page while catching up; each page's rows commit with the checkpoint. Big
+/// pages make few transactions (each commit and index page is paid per page, not per row);
+/// with [`PAGES_AHEAD`] pages queued at each stage a rebuild holds a few hundred MB at most.
+const CATCH_UP_PAGE: usize = 20_000;
 /// Pages the reader and the decoder may run ahead of the writer.
 const PAGES_AHEAD: usize = 2;
 /// Rows or events read per page when folding one client's view.
@@ -168,6 +170,18 @@ pub async fn catch_up(
         applied += page_end - from;
         progress.advance(page_end - from);
         from = page_end;
+    }
+    // A rebuild dropped the secondary indexes (see `EventStore::reset_facts`); a rebuild that
+    // crashed half-way left them dropped, so every catch-up that got here restores them.
+    match store.restore_fact_indexes().await {
+        Ok(()) => {}
+        Err(e) if cannot_write(&e) => {}
+        Err(e) => {
+            return Err(AppError::store_while(
+                "building the read model's indexes",
+                e,
+            ))
+        }
     }
     progress.finish();
     Ok(CatchUp {

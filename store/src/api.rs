@@ -161,8 +161,18 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
 
     /// Deletes every read-model row and sets the checkpoint to position 0 of `version`, in one
-    /// transaction: the start of a rebuild.
+    /// transaction: the start of a rebuild. The same transaction drops the rows' secondary
+    /// indexes, so the rebuild's pages insert into the table alone; [`Self::restore_fact_indexes`]
+    /// builds them again. Reads stay correct without them, only slower.
     async fn reset_facts(&self, version: u32) -> Result<()>;
+
+    /// Builds the read model's secondary indexes that a [`Self::reset_facts`] dropped, as the
+    /// migrations define them; nothing when they all exist. A projector calls it when it has
+    /// caught up, so a rebuild that crashed half-way gets them back at the next catch-up's end.
+    /// A store that cannot write rows has nothing to restore.
+    async fn restore_fact_indexes(&self) -> Result<()> {
+        Ok(())
+    }
 
     /// Up to `max_count` read-model rows matching `query`, in position order.
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>>;

@@ -129,6 +129,10 @@ impl EventStore for StandbyReads {
         self.primary.reset_facts(version).await
     }
 
+    async fn restore_fact_indexes(&self) -> Result<()> {
+        self.primary.restore_fact_indexes().await
+    }
+
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
         self.replayed().await.read_facts(query, max_count).await
     }

@@ -567,3 +567,32 @@ async fn shredding_refuses_a_reader_that_stays_and_finishes_on_a_rerun() {
     assert!(!store.destroy_data_key("acme", "R-RET-2").await.unwrap());
     assert_eq!(copies_in_files(&path, &key), Vec::<String>::new());
 }
+
+/// The read model's indexes as the file's schema holds them.
+fn rm_fact_indexes(path: &Path) -> Vec<(String, String)> {
+    let conn = raw(path);
+    let mut stmt = conn
+        .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rm_fact'
+             ORDER BY name",
+        )
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_drops_the_secondary_indexes_and_restores_them_as_migrated() {
+    let (store, _dir, path) = seeded(1).await;
+    let migrated = rm_fact_indexes(&path);
+    assert_eq!(migrated.len(), 3, "{migrated:?}");
+    store.reset_facts(1).await.unwrap();
+    assert!(rm_fact_indexes(&path).is_empty());
+    store.restore_fact_indexes().await.unwrap();
+    assert_eq!(rm_fact_indexes(&path), migrated);
+    // Nothing to restore: nothing changes.
+    store.restore_fact_indexes().await.unwrap();
+    assert_eq!(rm_fact_indexes(&path), migrated);
+}

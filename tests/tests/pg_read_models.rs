@@ -150,3 +150,43 @@ async fn only_the_projector_writes_rows_and_a_client_reader_sees_its_own() {
         })
     );
 }
+
+/// The read model's indexes as the database describes them.
+async fn rm_fact_indexes(url: &str) -> Vec<(String, String)> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .query(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'rm_fact' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_drops_the_secondary_indexes_and_restores_them_as_migrated() {
+    let url = pg::server().fresh_database().await;
+    let owner = PgStore::connect(&url).await.unwrap();
+    let migrated = rm_fact_indexes(&url).await;
+    assert_eq!(
+        migrated.len(),
+        4,
+        "the key and three secondary indexes: {migrated:?}"
+    );
+    owner.reset_facts(1).await.unwrap();
+    let during: Vec<String> = rm_fact_indexes(&url)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(during, vec!["rm_fact_pkey".to_owned()]);
+    owner.restore_fact_indexes().await.unwrap();
+    assert_eq!(rm_fact_indexes(&url).await, migrated);
+    // Nothing to restore: nothing changes.
+    owner.restore_fact_indexes().await.unwrap();
+    assert_eq!(rm_fact_indexes(&url).await, migrated);
+}

@@ -50,6 +50,8 @@ pub struct BenchOptions {
 pub(crate) const EVENTS_PER_STREAM: u64 = 4;
 /// Events per page when reading the whole log back.
 const READ_PAGE: usize = 10_000;
+/// Events appended after the rebuild for the catch-up measurement.
+const CATCH_UP_EVENTS: u64 = 1_000;
 
 #[derive(Debug, Default)]
 struct Figures {
@@ -68,6 +70,8 @@ struct Figures {
     pgbench_missing: bool,
     rebuild_events: u64,
     rebuild: Duration,
+    catch_up_events: u64,
+    catch_up: Duration,
     fold_events: u64,
     fold: Duration,
     sla_report: Duration,
@@ -353,6 +357,21 @@ async fn measure(
             .await?;
     f.rebuild = started.elapsed();
     f.rebuild_events = rebuilt.applied;
+
+    // Catch-up as a command after a small import meets it: a thousand new events on top of the
+    // whole read model, derived and written with the checkpoint.
+    store
+        .append_batch(bulk_batch(0, CATCH_UP_EVENTS, 3)?)
+        .await?;
+    let started = Instant::now();
+    let caught_up = opsledger_app::project::catch_up(
+        &store,
+        opsledger_app::project::Start::Checkpoint,
+        &opsledger_app::NoProgress,
+    )
+    .await?;
+    f.catch_up = started.elapsed();
+    f.catch_up_events = caught_up.applied;
     // The in-memory fold alone, over events already decoded, for the projection's own rate.
     let mut from = 0u64;
     let mut decoded = Vec::new();
@@ -490,9 +509,15 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
     row("read all in order", f.read_events, f.read);
     row("verify chain", f.verify_events, f.verify);
     row(
-        "rebuild projections (read + decode + fold)",
+        "rebuild the read model from zero (read, decode, derive, write every row)",
         f.rebuild_events,
         f.rebuild,
+    );
+    println!(
+        "| catch-up after appending {} events | {} | {:.0} ms | |",
+        CATCH_UP_EVENTS,
+        f.catch_up_events,
+        f.catch_up.as_secs_f64() * 1000.0
     );
     row(
         "projection fold alone (decoded events)",

@@ -644,6 +644,14 @@ impl EventStore for PgStore {
         facts::reset(&mut conn, version).await
     }
 
+    async fn restore_fact_indexes(&self) -> Result<()> {
+        if self.is_read_only() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        facts::restore_indexes(&mut conn).await
+    }
+
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
         let conn = self.conn().await?;
         facts::read(&conn, query, max_count).await

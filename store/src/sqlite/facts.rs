@@ -1,4 +1,5 @@
-//! Read-model fact rows in the ledger file: the checkpoint, page writes, reset and reads.
+//! Read-model fact rows in the ledger file: the checkpoint, page writes, reset and reads, and
+//! the secondary indexes a rebuild drops and builds again.
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -19,6 +20,55 @@ fn sql(e: rusqlite::Error) -> StoreError {
 
 fn corrupt(position: i64, detail: &'static str) -> StoreError {
     StoreError::CorruptFact { position, detail }
+}
+
+/// The read model's secondary indexes, each as migrations 5 and 6 create it (the conformance
+/// suite compares the schema after a rebuild with the migrated one). A rebuild from zero drops
+/// them with the rows and builds them again at its end: one sort per index instead of a B-tree
+/// insert per row and index, most of whose pages a page transaction dirties and writes to the
+/// WAL again. Reads stay correct while they are missing, only slower.
+const SECONDARY_INDEXES: [(&str, &str); 3] = [
+    (
+        "rm_fact_client",
+        "CREATE INDEX IF NOT EXISTS rm_fact_client ON rm_fact (client_id, position)",
+    ),
+    (
+        "rm_fact_entity",
+        "CREATE INDEX IF NOT EXISTS rm_fact_entity ON rm_fact (entity, position)",
+    ),
+    (
+        "rm_fact_period",
+        "CREATE INDEX IF NOT EXISTS rm_fact_period ON rm_fact (client_id, area, occurred_at)",
+    ),
+];
+
+fn index_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
+        .map_err(sql)?
+        .exists([name])
+        .map_err(sql)
+}
+
+/// Runs `work` on the side connection with `synchronous=NORMAL`, then puts `FULL` back.
+///
+/// Why a crash is safe: in WAL mode a commit under NORMAL is still atomic; only its durability
+/// waits for the next WAL sync, so a power failure can lose the last committed pages, never
+/// half of one. Each page's rows commit with the checkpoint that covers them, so a lost commit
+/// takes its rows and its checkpoint move together, and the next catch-up derives the same
+/// rows again from the log (a row is a function of its event). The log itself is written by
+/// the writer thread's connection, which keeps FULL, and the data keys written on this
+/// connection get FULL back before anything else runs on it (the connection is behind a lock).
+fn relaxed<T>(
+    conn: &Connection,
+    work: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql)?;
+    let done = work();
+    let restored = conn.pragma_update(None, "synchronous", "FULL").map_err(sql);
+    let value = done?;
+    restored?;
+    Ok(value)
 }
 
 pub(crate) fn checkpoint(conn: &Connection) -> Result<Option<FactCheckpoint>, StoreError> {
@@ -42,6 +92,18 @@ pub(crate) fn checkpoint(conn: &Connection) -> Result<Option<FactCheckpoint>, St
 
 /// Rows and checkpoint in one transaction; see `EventStore::write_facts`.
 pub(crate) fn write(
+    conn: &Connection,
+    page_start: u64,
+    to: FactCheckpoint,
+    rows: &[FactRow],
+    saved_at_micros: i64,
+) -> Result<(), StoreError> {
+    relaxed(conn, || {
+        write_page(conn, page_start, to, rows, saved_at_micros)
+    })
+}
+
+fn write_page(
     conn: &Connection,
     page_start: u64,
     to: FactCheckpoint,
@@ -107,8 +169,27 @@ pub(crate) fn reset(
     version: u32,
     saved_at_micros: i64,
 ) -> Result<(), StoreError> {
+    // The rows hold no personal field (the projections read them withheld, ADR 0004), so the
+    // pages they free need no scrubbing; with `secure_delete` on, deleting a million rows
+    // would zero and log every page of the table.
+    conn.pragma_update(None, "secure_delete", "OFF")
+        .map_err(sql)?;
+    let done = relaxed(conn, || reset_rows(conn, version, saved_at_micros));
+    let restored = conn.pragma_update(None, "secure_delete", "ON").map_err(sql);
+    done?;
+    restored
+}
+
+fn reset_rows(conn: &Connection, version: u32, saved_at_micros: i64) -> Result<(), StoreError> {
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
     tx.execute("DELETE FROM rm_fact", []).map_err(sql)?;
+    // In the same transaction as the delete: a crash before `restore_indexes` leaves them
+    // missing, which reads survive, and the next catch-up's end builds them.
+    for (name, _) in SECONDARY_INDEXES {
+        // `name` is one of the fixed names above, never input.
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+            .map_err(sql)?;
+    }
     tx.execute(
         "INSERT INTO rm_checkpoint (id, next_position, version, saved_at) VALUES (0, 0, ?1, ?2)
          ON CONFLICT (id) DO UPDATE SET next_position = 0, version = excluded.version,
@@ -117,6 +198,27 @@ pub(crate) fn reset(
     )
     .map_err(sql)?;
     tx.commit().map_err(sql)
+}
+
+/// Builds the secondary indexes a reset dropped; nothing when they all exist (checked first,
+/// so a catch-up with nothing to restore takes no write lock).
+pub(crate) fn restore_indexes(conn: &Connection) -> Result<(), StoreError> {
+    let mut missing = Vec::new();
+    for (name, create) in SECONDARY_INDEXES {
+        if !index_exists(conn, name)? {
+            missing.push(create);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    relaxed(conn, || {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
+        for create in missing {
+            tx.execute_batch(create).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    })
 }
 
 fn time(position: i64, value: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -174,6 +276,10 @@ pub(crate) fn read(
     if query.areas.is_empty() {
         return read_any_area(conn, query, max_count);
     }
+    // One read transaction: the period index checked for is the one the reads then use.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred).map_err(sql)?;
+    let period = period_table(&tx)?;
+    let conn: &Connection = &tx;
     // One indexed read per area, merged: SQLite has no array parameter, and SQL is never
     // assembled from input.
     let mut lists = Vec::with_capacity(query.areas.len());
@@ -187,17 +293,16 @@ pub(crate) fn read(
                 let from = sql_bound(one.from_position);
                 let before = one.before_position.map_or(i64::MAX, sql_bound);
                 let limit = sql_bound(max_count);
-                // The period index, named: left to itself SQLite walks the client index in
-                // position order and filters by area, which reads every row of the client.
+                // Through the period index while it exists (see `period_table`).
                 let own = select_from(
                     conn,
-                    "rm_fact INDEXED BY rm_fact_period",
+                    period,
                     "client_id = ? AND area = ? AND position >= ? AND position < ?",
                     &[client, area, &from, &before, &limit],
                 )?;
                 let agency = select_from(
                     conn,
-                    "rm_fact INDEXED BY rm_fact_period",
+                    period,
                     "client_id IS NULL AND area = ? AND position >= ? AND position < ?",
                     &[area, &from, &before, &limit],
                 )?;
@@ -222,14 +327,18 @@ pub(crate) fn read_period(
 ) -> Result<Vec<FactRow>, StoreError> {
     let before = query.before_position.map_or(i64::MAX, sql_bound);
     let mut entities: std::collections::BTreeSet<String> = query.entities.iter().cloned().collect();
+    // One read transaction: the period index checked for is the one the reads then use.
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred).map_err(sql)?;
+    let conn: &Connection = &tx;
     {
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT DISTINCT entity FROM rm_fact INDEXED BY rm_fact_period
-                 WHERE client_id = ?1 AND area = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
-                   AND position < ?5",
-            )
-            .map_err(sql)?;
+        // `period_table` gives one of two fixed texts, never input.
+        let text = format!(
+            "SELECT DISTINCT entity FROM {}
+             WHERE client_id = ?1 AND area = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
+               AND position < ?5",
+            period_table(conn)?
+        );
+        let mut stmt = conn.prepare_cached(&text).map_err(sql)?;
         let mut rows = stmt
             .query(params![
                 query.client_id,
@@ -259,6 +368,18 @@ pub(crate) fn read_period(
     }
     out.sort_by_key(|r| r.position);
     Ok(out)
+}
+
+/// The table clause of reads through the period index: the index named while it exists (left
+/// to itself SQLite walks the client index in position order and filters by area, which reads
+/// every row of the client), the bare table while a rebuild has dropped it (the same rows,
+/// found by a scan).
+fn period_table(conn: &Connection) -> Result<&'static str, StoreError> {
+    Ok(if index_exists(conn, "rm_fact_period")? {
+        "rm_fact INDEXED BY rm_fact_period"
+    } else {
+        "rm_fact"
+    })
 }
 
 fn read_any_area(

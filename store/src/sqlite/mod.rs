@@ -283,6 +283,10 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    async fn restore_fact_indexes(&self) -> Result<()> {
+        self.side_write(facts::restore_indexes).await
+    }
+
     async fn read_facts(&self, query: &FactQuery, max_count: usize) -> Result<Vec<FactRow>> {
         let query = query.clone();
         self.read(move |r| r.with(|conn| facts::read(conn, &query, max_count)))
