@@ -374,8 +374,9 @@ pub async fn client_period_view(
             before_position: Some(rows_until),
         })
         .await?;
-    for row in &calls {
-        events.push(from_row(row)?);
+    // Each row is dropped once decoded, so the rows and their events are not all held at once.
+    for row in calls {
+        events.push(from_row(&row)?);
     }
     events.sort_by_key(|e| e.position);
     let mut fold = ClientFold::new();

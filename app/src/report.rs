@@ -22,6 +22,10 @@ use crate::ledger::Target;
 use crate::progress::Progress;
 use crate::project::{self, Start};
 
+mod json;
+
+pub use json::write_pretty;
+
 /// The basis a report is asked on: at most one of the three as-of bounds (the head when none
 /// is given), and optionally the instant pending deadlines are judged at.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -297,8 +301,33 @@ pub struct Provenance {
     pub head_hash: Option<String>,
 }
 
-/// The report a request asks for, computed from a client's view, as JSON.
-pub fn compute(view: &Projections, request: &ReportRequest) -> AppResult<Value> {
+/// A report as computed, before it becomes JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Computed {
+    /// `sla`.
+    Sla(Box<SlaReport>),
+    /// `obligations`.
+    Obligations(ObligationReport),
+    /// `retention`.
+    Retention(RetentionReport),
+    /// `billing`.
+    Billing(BillingReport),
+}
+
+impl Computed {
+    /// The report as a JSON value (without provenance).
+    pub fn to_value(&self) -> AppResult<Value> {
+        Ok(match self {
+            Computed::Sla(r) => serde_json::to_value(r)?,
+            Computed::Obligations(r) => serde_json::to_value(r)?,
+            Computed::Retention(r) => serde_json::to_value(r)?,
+            Computed::Billing(r) => serde_json::to_value(r)?,
+        })
+    }
+}
+
+/// The report a request asks for, computed from a client's view.
+pub fn compute_report(view: &Projections, request: &ReportRequest) -> AppResult<Computed> {
     let client = client_id(&request.client)?;
     let (as_of, evaluated_at) = (request.as_of, request.evaluated_at);
     let month = || {
@@ -308,18 +337,23 @@ pub fn compute(view: &Projections, request: &ReportRequest) -> AppResult<Value> 
         })
     };
     Ok(match request.report.as_str() {
-        "sla" => serde_json::to_value(view.sla_report(&client, month()?, as_of, evaluated_at)?)?,
+        "sla" => Computed::Sla(Box::new(view.sla_report(
+            &client,
+            month()?,
+            as_of,
+            evaluated_at,
+        )?)),
         "obligations" => {
             let period = view.month_period(&client, month()?, as_of)?;
-            serde_json::to_value(view.obligation_report(&client, period, as_of, evaluated_at)?)?
+            Computed::Obligations(view.obligation_report(&client, period, as_of, evaluated_at)?)
         }
-        "retention" => serde_json::to_value(view.retention_report(
+        "retention" => Computed::Retention(view.retention_report(
             &client,
             as_of,
             evaluated_at,
             utc_month(month()?)?,
-        )?)?,
-        "billing" => serde_json::to_value(view.billing_report(&client, as_of, evaluated_at)?)?,
+        )?),
+        "billing" => Computed::Billing(view.billing_report(&client, as_of, evaluated_at)?),
         other => {
             return Err(AppError::InvalidRequest {
                 what: "report kind".to_owned(),
@@ -327,6 +361,11 @@ pub fn compute(view: &Projections, request: &ReportRequest) -> AppResult<Value> 
             })
         }
     })
+}
+
+/// The report a request asks for, computed from a client's view, as JSON.
+pub fn compute(view: &Projections, request: &ReportRequest) -> AppResult<Value> {
+    compute_report(view, request)?.to_value()
 }
 
 /// The provenance of a report computed from `view`.

@@ -10,7 +10,6 @@ use std::io::Write;
 
 use clap::ValueEnum;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
-use serde::Serialize;
 use serde_json::Value;
 
 /// Output formats of reports and queries.
@@ -241,15 +240,14 @@ pub fn write_csv(section: &Section, out: &mut dyn Write) -> anyhow::Result<()> {
 
 /// Writes `report` as JSON (the full model) or as tables, one per section, long cells cut.
 /// CSV goes through [`sections`] and [`write_csv`], one document per section.
-pub fn write<T: Serialize>(report: &T, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
-    let value = serde_json::to_value(report)?;
+pub fn write(value: &Value, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
         Format::Json | Format::Html | Format::Csv => {
-            serde_json::to_writer_pretty(&mut *out, &value)?;
+            serde_json::to_writer_pretty(&mut *out, value)?;
             writeln!(out)?;
         }
         Format::Table => {
-            for section in sections(&value) {
+            for section in sections(value) {
                 if section.name == "report" {
                     // The report's own figures read down, one per line.
                     let mut table = Table::new();

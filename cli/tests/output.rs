@@ -207,6 +207,44 @@ fn all_clients_gives_one_report_per_client_and_refuses_forms_that_would_run_toge
     assert_eq!(both.status.code(), Some(2), "clap refuses both: {both:?}");
 }
 
+/// One client's JSON report is written as it is serialized (its obligations one at a time);
+/// `--all-clients` still builds each report as one JSON value. Printed alone, that value must
+/// be byte for byte the one-client document: same keys in the same order, same layout.
+#[test]
+fn a_json_report_prints_the_bytes_of_its_whole_json_value() {
+    let dir = demo_ledger();
+    for kind in ["obligations", "sla", "billing", "retention"] {
+        let mut args = vec!["report", kind];
+        if kind != "billing" {
+            args.extend(["--month", "2026-10"]);
+        }
+        args.extend(["--format", "json", "--evaluated-at", "2026-11-10T00:00:00Z"]);
+        let mut all = args.clone();
+        all.push("--all-clients");
+        let mut one = args.clone();
+        one.extend(["--client", "thames-property"]);
+        let all: Value = serde_json::from_str(&ok(&run(dir, &all))).unwrap();
+        let whole = all["reports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["provenance"]["request"]["client"] == "thames-property")
+            .unwrap();
+        let printed = ok(&run(dir, &one));
+        if kind == "obligations" {
+            assert!(
+                whole["obligations"].as_array().unwrap().len() > 10,
+                "the demo month has obligations to splice"
+            );
+        }
+        assert_eq!(
+            printed,
+            format!("{}\n", serde_json::to_string_pretty(whole).unwrap()),
+            "report {kind}"
+        );
+    }
+}
+
 #[test]
 fn events_say_when_they_stop_at_the_limit_and_print_data_as_json() {
     let dir = lab_ledger();

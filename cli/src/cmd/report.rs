@@ -262,7 +262,14 @@ pub async fn run(target: &Target, args: ReportArgs) -> anyhow::Result<()> {
             continue;
         }
         let format = common.format;
-        let value = report::with_provenance(report::compute(&projections, &request)?, &provenance)?;
+        let computed = report::compute_report(&projections, &request)?;
+        if format == Format::Json && !common.all_clients {
+            // Written as it is serialized: a month's obligations held as one JSON value cost
+            // most of the command's time and memory.
+            report::write_pretty(computed, &provenance, &mut out)?;
+            continue;
+        }
+        let value = report::with_provenance(computed.to_value()?, &provenance)?;
         if common.all_clients && format == Format::Json {
             reports.push(value);
             continue;
