@@ -8,6 +8,7 @@ mod support;
 use opsledger_app::access::{self, AccessLogQuery, DeskLedger, DeskRole};
 use opsledger_app::store::{ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamId};
 use opsledger_domain::ids::ClientId;
+use opsledger_projections::obligations::Obligation;
 use opsledger_server::api::POSITION_HEADER;
 use reqwest::StatusCode;
 use support::{assert_status, user, Backend, Desk, Ledger};
@@ -133,6 +134,32 @@ async fn the_cache_answers_once_per_scope_and_head(ledger: &Ledger) {
     }
     assert_eq!(running.answers_computed(), computed + 1);
     assert_eq!(logged(&desk_ledger, "ann", &billing).await, 16);
+
+    // The dispute view is cached alike: asked twice, computed once, recorded twice.
+    let obligations = desk
+        .get(
+            &format!(
+                "/api/v1/clients/{own}/reports/obligations?month={}",
+                ledger.ym
+            ),
+            Some(&auditor.bearer),
+        )
+        .await
+        .json();
+    let obligations: Vec<Obligation> =
+        serde_json::from_value(obligations["report"]["obligations"].clone()).unwrap();
+    let id = obligations
+        .iter()
+        .find_map(opsledger_views::desk::explain_id)
+        .expect("the month has an explainable obligation");
+    let explain = format!("/api/v1/explain/{id}");
+    let computed = running.answers_computed();
+    let first = desk.get(&explain, Some(&auditor.bearer)).await;
+    assert_status(&first, StatusCode::OK, "a dispute view");
+    let second = desk.get(&explain, Some(&auditor.bearer)).await;
+    assert_eq!(first.body, second.body);
+    assert_eq!(running.answers_computed(), computed + 1);
+    assert_eq!(logged(&desk_ledger, "ann", &explain).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
