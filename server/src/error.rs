@@ -50,6 +50,9 @@ pub enum ApiError {
     /// Too many failed logins for this user name or from this peer (429).
     #[error("too many login attempts; retry in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Too many expensive reads are being computed; the caller retries later (503).
+    #[error("the desk is busy; retry in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     /// The application layer failed or refused.
     #[error(transparent)]
     App(#[from] AppError),
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::App(app) => app_status(app),
         }
     }
@@ -151,7 +155,9 @@ impl IntoResponse for ApiError {
             }
         });
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyAttempts { retry_after_secs } = self {
+        if let ApiError::TooManyAttempts { retry_after_secs }
+        | ApiError::Busy { retry_after_secs } = self
+        {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }

@@ -6,6 +6,7 @@
 
 pub mod api;
 mod auth;
+mod cache;
 pub mod error;
 mod follower;
 mod limiter;
@@ -34,6 +35,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use api::Route;
+pub use cache::{CACHE_LIMIT_BYTES, MAX_COMPUTE_WAIT};
 pub use error::{ApiError, ServerError};
 pub use limiter::{MAX_FAILURES as LOGIN_MAX_FAILURES, WINDOW as LOGIN_WINDOW};
 pub use state::{Limits, Reflects, ServeConfig};
@@ -47,6 +49,7 @@ pub struct Running {
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     follower: JoinHandle<()>,
+    answers: Arc<cache::AnswerCache>,
 }
 
 impl Running {
@@ -58,6 +61,12 @@ impl Running {
     /// Its base URL.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// How many report and dispute-view answers were computed rather than served from the
+    /// answer cache since the server started.
+    pub fn answers_computed(&self) -> u64 {
+        self.answers.computed()
     }
 
     /// Serves until `signal` completes, then stops accepting, lets requests in flight finish
@@ -108,11 +117,15 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
     let (head_tx, head_rx) = watch::channel(Reflects::from(head.as_ref()));
     let follower = tokio::spawn(follower::follow(Arc::clone(&store), next, head_tx));
     let recorder = AccessRecorder::start(ledger.desk_arc());
+    // One computation per core: more would only share the cores and hold more memory.
+    let parallel = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let answers = Arc::new(cache::AnswerCache::new(CACHE_LIMIT_BYTES, parallel));
     let desk: Shared = Arc::new(Desk {
         ledger,
         recorder,
         store,
         head: head_rx,
+        answers: Arc::clone(&answers),
         clock: config.clock,
         limits: config.limits,
         logins: limiter::LoginLimiter::default(),
@@ -146,6 +159,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, ServerError> {
         stop: Some(stop),
         server,
         follower,
+        answers,
     })
 }
 

@@ -323,6 +323,11 @@ pub fn openapi() -> Value {
             "403": error_response("The caller may not read this client's data."),
             "404": error_response("No such client, record, stream or report kind."),
         });
+        if op.path == "/clients/{client}/reports/{kind}" || op.path == "/explain/{id}" {
+            responses["503"] = error_response(
+                "Too many reports and dispute views are being computed; retry after the Retry-After header's seconds.",
+            );
+        }
         if op.path == "/openapi.json" {
             responses = json!({ "200": { "description": "This document.", "content": { "application/json": {} } } });
         }

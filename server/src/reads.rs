@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use opsledger_app::explain::{client_of_printed, printed_stream};
-use opsledger_app::store::{Direction, EventFilter, EventStore, StreamId};
+use opsledger_app::store::{Direction, EventFilter, EventStore, Head, StreamId};
 use opsledger_domain::ids::ClientId;
 
 use crate::auth::Caller;
@@ -28,11 +28,26 @@ pub struct Reads {
 /// it), on the embedded file the store itself (the checks here scope it); in both, the head
 /// fixed before the reads begin.
 pub async fn reader(desk: &Shared, caller: &Caller) -> Result<Reads, ApiError> {
-    let head = desk
+    let head = head(desk).await?;
+    reader_at(desk, caller, head).await
+}
+
+/// The head of the log now, as the server's own store reads it.
+pub async fn head(desk: &Shared) -> Result<Option<Head>, ApiError> {
+    Ok(desk
         .store
         .head()
         .await
-        .map_err(opsledger_app::AppError::from)?;
+        .map_err(opsledger_app::AppError::from)?)
+}
+
+/// [`reader`] bounded by a head read before: the answer cache keys an answer by the head it
+/// reflects, so the computation must read up to that head and no further.
+pub async fn reader_at(
+    desk: &Shared,
+    caller: &Caller,
+    head: Option<Head>,
+) -> Result<Reads, ApiError> {
     let rows = desk.ledger.reads_for(&caller.0).await?;
     let reflects = Reflects::from(head.as_ref());
     let store: Arc<dyn EventStore> =
@@ -116,19 +131,34 @@ pub async fn explained(
 ) -> Result<opsledger_app::explain::Explanation, ApiError> {
     let client = readable_subject(desk, caller, id).await?;
     let store = reader(desk, caller).await?.store;
-    let explanation = opsledger_app::explain::explain_in(&store, id, basis, &*desk.clock)
-        .await
-        .map_err(crate::api::handlers::as_of_parameter)?;
+    let explanation = explanation(desk, &store, id, basis).await?;
     let rows = u64::try_from(explanation.events.len()).unwrap_or(u64::MAX);
     audit(desk, caller, Some(&client), query, rows).await?;
     Ok(explanation)
+}
+
+/// The dispute view of `id` computed on `store` (the caller's reads), its as-of parameter
+/// named as the API names it.
+pub async fn explanation(
+    desk: &Shared,
+    store: &Arc<dyn EventStore>,
+    id: &str,
+    basis: &opsledger_app::report::Basis,
+) -> Result<opsledger_app::explain::Explanation, ApiError> {
+    opsledger_app::explain::explain_in(store, id, basis, &*desk.clock)
+        .await
+        .map_err(crate::api::handlers::as_of_parameter)
 }
 
 /// The client an id as `explain` takes it belongs to (a record's, or a client's month, quarter,
 /// interval or fact), checked against the caller: 404 when no record has the id, 403 when the
 /// caller may not read that client. Resolved through the server's own store, as
 /// [`readable_stream`] is, so both backends refuse alike.
-async fn readable_subject(desk: &Shared, caller: &Caller, raw: &str) -> Result<ClientId, ApiError> {
+pub async fn readable_subject(
+    desk: &Shared,
+    caller: &Caller,
+    raw: &str,
+) -> Result<ClientId, ApiError> {
     let client = client_of_printed(&desk.store, raw)
         .await?
         .ok_or_else(|| ApiError::NotFound {

@@ -11,6 +11,7 @@ use opsledger_app::{Clock, Target};
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::cache::AnswerCache;
 use crate::limiter::LoginLimiter;
 
 /// How `opsledger serve` runs.
@@ -86,6 +87,8 @@ pub struct Desk {
     pub store: Arc<dyn EventStore>,
     /// The head the follower last saw; it moves within a poll interval of an append.
     pub head: watch::Receiver<Reflects>,
+    /// The answers of reports and dispute views, and the bound on computing them.
+    pub answers: Arc<AnswerCache>,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
     pub logins: LoginLimiter,

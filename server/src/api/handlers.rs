@@ -7,19 +7,23 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use opsledger_app::access;
 use opsledger_app::events::EventPages;
-use opsledger_app::report::{self, ReportRequest};
+use opsledger_app::report::{self, Basis, ReportRequest};
 use opsledger_app::store::bundle::BundleEntry;
 use opsledger_app::store::VerifyReport;
-use opsledger_app::store::{EventFilter, RecordedEvent, StreamId, TimeRange};
+use opsledger_app::store::{EventFilter, Head, RecordedEvent, StreamId, TimeRange};
 use opsledger_app::{export, retention, timeline, AppError};
+use opsledger_domain::ids::ClientId;
+use opsledger_projections::YearMonth;
 use serde_json::{json, Value};
 
-use super::reflecting;
+use super::{answered, reflecting, reflecting_body};
 use crate::auth::Caller;
+use crate::cache::{Answer, Key, Scope};
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::reads::{
-    audit, explained, readable_client, readable_stream, reader, visible_clients, Reads,
+    audit, explanation, head, readable_client, readable_stream, readable_subject, reader,
+    reader_at, visible_clients, Reads,
 };
 use crate::state::{Reflects, Shared};
 
@@ -101,8 +105,65 @@ pub async fn report(
         }
     }
     let client = readable_client(&desk, &caller, &client, "client").await?;
-    let store = reader(&desk, &caller).await?.store;
-    let view = report::view_for_report(&store, &client, basis.as_of(), kind, month)
+    // The caller was checked above, before the cache is asked: a cached answer is served
+    // only to a caller who may read it, and only to the scope it was computed under.
+    let head = head(&desk).await?;
+    let key = Key {
+        scope: Scope::of(&caller.0),
+        question: format!(
+            "report {kind} {client} month={month:?} {}",
+            basis_text(&desk, &basis)
+        ),
+        position: head.as_ref().map(|h| h.position),
+    };
+    let answer = desk
+        .answers
+        .get_or_compute(key, || {
+            report_answer(&desk, &caller, &client, kind, month, &basis, head)
+        })
+        .await?;
+    // A cached answer is a read like any other: it is recorded.
+    audit(
+        &desk,
+        &caller,
+        Some(&client),
+        &query_text(&uri),
+        answer.rows,
+    )
+    .await?;
+    Ok(answered(&answer))
+}
+
+/// The as-of basis of a question as the cache keys it. An answer evaluated at "now" is keyed
+/// by the second it was asked in, so it is shared within that second and no longer: later
+/// it would judge pending deadlines at a stale instant.
+fn basis_text(desk: &Shared, basis: &Basis) -> String {
+    let evaluated = basis
+        .evaluated_at
+        .or(basis.as_of_recorded)
+        .or(basis.as_of_occurred)
+        .map_or_else(
+            || format!("now@{}", desk.clock.now().timestamp()),
+            |t| t.to_rfc3339(),
+        );
+    format!(
+        "position={:?} recorded={:?} occurred={:?} evaluated={evaluated}",
+        basis.as_of_position, basis.as_of_recorded, basis.as_of_occurred
+    )
+}
+
+/// A report computed on the caller's reads up to `head`, serialised once.
+async fn report_answer(
+    desk: &Shared,
+    caller: &Caller,
+    client: &ClientId,
+    kind: &str,
+    month: Option<YearMonth>,
+    basis: &Basis,
+    head: Option<Head>,
+) -> Result<Answer, ApiError> {
+    let store = reader_at(desk, caller, head).await?.store;
+    let view = report::view_for_report(&store, client, basis.as_of(), kind, month)
         .await
         .map_err(as_of_parameter)?;
     let request = ReportRequest {
@@ -114,19 +175,17 @@ pub async fn report(
     };
     let provenance = report::provenance(&store, &view, request.clone()).await?;
     let value = report::with_provenance(report::compute(&view, &request)?, &provenance)?;
-    audit(
-        &desk,
-        &caller,
-        Some(&client),
-        &query_text(&uri),
-        report_rows(&value),
-    )
-    .await?;
+    let rows = report_rows(&value);
     let reflects = Reflects {
         position: provenance.position,
         head_hash: provenance.head_hash.clone(),
     };
-    Ok(reflecting(reflects, json!({ "report": value })))
+    let body = reflecting_body(&reflects, json!({ "report": value }))?;
+    Ok(Answer {
+        body,
+        rows,
+        reflects,
+    })
 }
 
 /// The application names the CLI's option (`--as-of-position`); the API's parameter is
@@ -152,12 +211,50 @@ pub async fn explain(
     let mut params = Params::parse(query.as_deref())?;
     let basis = params.basis()?;
     params.finish()?;
-    let explanation = explained(&desk, &caller, &id, &basis, &query_text(&uri)).await?;
+    let client = readable_subject(&desk, &caller, &id).await?;
+    // As for reports: the caller is checked before the cache is asked.
+    let head = head(&desk).await?;
+    let key = Key {
+        scope: Scope::of(&caller.0),
+        question: format!("explain {id} {}", basis_text(&desk, &basis)),
+        position: head.as_ref().map(|h| h.position),
+    };
+    let answer = desk
+        .answers
+        .get_or_compute(key, || explain_answer(&desk, &caller, &id, &basis, head))
+        .await?;
+    audit(
+        &desk,
+        &caller,
+        Some(&client),
+        &query_text(&uri),
+        answer.rows,
+    )
+    .await?;
+    Ok(answered(&answer))
+}
+
+/// A dispute view computed on the caller's reads up to `head`, serialised once.
+async fn explain_answer(
+    desk: &Shared,
+    caller: &Caller,
+    id: &str,
+    basis: &Basis,
+    head: Option<Head>,
+) -> Result<Answer, ApiError> {
+    let store = reader_at(desk, caller, head).await?.store;
+    let explanation = explanation(desk, &store, id, basis).await?;
     let reflects = Reflects {
         position: explanation.position,
         head_hash: explanation.head_hash.clone(),
     };
-    Ok(reflecting(reflects, json!({ "explanation": explanation })))
+    let rows = count(explanation.events.len());
+    let body = reflecting_body(&reflects, json!({ "explanation": explanation }))?;
+    Ok(Answer {
+        body,
+        rows,
+        reflects,
+    })
 }
 
 /// An event as the API gives it: the envelope as recorded, `data` as a JSON object (as

@@ -6,12 +6,15 @@ pub(crate) mod handlers;
 mod head;
 
 use axum::handler::Handler;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
+use bytes::Bytes;
 use serde_json::Value;
 
+use crate::cache::Answer;
+use crate::error::ApiError;
 use crate::state::{Reflects, Shared};
 
 /// The API's prefix.
@@ -86,6 +89,32 @@ pub fn reflect_headers(reflects: &Reflects, response: &mut Response) {
             headers.insert(HeaderName::from_static(HEAD_HASH_HEADER), v);
         }
     }
+}
+
+/// `body`'s fields with `reflects` added, serialised: the bytes [`reflecting`] would send.
+pub fn reflecting_body(reflects: &Reflects, mut body: Value) -> Result<Bytes, ApiError> {
+    if let Value::Object(map) = &mut body {
+        map.insert(
+            "reflects".to_owned(),
+            serde_json::to_value(reflects).unwrap_or(Value::Null),
+        );
+    }
+    let bytes = serde_json::to_vec(&body).map_err(opsledger_app::AppError::from)?;
+    Ok(Bytes::from(bytes))
+}
+
+/// A computed (or cached) answer as a response: its bytes, and its head in headers.
+pub fn answered(answer: &Answer) -> Response {
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        answer.body.clone(),
+    )
+        .into_response();
+    reflect_headers(&answer.reflects, &mut response);
+    response
 }
 
 /// A JSON answer: `body`'s fields with `reflects` added, and the same in headers.
