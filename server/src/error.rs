@@ -141,7 +141,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         // A server error's detail stays in the log: it may name tables or paths.
-        let message = if status.is_server_error() {
+        // A busy desk is not a failure: the caller is told so and when to retry.
+        let message = if status.is_server_error() && !matches!(self, ApiError::Busy { .. }) {
             tracing::error!(error = %error_chain(&self), "request failed");
             "internal error; see the server's log".to_owned()
         } else {
@@ -182,4 +183,38 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         cause = e.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_busy_desk_says_so_and_when_to_retry() {
+        let response = ApiError::Busy {
+            retry_after_secs: 1,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body["error"]["message"], "the desk is busy; retry in 1 s",
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_error_keeps_its_detail_in_the_log() {
+        let response =
+            ApiError::App(AppError::Internal("table rm_fact is gone".into())).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("rm_fact"));
+    }
 }
