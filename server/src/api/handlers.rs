@@ -107,30 +107,39 @@ pub async fn report(
     let client = readable_client(&desk, &caller, &client, "client").await?;
     // The caller was checked above, before the cache is asked: a cached answer is served
     // only to a caller who may read it, and only to the scope it was computed under.
-    let head = head(&desk).await?;
+    let question = format!(
+        "report {kind} {client} month={month:?} {}",
+        basis_text(&desk, &basis)
+    );
+    cached(&desk, &caller, &client, &uri, question, |head| {
+        report_answer(&desk, &caller, &client, kind, month, &basis, head)
+    })
+    .await
+}
+
+/// The answer to `question` about `client`: the cached one for the caller's scope and the
+/// current head, or `compute`'s at that head. The caller has been checked before; the read is
+/// recorded either way, since a cached answer is a read like any other.
+async fn cached<F, Fut>(
+    desk: &Shared,
+    caller: &Caller,
+    client: &ClientId,
+    uri: &OriginalUri,
+    question: String,
+    compute: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(Option<Head>) -> Fut,
+    Fut: std::future::Future<Output = Result<Answer, ApiError>>,
+{
+    let head = head(desk).await?;
     let key = Key {
         scope: Scope::of(&caller.0),
-        question: format!(
-            "report {kind} {client} month={month:?} {}",
-            basis_text(&desk, &basis)
-        ),
+        question,
         position: head.as_ref().map(|h| h.position),
     };
-    let answer = desk
-        .answers
-        .get_or_compute(key, || {
-            report_answer(&desk, &caller, &client, kind, month, &basis, head)
-        })
-        .await?;
-    // A cached answer is a read like any other: it is recorded.
-    audit(
-        &desk,
-        &caller,
-        Some(&client),
-        &query_text(&uri),
-        answer.rows,
-    )
-    .await?;
+    let answer = desk.answers.get_or_compute(key, || compute(head)).await?;
+    audit(desk, caller, Some(client), &query_text(uri), answer.rows).await?;
     Ok(answered(&answer))
 }
 
@@ -213,25 +222,11 @@ pub async fn explain(
     params.finish()?;
     let client = readable_subject(&desk, &caller, &id).await?;
     // As for reports: the caller is checked before the cache is asked.
-    let head = head(&desk).await?;
-    let key = Key {
-        scope: Scope::of(&caller.0),
-        question: format!("explain {id} {}", basis_text(&desk, &basis)),
-        position: head.as_ref().map(|h| h.position),
-    };
-    let answer = desk
-        .answers
-        .get_or_compute(key, || explain_answer(&desk, &caller, &id, &basis, head))
-        .await?;
-    audit(
-        &desk,
-        &caller,
-        Some(&client),
-        &query_text(&uri),
-        answer.rows,
-    )
-    .await?;
-    Ok(answered(&answer))
+    let question = format!("explain {id} {}", basis_text(&desk, &basis));
+    cached(&desk, &caller, &client, &uri, question, |head| {
+        explain_answer(&desk, &caller, &id, &basis, head)
+    })
+    .await
 }
 
 /// A dispute view computed on the caller's reads up to `head`, serialised once.
