@@ -159,8 +159,16 @@ impl DedicatedServer {
 }
 
 /// The primary's WAL position up to which everything is flushed (hence may be streamed), as
-/// text such as `0/3000148`.
+/// text such as `0/3000148`. The read model's pages commit with `synchronous_commit = off`, so
+/// a page that committed may not be flushed yet. A transaction that writes WAL commits
+/// synchronously on this connection (it keeps the default) and so flushes the WAL before its
+/// commit, asynchronous commits included; only then is the flush position read. (A
+/// transaction that only takes an id writes no WAL of its own and commits asynchronously.)
 pub async fn flushed_lsn(primary: &tokio_postgres::Client) -> String {
+    primary
+        .batch_execute("SELECT pg_logical_emit_message(true, 'opsledger-test-flush', '')")
+        .await
+        .unwrap_or_else(|e| panic!("cannot flush the primary's WAL: {e}"));
     primary
         .query_one("SELECT pg_current_wal_flush_lsn()::text", &[])
         .await
