@@ -113,9 +113,10 @@ pub(super) fn notify_significant_change(
     Ok(vec![e.into()])
 }
 
-// An agency communication awaiting the client's answer [4 Timely Response]: the rules
-// it names as depending on the answer are excused until the answer is recorded.
 /// Decides `Command::SendCommunication`.
+///
+/// An agency communication awaits the client's answer [4 Timely Response]: the rules it names
+/// as depending on the answer are excused until the answer is recorded.
 pub(super) fn send_communication(
     state: &LedgerState,
     e: CommunicationSent,

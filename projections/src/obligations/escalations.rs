@@ -1,6 +1,6 @@
 //! Obligations of escalations: R-ESC-2 along the chain and R-ESC-3 for digests of non-urgent items.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use opsledger_domain::events::Urgency;
 use opsledger_domain::rules::{RuleId, RuleValue};
 
@@ -81,48 +81,13 @@ fn digest_interval(ctx: &mut Ctx<'_>, esc: &EscalationRecord) {
     };
     let raised = esc.opened.occurred_at;
     let value = ctx.value(RuleId::Esc3, raised);
-    let RuleValue::Minutes(mins) = value else {
-        // Unconfigured, not applicable or another shape: judged as before, by the value.
-        ctx.deadline(
-            RuleId::Esc3,
-            subject,
-            esc.opened,
-            ctx.seen(esc.digest_covering),
-        );
-        return;
+    let closes = match value {
+        RuleValue::Minutes(mins) => digest_due(ctx, raised, &value, mins),
+        _ => None,
     };
-    let onboarded = ctx.client.onboarded.occurred_at;
-    let first_value = ctx.value(RuleId::Esc3, onboarded);
-    let anchor = if first_value == value {
-        onboarded
-    } else {
-        ctx.rules
-            .agreements
-            .iter()
-            .rev()
-            .find(|v| v.effective_at <= raised)
-            .map_or(onboarded, |v| v.effective_at)
-    };
-    let interval = i64::try_from(mins)
-        .ok()
-        .filter(|m| *m > 0)
-        .and_then(Duration::try_minutes);
-    let (Some(interval), true) = (interval, anchor <= raised) else {
-        ctx.deadline(
-            RuleId::Esc3,
-            subject,
-            esc.opened,
-            ctx.seen(esc.digest_covering),
-        );
-        return;
-    };
-    let elapsed_ms = (raised - anchor).num_milliseconds();
-    let closes = elapsed_ms
-        .checked_div(interval.num_milliseconds())
-        .and_then(|k| k.checked_add(1))
-        .and_then(|k| interval.checked_mul(i32::try_from(k).ok()?))
-        .and_then(|d| anchor.checked_add_signed(d));
     let Some(closes) = closes else {
+        // Unconfigured, not applicable, another shape or an interval that cannot be placed:
+        // judged by the value alone, as before the Readings.
         ctx.deadline(
             RuleId::Esc3,
             subject,
@@ -156,4 +121,39 @@ fn digest_interval(ctx: &mut Ctx<'_>, esc: &EscalationRecord) {
         }))
         .as_deref(),
     );
+}
+
+/// The instant the R-ESC-3 interval holding `raised` closes, with intervals of `mins` minutes
+/// anchored as `digest_interval` says; `None` when the interval is not positive, the anchor
+/// lies after the item, or the instant overflows.
+fn digest_due(
+    ctx: &Ctx<'_>,
+    raised: DateTime<Utc>,
+    value: &RuleValue,
+    mins: u64,
+) -> Option<DateTime<Utc>> {
+    let onboarded = ctx.client.onboarded.occurred_at;
+    let anchor = if ctx.value(RuleId::Esc3, onboarded) == *value {
+        onboarded
+    } else {
+        ctx.rules
+            .agreements
+            .iter()
+            .rev()
+            .find(|v| v.effective_at <= raised)
+            .map_or(onboarded, |v| v.effective_at)
+    };
+    let interval = i64::try_from(mins)
+        .ok()
+        .filter(|m| *m > 0)
+        .and_then(Duration::try_minutes)?;
+    if anchor > raised {
+        return None;
+    }
+    let elapsed_ms = (raised - anchor).num_milliseconds();
+    elapsed_ms
+        .checked_div(interval.num_milliseconds())
+        .and_then(|k| k.checked_add(1))
+        .and_then(|k| interval.checked_mul(i32::try_from(k).ok()?))
+        .and_then(|d| anchor.checked_add_signed(d))
 }
