@@ -131,7 +131,8 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// transaction. A row whose position is already stored is kept as it is (the rows are a
     /// function of the event, so it is the same row), and the checkpoint never moves back, so
     /// two projectors catching up at once both succeed. `FactCheckpointConflict` when the
-    /// stored checkpoint has another version or is behind `page_start` (rows would be missing).
+    /// stored checkpoint has another version or is behind `page_start` (rows would be missing):
+    /// only a reset moves it back, so another projector reset it since this one read it.
     async fn write_facts(
         &self,
         page_start: u64,

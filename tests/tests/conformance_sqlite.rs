@@ -256,7 +256,7 @@ const DROPS_PROJECTIONS: i64 = 8;
 /// table and a snapshot in it) opens, loses the table and keeps everything else: the log, its
 /// chain, the read model's rows and checkpoint, and appends continuing at the head.
 #[tokio::test]
-async fn a_ledger_of_the_previous_release_loses_the_projection_snapshot_table() {
+async fn a_ledger_of_the_previous_release_opens_without_the_projections_table() {
     use opsledger_store::{FactCheckpoint, FactQuery, FactRow};
     let (store, _dir, path) = seeded(5).await;
     let row = |position: u64| FactRow {

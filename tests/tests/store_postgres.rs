@@ -221,7 +221,7 @@ const DROPS_PROJECTIONS: i32 = 12;
 /// table and its grants are gone, and the log, its chain, the read model's rows and checkpoint
 /// are as they were, with appends continuing at the head.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ledger_of_the_previous_release_loses_the_projection_snapshot_table() {
+async fn a_ledger_of_the_previous_release_opens_without_the_projections_table() {
     use opsledger_store::postgres::schema::MIGRATIONS;
     use opsledger_store::{FactCheckpoint, FactQuery, FactRow};
     let (store, url) = seeded(5).await;
