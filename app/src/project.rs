@@ -99,50 +99,170 @@ async fn stored_checkpoint(store: &Arc<dyn EventStore>) -> AppResult<Option<Fact
     }
 }
 
+/// How many times one catch-up starts again from the stored checkpoint after another projector
+/// reset it under this one (or won the reset this one tried) before giving up. Each start
+/// follows a reset another process committed, so only projectors of different
+/// `FACTS_VERSION`s resetting each other's rows in turn, or a `replay` loop, can use them up.
+const MAX_STARTS: u32 = 8;
+
+/// Where a catch-up starts writing pages.
+enum Starting {
+    /// At this position; `reset` when this catch-up deleted the stored rows to get there.
+    At { from: u64, reset: bool },
+    /// This role or handle may not write rows.
+    CannotWrite,
+}
+
+/// How a run of page writes ended.
+enum Pages {
+    /// The rows reach this position, the head when the run began.
+    Done(u64),
+    /// This role or handle may not write rows; they reach this position.
+    CannotWrite(u64),
+    /// Another projector reset the checkpoint under this one (a `replay`, or a projector of
+    /// another version), so the next page would leave rows missing: start again from it.
+    Moved(StoreError),
+}
+
 /// Brings the read model's rows up to the head of the log. A handle that may not write rows
 /// (read-only, or a role other than the projector) leaves them as they are and says so.
+///
+/// Several projectors may catch up at once (two `report` runs, the server's follower): pages
+/// written twice are idempotent by position and the checkpoint only moves forward. The one
+/// destructive step, deleting rows of another version (or every row, for [`Start::Rebuild`]),
+/// is a compare-and-set on the checkpoint this catch-up read, so a projector that read the old
+/// version too late to win cannot delete the rows the winner is writing: it reads the
+/// checkpoint again and continues from it. A page refused because another projector reset the
+/// checkpoint under this one likewise starts again from the stored checkpoint.
 pub async fn catch_up(
     store: &Arc<dyn EventStore>,
     start: Start,
     progress: &dyn Progress,
 ) -> AppResult<CatchUp> {
     let mut rebuilt_for_version = false;
-    let mut from = match (start, stored_checkpoint(store).await?) {
-        (Start::Checkpoint, Some(c)) if c.version == FACTS_VERSION => c.next_position,
-        // Nothing stored yet: rows commit only with their checkpoint, so there is nothing to
-        // delete. Deleting anyway would race a concurrent first catch-up (two `report` runs on
-        // a fresh ledger): this one's reset could delete the rows the other had written and
-        // was about to read its report from. Pages written twice are idempotent by position.
-        (Start::Checkpoint, None) => 0,
-        (Start::Checkpoint, Some(_)) => {
-            rebuilt_for_version = true;
-            match store.reset_facts(FACTS_VERSION).await {
-                Ok(()) => 0,
-                Err(e) if cannot_write(&e) => {
-                    return Ok(CatchUp {
-                        applied: 0,
-                        next_position: 0,
-                        persisted: false,
-                        rebuilt_for_version: false,
-                    })
-                }
-                Err(e) => return Err(e.into()),
+    let mut applied = 0u64;
+    let mut start = start;
+    let mut moved = None;
+    for _ in 0..MAX_STARTS {
+        let from = match starting_point(store, start).await? {
+            Starting::At { from, reset } => {
+                rebuilt_for_version |= reset && start == Start::Checkpoint;
+                from
+            }
+            Starting::CannotWrite => {
+                return Ok(CatchUp {
+                    applied,
+                    next_position: 0,
+                    persisted: false,
+                    rebuilt_for_version: false,
+                })
+            }
+        };
+        match write_pages(store, from, progress, &mut applied).await? {
+            Pages::Done(next_position) => {
+                restore_indexes(store).await?;
+                progress.finish();
+                return Ok(CatchUp {
+                    applied,
+                    next_position,
+                    persisted: true,
+                    rebuilt_for_version,
+                });
+            }
+            Pages::CannotWrite(next_position) => {
+                progress.finish();
+                return Ok(CatchUp {
+                    applied,
+                    next_position,
+                    persisted: false,
+                    rebuilt_for_version,
+                });
+            }
+            // Whoever reset the checkpoint is rebuilding the rows of its version, which for a
+            // `replay` is the rebuild asked for: continue from the stored checkpoint.
+            Pages::Moved(e) => {
+                moved = Some(e);
+                start = Start::Checkpoint;
             }
         }
-        (Start::Rebuild, _) => {
-            store.reset_facts(FACTS_VERSION).await.map_err(|source| {
-                AppError::store_while(
-                    "deleting the read model's rows to rebuild them (only the projector, the ledger's owner, may)",
-                    source,
-                )
-            })?;
-            0
+    }
+    progress.finish();
+    let e = moved.expect("the loop only runs out after a page write was refused");
+    Err(AppError::store_while(
+        format!("writing read-model rows (other projectors reset them {MAX_STARTS} times)"),
+        e,
+    ))
+}
+
+/// Where to start: the stored checkpoint when its rows are of this version, otherwise position
+/// 0 after deleting the stored rows with a compare-and-set on the checkpoint read here. A lost
+/// compare-and-set means another projector reset or moved the checkpoint meanwhile; the
+/// checkpoint it found is judged again (for a catch-up, a reset to this version is a start).
+async fn starting_point(store: &Arc<dyn EventStore>, start: Start) -> AppResult<Starting> {
+    let mut stored = stored_checkpoint(store).await?;
+    let mut lost = None;
+    for _ in 0..MAX_STARTS {
+        match (start, stored) {
+            (Start::Checkpoint, Some(c)) if c.version == FACTS_VERSION => {
+                return Ok(Starting::At {
+                    from: c.next_position,
+                    reset: false,
+                })
+            }
+            // Nothing stored yet: rows commit only with their checkpoint, so there is nothing
+            // to delete, and pages written twice are idempotent by position.
+            (Start::Checkpoint, None) => {
+                return Ok(Starting::At {
+                    from: 0,
+                    reset: false,
+                })
+            }
+            (Start::Checkpoint, Some(_)) | (Start::Rebuild, _) => {}
         }
-    };
-    let head_next = store.head().await?.map_or(0, |h| h.position + 1);
-    let total = head_next.saturating_sub(from);
-    progress.start(total);
-    let mut applied = 0u64;
+        match store.reset_facts(stored, FACTS_VERSION).await {
+            Ok(()) => {
+                return Ok(Starting::At {
+                    from: 0,
+                    reset: true,
+                })
+            }
+            Err(StoreError::FactResetConflict { expected, found }) => {
+                stored = found;
+                lost = Some(StoreError::FactResetConflict { expected, found });
+            }
+            Err(e) if start == Start::Checkpoint && cannot_write(&e) => {
+                return Ok(Starting::CannotWrite)
+            }
+            Err(source) => return Err(reset_failed(start, source)),
+        }
+    }
+    let source = lost.expect("the loop only runs out after a lost reset");
+    Err(reset_failed(start, source))
+}
+
+fn reset_failed(start: Start, source: StoreError) -> AppError {
+    match start {
+        Start::Rebuild => AppError::store_while(
+            "deleting the read model's rows to rebuild them (only the projector, the ledger's owner, may)",
+            source,
+        ),
+        Start::Checkpoint => AppError::store_while(
+            "deleting read-model rows of another version to rebuild them",
+            source,
+        ),
+    }
+}
+
+/// Writes the rows of the log from `from` up to the head as it is now, page by page, each with
+/// its checkpoint, adding the positions written to `applied`.
+async fn write_pages(
+    store: &Arc<dyn EventStore>,
+    mut from: u64,
+    progress: &dyn Progress,
+    applied: &mut u64,
+) -> AppResult<Pages> {
+    let head_next = head_next(store).await?;
+    progress.start(head_next.saturating_sub(from));
     // The projections judge rules from non-personal fields only, so they read no keys: a
     // projector needs no access to personal data, and shredding cannot change a row.
     let sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
@@ -156,40 +276,28 @@ pub async fn catch_up(
         };
         match store.write_facts(from, checkpoint, rows).await {
             Ok(()) => {}
-            Err(e) if cannot_write(&e) => {
-                progress.finish();
-                return Ok(CatchUp {
-                    applied,
-                    next_position: from,
-                    persisted: false,
-                    rebuilt_for_version,
-                });
-            }
+            Err(e) if cannot_write(&e) => return Ok(Pages::CannotWrite(from)),
+            Err(e @ StoreError::FactCheckpointConflict { .. }) => return Ok(Pages::Moved(e)),
             Err(e) => return Err(AppError::store_while("writing read-model rows", e)),
         }
-        applied += page_end - from;
+        *applied += page_end - from;
         progress.advance(page_end - from);
         from = page_end;
     }
-    // A rebuild dropped the secondary indexes (see `EventStore::reset_facts`); a rebuild that
-    // crashed half-way left them dropped, so every catch-up that got here restores them.
+    Ok(Pages::Done(from))
+}
+
+/// A rebuild dropped the secondary indexes (see `EventStore::reset_facts`); a rebuild that
+/// crashed half-way left them dropped, so every catch-up that reaches the head restores them.
+async fn restore_indexes(store: &Arc<dyn EventStore>) -> AppResult<()> {
     match store.restore_fact_indexes().await {
-        Ok(()) => {}
-        Err(e) if cannot_write(&e) => {}
-        Err(e) => {
-            return Err(AppError::store_while(
-                "building the read model's indexes",
-                e,
-            ))
-        }
+        Ok(()) => Ok(()),
+        Err(e) if cannot_write(&e) => Ok(()),
+        Err(e) => Err(AppError::store_while(
+            "building the read model's indexes",
+            e,
+        )),
     }
-    progress.finish();
-    Ok(CatchUp {
-        applied,
-        next_position: from,
-        persisted: true,
-        rebuilt_for_version,
-    })
 }
 
 /// One page of the log as facts, with the position after its last entry (foreign facts of

@@ -1,6 +1,6 @@
-//! Publishing: brings the projections up to date and publishes each client's reports
-//! as its own read models, which on PostgreSQL that client's readers can query (row-level
-//! security) while the projection snapshot, holding every client, stays closed to them.
+//! Publishing: brings the read model's rows up to date and publishes each client's reports
+//! as its own read models, which on PostgreSQL that client's readers can query under the same
+//! row-level security as its events.
 
 use chrono::{DateTime, Utc};
 use opsledger_projections::{AsOf, Period};

@@ -14,8 +14,7 @@ use async_trait::async_trait;
 use opsledger_app::store::facts::{FactCheckpoint, FactQuery, FactRow, PeriodQuery};
 use opsledger_app::store::{
     AppendOutcome, ClientReadModel, DataKey, Direction, EventFilter, EventStore, Head,
-    PositionRange, ProjectionSnapshot, RecordedEvent, StoreError, StreamAppend, StreamId,
-    Subscription, VerifyReport,
+    PositionRange, RecordedEvent, StoreError, StreamAppend, StreamId, Subscription, VerifyReport,
 };
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -76,19 +75,6 @@ impl EventStore for RequestReads {
         self.rows.verify(range).await
     }
 
-    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
-        self.rows.load_projection(name).await
-    }
-
-    async fn save_projection(
-        &self,
-        _name: &str,
-        _expected_next: Option<u64>,
-        _snapshot: ProjectionSnapshot,
-    ) -> Result<()> {
-        Err(StoreError::ReadOnly)
-    }
-
     async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
         self.own.fact_checkpoint().await
     }
@@ -102,7 +88,7 @@ impl EventStore for RequestReads {
         Err(StoreError::ReadOnly)
     }
 
-    async fn reset_facts(&self, _version: u32) -> Result<()> {
+    async fn reset_facts(&self, _expected: Option<FactCheckpoint>, _version: u32) -> Result<()> {
         Err(StoreError::ReadOnly)
     }
 

@@ -49,21 +49,13 @@ pub struct PositionRange {
     pub to: Option<u64>,
 }
 
-/// A projection's saved state: the next log position it will apply and its serialized state,
-/// stored together so that a crash can never separate them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProjectionSnapshot {
-    pub next_position: u64,
-    pub state: Vec<u8>,
-}
-
 /// A read model published for one client: a report as JSON, as of a log position. On
 /// PostgreSQL a client reader sees only its own client's (row-level security), so this is the
 /// read model a client's own tools query.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientReadModel {
     pub client_id: String,
-    /// What it is, e.g. `sla/2026-10`, `billing`: same alphabet as projection names plus `/`.
+    /// What it is, e.g. `sla/2026-10`, `billing`: a-z, 0-9, `_`, `-`, `.` and `/`.
     pub name: String,
     /// The projections' checkpoint when it was computed.
     pub next_position: u64,
@@ -74,8 +66,8 @@ pub struct ClientReadModel {
 /// Largest published read model body, in bytes.
 pub const MAX_READ_MODEL_BYTES: usize = 16 * 1024 * 1024;
 
-/// Longest projection name, in bytes.
-pub const MAX_PROJECTION_NAME_BYTES: usize = 100;
+/// Longest published read model name, in bytes.
+pub const MAX_READ_MODEL_NAME_BYTES: usize = 100;
 
 /// The event store: an append-only, hash-chained log of events in streams.
 ///
@@ -131,19 +123,6 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// Walks the hash chain over `range` and reports it intact or where it first breaks.
     async fn verify(&self, range: PositionRange) -> Result<VerifyReport>;
 
-    /// The saved snapshot of projection `name`, if it was ever saved.
-    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>>;
-
-    /// Saves projection `name`'s state and checkpoint in one atomic write, provided the stored
-    /// checkpoint is still `expected_next` (`None`: never saved). Two runners of the same
-    /// projection therefore cannot overwrite each other: the loser gets `ProjectionConflict`.
-    async fn save_projection(
-        &self,
-        name: &str,
-        expected_next: Option<u64>,
-        snapshot: ProjectionSnapshot,
-    ) -> Result<()>;
-
     /// The read model's checkpoint, or `None` when no row was ever written.
     async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>>;
 
@@ -152,7 +131,8 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     /// transaction. A row whose position is already stored is kept as it is (the rows are a
     /// function of the event, so it is the same row), and the checkpoint never moves back, so
     /// two projectors catching up at once both succeed. `FactCheckpointConflict` when the
-    /// stored checkpoint has another version or is behind `page_start` (rows would be missing).
+    /// stored checkpoint has another version or is behind `page_start` (rows would be missing):
+    /// only a reset moves it back, so another projector reset it since this one read it.
     async fn write_facts(
         &self,
         page_start: u64,
@@ -161,10 +141,15 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
 
     /// Deletes every read-model row and sets the checkpoint to position 0 of `version`, in one
-    /// transaction: the start of a rebuild. The same transaction drops the rows' secondary
-    /// indexes, so the rebuild's pages insert into the table alone; [`Self::restore_fact_indexes`]
-    /// builds them again. Reads stay correct without them, only slower.
-    async fn reset_facts(&self, version: u32) -> Result<()>;
+    /// transaction, provided the stored checkpoint is still `expected` (`None`: no checkpoint
+    /// was ever written): the start of a rebuild. The comparison is made by the write itself,
+    /// inside its transaction, so of several projectors that read the same checkpoint and
+    /// reset at once exactly one deletes the rows; the others get `FactResetConflict`, change
+    /// nothing, and must read the checkpoint again (the winner's rows are already being
+    /// written under it). The same transaction drops the rows' secondary indexes, so the
+    /// rebuild's pages insert into the table alone; [`Self::restore_fact_indexes`] builds them
+    /// again. Reads stay correct without them, only slower.
+    async fn reset_facts(&self, expected: Option<FactCheckpoint>, version: u32) -> Result<()>;
 
     /// Builds the read model's secondary indexes that a [`Self::reset_facts`] dropped, as the
     /// migrations define them; nothing when they all exist. A projector calls it when it has
@@ -210,28 +195,12 @@ pub trait EventStore: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Checks a projection name: names are fixed identifiers chosen by code, never user text.
-pub fn validate_projection_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_PROJECTION_NAME_BYTES
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(crate::error::StoreError::InvalidProjectionName {
-            name: name.chars().take(MAX_PROJECTION_NAME_BYTES).collect(),
-        })
-    }
-}
-
 /// Checks a published read model: client id and name are fixed identifiers, the body is
 /// bounded.
 pub fn validate_read_model(model: &ClientReadModel) -> Result<()> {
     checked_position("read model checkpoint", model.next_position)?;
     let name_ok = !model.name.is_empty()
-        && model.name.len() <= MAX_PROJECTION_NAME_BYTES
+        && model.name.len() <= MAX_READ_MODEL_NAME_BYTES
         && model.name.chars().all(|c| {
             c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | '/')
         });
@@ -241,10 +210,10 @@ pub fn validate_read_model(model: &ClientReadModel) -> Result<()> {
     if name_ok && client_ok && model.body.len() <= MAX_READ_MODEL_BYTES {
         Ok(())
     } else {
-        Err(crate::error::StoreError::InvalidProjectionName {
+        Err(crate::error::StoreError::InvalidReadModelName {
             name: format!("{}:{}", model.client_id, model.name)
                 .chars()
-                .take(MAX_PROJECTION_NAME_BYTES)
+                .take(MAX_READ_MODEL_NAME_BYTES)
                 .collect(),
         })
     }

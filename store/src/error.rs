@@ -79,12 +79,6 @@ pub enum StoreError {
     Migration { version: u32, detail: String },
     #[error("the ledger schema is at version {found}, newer than this build knows ({known}); upgrade opsledger")]
     SchemaFromTheFuture { found: u32, known: u32 },
-    #[error("projection {name}: expected its saved checkpoint to be {expected:?} but it is {found:?}; another runner saved it")]
-    ProjectionConflict {
-        name: String,
-        expected: Option<u64>,
-        found: Option<u64>,
-    },
     #[error("read-model fact for position {position} is invalid: empty or oversized area, kind, entity, client id or body, or a position past i64")]
     InvalidFact { position: u64 },
     #[error("read-model row at position {position} is unreadable ({detail}); rebuild it with `opsledger replay`")]
@@ -95,8 +89,13 @@ pub enum StoreError {
         page_start: u64,
         found: Option<crate::facts::FactCheckpoint>,
     },
-    #[error("invalid projection name {name:?}: 1-100 bytes of a-z, 0-9, '_', '-' or '.'")]
-    InvalidProjectionName { name: String },
+    #[error("read model: expected the checkpoint {expected:?} to reset, found {found:?}; another projector reset or moved it since it was read")]
+    FactResetConflict {
+        expected: Option<crate::facts::FactCheckpoint>,
+        found: Option<crate::facts::FactCheckpoint>,
+    },
+    #[error("invalid read model {name:?}: a client id of 1-128 bytes without control characters, a name of 1-100 bytes of a-z, 0-9, '_', '-', '.' or '/', and a body of at most 16 MiB")]
+    InvalidReadModelName { name: String },
     #[error(
         "invalid client id {client_id:?} for a data key: 1-128 bytes without control characters"
     )]

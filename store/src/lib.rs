@@ -18,10 +18,7 @@ pub mod replica;
 pub mod sqlite;
 pub mod subscription;
 
-pub use api::{
-    ClientReadModel, Direction, EventFilter, EventStore, PositionRange, ProjectionSnapshot,
-    TimeRange,
-};
+pub use api::{ClientReadModel, Direction, EventFilter, EventStore, PositionRange, TimeRange};
 pub use desk::{
     AccessEntry, AccessFilter, AccessHead, DeskSession, DeskStore, DeskToken, DeskUser, NewAccess,
 };

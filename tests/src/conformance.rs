@@ -63,8 +63,8 @@ macro_rules! conformance_tests {
             subscriber_from_mid_log_sees_the_suffix,
             verify_reports_an_intact_chain_and_sub_ranges,
             head_tracks_the_last_event,
-            projection_snapshots_compare_and_set,
             read_model_facts_commit_with_their_checkpoint,
+            read_model_resets_compare_and_set,
             read_model_facts_are_read_per_client_and_entity,
             read_model_big_pages_and_a_rebuild_keep_their_rows,
             read_models_are_published_per_client,
@@ -1330,91 +1330,6 @@ pub async fn head_tracks_the_last_event(store: Arc<dyn EventStore>) {
     assert_eq!(by_position[&4].prev_hash, by_position[&3].hash);
 }
 
-/// Projection snapshots: state and checkpoint saved together, guarded by compare-and-set.
-pub async fn projection_snapshots_compare_and_set(store: Arc<dyn EventStore>) {
-    use opsledger_store::ProjectionSnapshot;
-    let name = "sla.v1";
-    assert_eq!(store.load_projection(name).await.unwrap(), None);
-    let first = ProjectionSnapshot {
-        next_position: 10,
-        state: b"{\"calls\":3}".to_vec(),
-    };
-    store
-        .save_projection(name, None, first.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        store.load_projection(name).await.unwrap(),
-        Some(first.clone())
-    );
-
-    // A second runner that also believes it is first loses, and changes nothing.
-    let err = store
-        .save_projection(
-            name,
-            None,
-            ProjectionSnapshot {
-                next_position: 99,
-                state: b"{}".to_vec(),
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            StoreError::ProjectionConflict {
-                expected: None,
-                found: Some(10),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    // A stale expectation loses too.
-    let err = store
-        .save_projection(
-            name,
-            Some(7),
-            ProjectionSnapshot {
-                next_position: 20,
-                state: b"{}".to_vec(),
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            StoreError::ProjectionConflict {
-                expected: Some(7),
-                found: Some(10),
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(store.load_projection(name).await.unwrap(), Some(first));
-
-    let second = ProjectionSnapshot {
-        next_position: 20,
-        state: vec![0, 159, 146, 150],
-    };
-    store
-        .save_projection(name, Some(10), second.clone())
-        .await
-        .unwrap();
-    assert_eq!(store.load_projection(name).await.unwrap(), Some(second));
-    // Other projections are independent, and names are checked.
-    assert_eq!(store.load_projection("billing.v1").await.unwrap(), None);
-    assert!(matches!(
-        store
-            .load_projection("Robert'); DROP TABLE events;--")
-            .await,
-        Err(StoreError::InvalidProjectionName { .. })
-    ));
-}
-
 fn fact(position: u64, client: Option<&str>, entity: &str) -> opsledger_store::FactRow {
     opsledger_store::FactRow {
         position,
@@ -1521,7 +1436,7 @@ pub async fn read_model_facts_commit_with_their_checkpoint(store: Arc<dyn EventS
     assert_eq!(all_facts(&*store).await.len(), 6);
     assert_eq!(store.fact_checkpoint().await.unwrap(), Some(v1(6)));
 
-    store.reset_facts(2).await.unwrap();
+    store.reset_facts(Some(v1(6)), 2).await.unwrap();
     assert!(all_facts(&*store).await.is_empty());
     assert_eq!(
         store.fact_checkpoint().await.unwrap(),
@@ -1557,6 +1472,97 @@ pub async fn read_model_facts_commit_with_their_checkpoint(store: Arc<dyn EventS
             .next_position,
         0
     );
+}
+
+/// A reset is a compare-and-set on the checkpoint: it deletes the rows only while the stored
+/// checkpoint is still the one the caller read (none, on a ledger that never had one), so of
+/// several projectors that read the same checkpoint and reset at once exactly one deletes the
+/// rows, and a projector that read the checkpoint before another one's rebuild began cannot
+/// delete the rows that rebuild has written since. A loser changes nothing and is told what
+/// it found.
+pub async fn read_model_resets_compare_and_set(store: Arc<dyn EventStore>) {
+    use opsledger_store::FactCheckpoint;
+    let at = |next_position, version| FactCheckpoint {
+        next_position,
+        version,
+    };
+    let conflict = |err: StoreError, want: Option<FactCheckpoint>, stored: FactCheckpoint| {
+        assert!(
+            matches!(
+                &err,
+                StoreError::FactResetConflict { expected, found: Some(f) }
+                    if *expected == want && *f == stored
+            ),
+            "expected {want:?}, stored {stored:?}: {err:?}"
+        );
+    };
+
+    // Nothing stored: a reset that expects a checkpoint loses, one that expects none wins.
+    let err = store.reset_facts(Some(at(0, 1)), 1).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::FactResetConflict {
+                expected: Some(_),
+                found: None
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.fact_checkpoint().await.unwrap(), None);
+    store.reset_facts(None, 1).await.unwrap();
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(at(0, 1)));
+
+    let rows: Vec<_> = (0..4)
+        .map(|p| fact(p, Some("acme"), "call-acme:1"))
+        .collect();
+    store.write_facts(0, at(4, 1), rows.clone()).await.unwrap();
+    // Stale expectations lose and keep every row: none where one exists, an older position,
+    // the same position of another version.
+    for stale in [None, Some(at(0, 1)), Some(at(4, 2))] {
+        conflict(
+            store.reset_facts(stale, 2).await.unwrap_err(),
+            stale,
+            at(4, 1),
+        );
+    }
+    assert_eq!(all_facts(&*store).await, rows);
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(at(4, 1)));
+
+    // Four projectors read version 1 at 4 and reset to version 2 at once: one wins.
+    let (a, b, c, d) = tokio::join!(
+        store.reset_facts(Some(at(4, 1)), 2),
+        store.reset_facts(Some(at(4, 1)), 2),
+        store.reset_facts(Some(at(4, 1)), 2),
+        store.reset_facts(Some(at(4, 1)), 2),
+    );
+    let mut won = 0;
+    for outcome in [a, b, c, d] {
+        match outcome {
+            Ok(()) => won += 1,
+            Err(err) => conflict(err, Some(at(4, 1)), at(0, 2)),
+        }
+    }
+    assert_eq!(won, 1, "exactly one reset wins");
+    assert!(all_facts(&*store).await.is_empty());
+
+    // The winner writes its first page; a late reset from the old checkpoint deletes nothing.
+    store
+        .write_facts(0, at(2, 2), rows[..2].to_vec())
+        .await
+        .unwrap();
+    conflict(
+        store.reset_facts(Some(at(4, 1)), 2).await.unwrap_err(),
+        Some(at(4, 1)),
+        at(2, 2),
+    );
+    assert_eq!(all_facts(&*store).await, rows[..2].to_vec());
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(at(2, 2)));
+
+    // From the checkpoint as stored (what `replay` does), the reset goes through.
+    store.reset_facts(Some(at(2, 2)), 2).await.unwrap();
+    assert!(all_facts(&*store).await.is_empty());
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(at(0, 2)));
 }
 
 /// Rows of a rebuild-sized workload: two clients, every tenth row agency-wide, every seventh in
@@ -1650,7 +1656,7 @@ pub async fn read_model_big_pages_and_a_rebuild_keep_their_rows(store: Arc<dyn E
     assert!(reads.iter().all(|r| !r.is_empty()), "{reads:?}");
 
     // A rebuild: reset, the pages again, the indexes last.
-    store.reset_facts(1).await.unwrap();
+    store.reset_facts(Some(v1(2 * BIG)), 1).await.unwrap();
     assert!(all_facts(&*store).await.is_empty());
     assert!(report_reads(&*store).await.iter().all(Vec::is_empty));
     store.write_facts(0, v1(BIG), first.clone()).await.unwrap();
@@ -1846,6 +1852,6 @@ pub async fn read_models_are_published_per_client(store: Arc<dyn EventStore>) {
         store
             .publish_read_model(&model("acme", "SLA; DROP", 1, "{}"))
             .await,
-        Err(StoreError::InvalidProjectionName { .. })
+        Err(StoreError::InvalidReadModelName { .. })
     ));
 }

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use opsledger_store::api::ProjectionSnapshot;
 use opsledger_store::error::Result;
 use opsledger_store::{
     AppendOutcome, ClientReadModel, DataKey, Direction, EventFilter, EventStore, FactCheckpoint,
@@ -97,21 +96,6 @@ impl EventStore for StandbyReads {
         self.replayed().await.verify(range).await
     }
 
-    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
-        self.replayed().await.load_projection(name).await
-    }
-
-    async fn save_projection(
-        &self,
-        name: &str,
-        expected_next: Option<u64>,
-        snapshot: ProjectionSnapshot,
-    ) -> Result<()> {
-        self.primary
-            .save_projection(name, expected_next, snapshot)
-            .await
-    }
-
     async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
         self.replayed().await.fact_checkpoint().await
     }
@@ -125,8 +109,8 @@ impl EventStore for StandbyReads {
         self.primary.write_facts(page_start, checkpoint, rows).await
     }
 
-    async fn reset_facts(&self, version: u32) -> Result<()> {
-        self.primary.reset_facts(version).await
+    async fn reset_facts(&self, expected: Option<FactCheckpoint>, version: u32) -> Result<()> {
+        self.primary.reset_facts(expected, version).await
     }
 
     async fn restore_fact_indexes(&self) -> Result<()> {

@@ -11,7 +11,7 @@ use opsledger_store::api::MAX_POSITION;
 use opsledger_store::canonical::CanonicalError;
 use opsledger_store::envelope::MAX_SCHEMA_VERSION;
 use opsledger_store::{
-    ClientReadModel, EventStore, ExpectedVersion, InvalidEvent, PositionRange, ProjectionSnapshot,
+    ClientReadModel, EventStore, ExpectedVersion, FactCheckpoint, InvalidEvent, PositionRange,
     StoreError,
 };
 
@@ -103,36 +103,39 @@ pub async fn extreme_numbers_get_typed_errors(store: Arc<dyn EventStore>) {
         .unwrap()
         .is_intact());
 
-    let snapshot = |next_position| ProjectionSnapshot {
+    let checkpoint = |next_position| FactCheckpoint {
         next_position,
-        state: b"s".to_vec(),
+        version: 1,
     };
     out_of_range(
         store
-            .save_projection("p", None, snapshot(u64::MAX))
+            .write_facts(0, checkpoint(u64::MAX), Vec::new())
             .await
             .unwrap_err(),
-        "projection checkpoint",
+        "read-model checkpoint",
         u64::MAX,
     );
-    store.save_projection("p", None, snapshot(1)).await.unwrap();
     out_of_range(
         store
-            .save_projection("p", Some(u64::MAX), snapshot(2))
+            .write_facts(u64::MAX, checkpoint(u64::MAX), Vec::new())
             .await
             .unwrap_err(),
-        "expected projection checkpoint",
+        "read-model page start",
         u64::MAX,
     );
-    assert_eq!(
+    store
+        .write_facts(0, checkpoint(1), Vec::new())
+        .await
+        .unwrap();
+    out_of_range(
         store
-            .load_projection("p")
+            .reset_facts(Some(checkpoint(u64::MAX)), 1)
             .await
-            .unwrap()
-            .unwrap()
-            .next_position,
-        1
+            .unwrap_err(),
+        "expected read-model checkpoint",
+        u64::MAX,
     );
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(checkpoint(1)));
     let model = ClientReadModel {
         client_id: "acme".into(),
         name: "sla".into(),

@@ -249,6 +249,103 @@ async fn a_schema_from_the_future_is_refused() {
     ));
 }
 
+/// The schema version that drops the projection snapshot table (SQLite migration 8).
+const DROPS_PROJECTIONS: i64 = 8;
+
+/// A ledger of the previous release (schema version 7, with migration 2's projection snapshot
+/// table and a snapshot in it) opens, loses the table and keeps everything else: the log, its
+/// chain, the read model's rows and checkpoint, and appends continuing at the head.
+#[tokio::test]
+async fn a_ledger_of_the_previous_release_opens_without_the_projections_table() {
+    use opsledger_store::{FactCheckpoint, FactQuery, FactRow};
+    let (store, _dir, path) = seeded(5).await;
+    let row = |position: u64| FactRow {
+        position,
+        event_id: uuid::Uuid::from_u128(u128::from(position) + 1),
+        client_id: Some("acme".to_owned()),
+        area: "calls".to_owned(),
+        entity: "call-acme:1".to_owned(),
+        kind: "call.connected".to_owned(),
+        occurred_at: opsledger_tests::conformance::base_time(),
+        recorded_at: opsledger_tests::conformance::base_time(),
+        body: "{}".to_owned(),
+    };
+    let checkpoint = FactCheckpoint {
+        next_position: 2,
+        version: 1,
+    };
+    store
+        .write_facts(0, checkpoint, vec![row(0), row(1)])
+        .await
+        .unwrap();
+    let log = read_everything(&store).await;
+    drop(store);
+    let latest: i64 = raw(&path)
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(latest >= DROPS_PROJECTIONS);
+
+    // The file as the previous release left it: migration 2's table, exactly as it created it,
+    // holding a snapshot, and no migration past 7.
+    raw(&path)
+        .execute_batch(&format!(
+            "CREATE TABLE projections (
+                name          TEXT    PRIMARY KEY,
+                next_position INTEGER NOT NULL CHECK (next_position >= 0),
+                state         BLOB    NOT NULL,
+                saved_at      INTEGER NOT NULL
+            );
+            INSERT INTO projections VALUES ('sla', 5, x'7b7d', 0);
+            DELETE FROM schema_migrations WHERE version >= {DROPS_PROJECTIONS};"
+        ))
+        .unwrap();
+    let tables = |path: &Path| -> (bool, i64) {
+        let conn = raw(path);
+        let snapshot: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'projections'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let version: i64 = conn
+            .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (snapshot, version)
+    };
+    assert_eq!(tables(&path), (true, DROPS_PROJECTIONS - 1));
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(tables(&path), (false, latest));
+    assert_eq!(read_everything(&store).await, log);
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(checkpoint));
+    assert_eq!(
+        store
+            .read_facts(&FactQuery::default(), usize::MAX)
+            .await
+            .unwrap(),
+        vec![row(0), row(1)]
+    );
+    let out = store
+        .append(&sid("call-9"), ExpectedVersion::NoStream, events(1))
+        .await
+        .unwrap();
+    assert_eq!(out.positions, vec![5]);
+    // Opening again applies nothing more.
+    drop(store);
+    SqliteStore::open(&path).unwrap();
+    assert_eq!(tables(&path), (false, latest));
+}
+
 /// Makes a file read-only for as long as it lives. `chmod` is enough for ordinary users;
 /// root ignores permission bits, so there the immutable attribute is used instead.
 struct ReadOnly {
@@ -588,7 +685,8 @@ async fn a_rebuild_drops_the_secondary_indexes_and_restores_them_as_migrated() {
     let (store, _dir, path) = seeded(1).await;
     let migrated = rm_fact_indexes(&path);
     assert_eq!(migrated.len(), 3, "{migrated:?}");
-    store.reset_facts(1).await.unwrap();
+    let stored = store.fact_checkpoint().await.unwrap();
+    store.reset_facts(stored, 1).await.unwrap();
     assert!(rm_fact_indexes(&path).is_empty());
     store.restore_fact_indexes().await.unwrap();
     assert_eq!(rm_fact_indexes(&path), migrated);

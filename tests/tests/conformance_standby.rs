@@ -38,7 +38,6 @@ opsledger_tests::conformance_tests!(@cases primary_and_standby;
     subscriber_from_mid_log_sees_the_suffix,
     verify_reports_an_intact_chain_and_sub_ranges,
     head_tracks_the_last_event,
-    projection_snapshots_compare_and_set,
     read_model_facts_are_read_per_client_and_entity,
     read_models_are_published_per_client,
     data_keys_are_created_once_and_destroyed_for_good,

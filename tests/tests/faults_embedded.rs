@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use opsledger_store::{
-    Direction, EventStore, ExpectedVersion, NewEvent, PositionRange, ProjectionSnapshot,
-    RecordedEvent, SqliteStore, StoreError, VerifyReport,
+    Direction, EventStore, ExpectedVersion, FactCheckpoint, NewEvent, PositionRange, RecordedEvent,
+    SqliteStore, StoreError, VerifyReport,
 };
 use opsledger_tests::conformance::{events, new_event, read_everything, sid};
 use serde_json::json;
@@ -143,18 +143,18 @@ async fn a_read_only_ledger_refuses_writes_and_changes_nothing() {
             "append to a new stream: {fresh_stream:?}"
         );
         let saved = store
-            .save_projection(
-                "faults.test",
-                None,
-                ProjectionSnapshot {
+            .write_facts(
+                0,
+                FactCheckpoint {
                     next_position: 12,
-                    state: b"{}".to_vec(),
+                    version: 1,
                 },
+                Vec::new(),
             )
             .await;
         assert!(
             matches!(saved, Err(StoreError::File { .. })),
-            "save_projection: {saved:?}"
+            "write_facts: {saved:?}"
         );
         assert_eq!(read_everything(&store).await, before);
         assert_eq!(store.head().await.unwrap(), head_before);

@@ -177,7 +177,7 @@ async fn a_rebuild_drops_the_secondary_indexes_and_restores_them_as_migrated() {
         4,
         "the key and three secondary indexes: {migrated:?}"
     );
-    owner.reset_facts(1).await.unwrap();
+    owner.reset_facts(None, 1).await.unwrap();
     let during: Vec<String> = rm_fact_indexes(&url)
         .await
         .into_iter()

@@ -10,8 +10,8 @@
 use chrono::{TimeZone, Utc};
 use opsledger_store::postgres::roles::{create_login_role, RoleKind};
 use opsledger_store::{
-    ChainBreak, DataKey, EventFilter, EventStore, ExpectedVersion, Metadata, NewEvent, PgStore,
-    PositionRange, ProjectionSnapshot, StoreError, StreamAppend, StreamId, VerifyReport,
+    ChainBreak, DataKey, EventFilter, EventStore, ExpectedVersion, FactCheckpoint, Metadata,
+    NewEvent, PgStore, PositionRange, StoreError, StreamAppend, StreamId, VerifyReport,
 };
 use opsledger_tests::pg;
 use tokio_postgres::error::SqlState;
@@ -27,6 +27,14 @@ const ALL_EVENTS: u64 = ACME_EVENTS + GLOBEX_EVENTS + AGENCY_EVENTS;
 /// path (binary COPY for the owner; refused under row-level security, see the writer).
 const BULK_EVENTS: u64 = 300;
 
+/// A read-model checkpoint of version 1 at `next_position`.
+fn checkpoint(next_position: u64) -> FactCheckpoint {
+    FactCheckpoint {
+        next_position,
+        version: 1,
+    }
+}
+
 fn event(n: u64, client: Option<&str>) -> NewEvent {
     NewEvent {
         event_id: Uuid::from_u128(u128::from(n) + 1),
@@ -40,7 +48,7 @@ fn event(n: u64, client: Option<&str>) -> NewEvent {
     }
 }
 
-/// A migrated ledger with events of two clients and the agency, a saved projection and a
+/// A migrated ledger with events of two clients and the agency, a read-model checkpoint and a
 /// data key, written by the owning (superuser) role.
 struct Ledger {
     url: String,
@@ -66,14 +74,7 @@ async fn seeded() -> Ledger {
         }
     }
     owner
-        .save_projection(
-            "sla",
-            None,
-            ProjectionSnapshot {
-                next_position: ALL_EVENTS,
-                state: b"every client's numbers".to_vec(),
-            },
-        )
+        .write_facts(0, checkpoint(ALL_EVENTS), Vec::new())
         .await
         .unwrap();
     assert!(matches!(
@@ -186,21 +187,27 @@ async fn the_writer_appends_and_keeps_keys_but_cannot_rewrite_history() {
         .await
         .unwrap()
         .is_intact());
-    store
-        .save_projection(
-            "sla",
-            Some(ALL_EVENTS),
-            ProjectionSnapshot {
-                next_position: total,
-                state: b"caught up".to_vec(),
-            },
-        )
-        .await
-        .unwrap();
+    // Only the projector (the owner) writes the read model: the writer reads its checkpoint,
+    // and the database refuses it a page or a reset.
     assert_eq!(
-        store.load_projection("sla").await.unwrap().unwrap().state,
-        b"caught up"
+        store.fact_checkpoint().await.unwrap(),
+        Some(checkpoint(ALL_EVENTS))
     );
+    for err in [
+        store
+            .write_facts(ALL_EVENTS, checkpoint(total), Vec::new())
+            .await
+            .unwrap_err(),
+        store
+            .reset_facts(Some(checkpoint(ALL_EVENTS)), 1)
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, StoreError::PermissionDenied { .. }),
+            "{err:?}"
+        );
+    }
     // The writer encrypts, so it reads, creates and destroys keys.
     assert!(matches!(
         store.data_key("acme", false).await.unwrap(),
@@ -226,9 +233,9 @@ async fn the_writer_appends_and_keeps_keys_but_cannot_rewrite_history() {
             "UPDATE ledger_head SET id = 2",
             "UPDATE ledger_head SET next_position = 0",
             "DELETE FROM ledger_head",
-            "DELETE FROM projections",
-            "TRUNCATE projections",
-            "UPDATE projections SET name = 'renamed'",
+            "DELETE FROM rm_fact",
+            "TRUNCATE rm_fact",
+            "UPDATE rm_checkpoint SET version = 0",
             "DELETE FROM data_keys",
             "TRUNCATE data_keys",
             "UPDATE data_keys SET client_id = 'other'",
@@ -274,7 +281,10 @@ async fn the_auditor_reads_and_verifies_everything_but_keys_and_writes_nothing()
         store.read_filtered(&acme, 0, 1000).await.unwrap().len(),
         usize::try_from(ACME_EVENTS).unwrap()
     );
-    assert!(store.load_projection("sla").await.unwrap().is_some());
+    assert_eq!(
+        store.fact_checkpoint().await.unwrap(),
+        Some(checkpoint(ALL_EVENTS))
+    );
 
     // The read-only handle refuses writes before they reach the database.
     let err = store
@@ -287,14 +297,12 @@ async fn the_auditor_reads_and_verifies_everything_but_keys_and_writes_nothing()
         .unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly), "{err:?}");
     let err = store
-        .save_projection(
-            "sla",
-            Some(ALL_EVENTS),
-            ProjectionSnapshot {
-                next_position: ALL_EVENTS,
-                state: Vec::new(),
-            },
-        )
+        .write_facts(ALL_EVENTS, checkpoint(ALL_EVENTS + 1), Vec::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::ReadOnly), "{err:?}");
+    let err = store
+        .reset_facts(Some(checkpoint(ALL_EVENTS)), 1)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly), "{err:?}");
@@ -333,9 +341,9 @@ async fn the_auditor_reads_and_verifies_everything_but_keys_and_writes_nothing()
             "TRUNCATE events",
             "UPDATE ledger_head SET next_position = next_position + 1",
             "SELECT 1 FROM ledger_head FOR UPDATE",
-            "INSERT INTO projections (name, next_position, state) VALUES ('x', 0, '')",
-            "UPDATE projections SET state = ''",
-            "DELETE FROM projections",
+            "INSERT INTO rm_checkpoint (id, next_position, version) VALUES (0, 0, 0)",
+            "UPDATE rm_checkpoint SET next_position = 0",
+            "DELETE FROM rm_fact",
             "SELECT * FROM data_keys",
             "SELECT count(*) FROM data_keys",
             "INSERT INTO data_keys (client_id, key) VALUES ('x', NULL)",
@@ -404,7 +412,6 @@ async fn a_client_reader_sees_its_own_clients_events_and_nothing_else() {
         &client,
         "a client reader",
         &[
-            "SELECT * FROM projections",
             "SELECT * FROM data_keys",
             "SELECT * FROM ledger_head",
             FORGED_EVENT,
@@ -449,7 +456,6 @@ async fn a_client_reader_sees_its_own_clients_events_and_nothing_else() {
     for err in [
         store.head().await.unwrap_err(),
         store.verify(PositionRange::default()).await.unwrap_err(),
-        store.load_projection("sla").await.unwrap_err(),
         store.data_key("acme", false).await.unwrap_err(),
     ] {
         assert!(

@@ -213,6 +213,111 @@ async fn reconnecting_applies_no_migration_twice_and_keeps_the_log() {
     assert_eq!(out.positions, vec![5]);
 }
 
+/// The migration that drops the projection snapshot table.
+const DROPS_PROJECTIONS: i32 = 12;
+
+/// A ledger of the previous release (migrations up to 11: migration 2's projection snapshot
+/// table, with a snapshot in it and migration 4's grants on it) is migrated on connect: the
+/// table and its grants are gone, and the log, its chain, the read model's rows and checkpoint
+/// are as they were, with appends continuing at the head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_of_the_previous_release_opens_without_the_projections_table() {
+    use opsledger_store::postgres::schema::MIGRATIONS;
+    use opsledger_store::{FactCheckpoint, FactQuery, FactRow};
+    let (store, url) = seeded(5).await;
+    let row = |position: u64| FactRow {
+        position,
+        event_id: Uuid::from_u128(u128::from(position) + 1),
+        client_id: Some("acme".to_owned()),
+        area: "calls".to_owned(),
+        entity: "call-acme:1".to_owned(),
+        kind: "call.connected".to_owned(),
+        occurred_at: Utc.with_ymd_and_hms(2026, 10, 1, 9, 0, 0).unwrap(),
+        recorded_at: Utc.with_ymd_and_hms(2026, 10, 1, 9, 0, 1).unwrap(),
+        body: "{}".to_owned(),
+    };
+    let checkpoint = FactCheckpoint {
+        next_position: 2,
+        version: 1,
+    };
+    store
+        .write_facts(0, checkpoint, vec![row(0), row(1)])
+        .await
+        .unwrap();
+    let log = store.read_all(0, 100).await.unwrap();
+    drop(store);
+
+    // The database as the previous release left it: migration 2's table as that migration
+    // creates it, migration 4's grants on it, a snapshot, and no migration past 11.
+    let client = raw(&url).await;
+    let create = MIGRATIONS
+        .iter()
+        .find(|m| m.version == 2)
+        .expect("migration 2 is kept as released")
+        .sql;
+    client.batch_execute(create).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "REVOKE ALL ON projections FROM PUBLIC;
+             GRANT SELECT, INSERT, UPDATE (next_position, state, saved_at) ON projections TO opsledger_writer;
+             GRANT SELECT ON projections TO opsledger_auditor;
+             INSERT INTO projections (name, next_position, state) VALUES ('sla', 5, '\\x7b7d');
+             DELETE FROM schema_migrations WHERE version >= {DROPS_PROJECTIONS};"
+        ))
+        .await
+        .unwrap();
+    let state = |client: tokio_postgres::Client| async move {
+        let row = client
+            .query_one(
+                "SELECT to_regclass('projections') IS NOT NULL,
+                        (SELECT count(*) FROM information_schema.role_table_grants
+                          WHERE table_name = 'projections'),
+                        (SELECT max(version) FROM schema_migrations)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (
+            row.get::<_, bool>(0),
+            row.get::<_, i64>(1),
+            row.get::<_, i32>(2),
+        )
+    };
+    let (table, grants, version) = state(client).await;
+    assert!(
+        table && grants > 0,
+        "the old table and its grants are set up"
+    );
+    assert_eq!(version, DROPS_PROJECTIONS - 1);
+
+    let store = PgStore::connect(&url).await.unwrap();
+    let latest = i32::try_from(opsledger_store::postgres::schema::latest_version()).unwrap();
+    assert_eq!(state(raw(&url).await).await, (false, 0, latest));
+    assert_eq!(store.read_all(0, 100).await.unwrap(), log);
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+    assert_eq!(store.fact_checkpoint().await.unwrap(), Some(checkpoint));
+    assert_eq!(
+        store
+            .read_facts(&FactQuery::default(), usize::MAX)
+            .await
+            .unwrap(),
+        vec![row(0), row(1)]
+    );
+    let out = store
+        .append(
+            &StreamId::parse("call-9").unwrap(),
+            ExpectedVersion::NoStream,
+            vec![event(99, "acme")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.positions, vec![5]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_lost_mid_append_is_a_typed_error_and_nothing_is_half_recorded() {
     let (store, url) = seeded(2).await;

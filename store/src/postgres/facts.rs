@@ -262,9 +262,48 @@ async fn checkpoint_in(tx: &Transaction<'_>) -> Result<Option<FactCheckpoint>, S
     }))
 }
 
-pub(crate) async fn reset(conn: &mut Object, version: u32) -> Result<(), StoreError> {
-    let version = version_param(version)?;
+/// Deletes the rows and sets the checkpoint to position 0 of `version`, if the stored
+/// checkpoint is still `expected`; see `EventStore::reset_facts`.
+pub(crate) async fn reset(
+    conn: &mut Object,
+    expected: Option<FactCheckpoint>,
+    version: u32,
+) -> Result<(), StoreError> {
+    let version_value = version_param(version)?;
     let tx = conn.transaction().await.map_err(pg_error)?;
+    // The checkpoint first, compared by the write itself: a conditional UPDATE (or an insert
+    // that does nothing when a row exists) changes one row or none. It takes the checkpoint
+    // row's lock before the table's, in the order a page write takes them, so a reset and a
+    // page write queue on the row instead of deadlocking; a second reset waiting on the row
+    // re-evaluates the condition against the first one's committed checkpoint and changes
+    // nothing.
+    let moved = match expected {
+        Some(e) => {
+            tx.execute(
+                "UPDATE rm_checkpoint SET next_position = 0, version = $1, saved_at = now()
+                 WHERE id = 0 AND next_position = $2 AND version = $3",
+                &[
+                    &version_value,
+                    &to_i64(e.next_position),
+                    &version_param(e.version)?,
+                ],
+            )
+            .await
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO rm_checkpoint (id, next_position, version) VALUES (0, 0, $1)
+                 ON CONFLICT (id) DO NOTHING",
+                &[&version_value],
+            )
+            .await
+        }
+    }
+    .map_err(pg_error)?;
+    if moved == 0 {
+        let found = checkpoint_in(&tx).await?;
+        return Err(StoreError::FactResetConflict { expected, found });
+    }
     // TRUNCATE, not DELETE: a rebuild of millions of rows should not leave as many dead tuples.
     // The secondary indexes go in the same transaction (see `SECONDARY_INDEXES`); a crash
     // before `restore_indexes` leaves them missing, which reads survive, and the next
@@ -274,13 +313,6 @@ pub(crate) async fn reset(conn: &mut Object, version: u32) -> Result<(), StoreEr
          DROP INDEX IF EXISTS rm_fact_client_idx;
          DROP INDEX IF EXISTS rm_fact_entity_idx;
          DROP INDEX IF EXISTS rm_fact_period_idx",
-    )
-    .await
-    .map_err(pg_error)?;
-    tx.execute(
-        "INSERT INTO rm_checkpoint (id, next_position, version) VALUES (0, 0, $1)
-         ON CONFLICT (id) DO UPDATE SET next_position = 0, version = excluded.version, saved_at = now()",
-        &[&version],
     )
     .await
     .map_err(pg_error)?;

@@ -32,8 +32,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::api::{
-    checked_position, validate_projection_name, validate_read_model, ClientReadModel, Direction,
-    EventFilter, EventStore, PositionRange, ProjectionSnapshot,
+    checked_position, validate_read_model, ClientReadModel, Direction, EventFilter, EventStore,
+    PositionRange,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
@@ -558,63 +558,6 @@ impl EventStore for PgStore {
             .await
     }
 
-    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
-        let conn = self.conn().await?;
-        reads::load_projection(&conn, name).await
-    }
-
-    async fn save_projection(
-        &self,
-        name: &str,
-        expected_next: Option<u64>,
-        snapshot: ProjectionSnapshot,
-    ) -> Result<()> {
-        if self.is_read_only() {
-            return Err(StoreError::ReadOnly);
-        }
-        validate_projection_name(name)?;
-        checked_position("projection checkpoint", snapshot.next_position)?;
-        if let Some(expected) = expected_next {
-            checked_position("expected projection checkpoint", expected)?;
-        }
-        let conn = self.conn().await?;
-        let next = to_i64(snapshot.next_position);
-        // One statement writes state and checkpoint together; a conflict shows up as a unique
-        // violation (first save) or as zero rows updated (compare-and-set), never by pre-reading.
-        let changed = match expected_next {
-            None => conn
-                .execute(
-                    "INSERT INTO projections (name, next_position, state) VALUES ($1, $2, $3)",
-                    &[&name, &next, &snapshot.state],
-                )
-                .await
-                .or_else(|e| {
-                    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-                        Ok(0)
-                    } else {
-                        Err(pg_error(e))
-                    }
-                })?,
-            Some(expected) => conn
-                .execute(
-                    "UPDATE projections SET next_position = $2, state = $3, saved_at = now() \
-                     WHERE name = $1 AND next_position = $4",
-                    &[&name, &next, &snapshot.state, &to_i64(expected)],
-                )
-                .await
-                .map_err(pg_error)?,
-        };
-        if changed == 1 {
-            return Ok(());
-        }
-        let found = self.load_projection(name).await?.map(|s| s.next_position);
-        Err(StoreError::ProjectionConflict {
-            name: name.to_owned(),
-            expected: expected_next,
-            found,
-        })
-    }
-
     async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
         let conn = self.conn().await?;
         facts::checkpoint(&conn).await
@@ -629,6 +572,8 @@ impl EventStore for PgStore {
         if self.is_read_only() {
             return Err(StoreError::ReadOnly);
         }
+        checked_position("read-model page start", page_start)?;
+        checked_position("read-model checkpoint", checkpoint.next_position)?;
         for row in &rows {
             validate_fact(row)?;
         }
@@ -636,12 +581,15 @@ impl EventStore for PgStore {
         facts::write(&mut conn, page_start, checkpoint, &rows).await
     }
 
-    async fn reset_facts(&self, version: u32) -> Result<()> {
+    async fn reset_facts(&self, expected: Option<FactCheckpoint>, version: u32) -> Result<()> {
         if self.is_read_only() {
             return Err(StoreError::ReadOnly);
         }
+        if let Some(e) = expected {
+            checked_position("expected read-model checkpoint", e.next_position)?;
+        }
         let mut conn = self.conn().await?;
-        facts::reset(&mut conn, version).await
+        facts::reset(&mut conn, expected, version).await
     }
 
     async fn restore_fact_indexes(&self) -> Result<()> {

@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 
-use crate::api::{
-    validate_projection_name, ClientReadModel, Direction, EventFilter, ProjectionSnapshot,
-};
+use crate::api::{ClientReadModel, Direction, EventFilter};
 use crate::envelope::{Head, RecordedEvent, StreamId};
 use crate::error::{Result, StoreError};
 use crate::hash::Hash;
@@ -165,25 +163,6 @@ pub(crate) async fn head(conn: &Object) -> Result<Option<Head>> {
         position,
         hash: Hash::from_slice(hash).expect("the schema checks the head hash length"),
         recorded_at: recorded_at.expect("a non-empty ledger has a last recorded_at"),
-    }))
-}
-
-pub(crate) async fn load_projection(
-    conn: &Object,
-    name: &str,
-) -> Result<Option<ProjectionSnapshot>> {
-    validate_projection_name(name)?;
-    let row = conn
-        .query_opt(
-            "SELECT next_position, state FROM projections WHERE name = $1",
-            &[&name],
-        )
-        .await
-        .map_err(pg_error)?;
-    Ok(row.map(|row| ProjectionSnapshot {
-        next_position: u64::try_from(row.get::<_, i64>(0))
-            .expect("the schema checks next_position >= 0"),
-        state: row.get(1),
     }))
 }
 

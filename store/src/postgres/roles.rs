@@ -44,9 +44,9 @@ const RESERVED_NAMES: [&str; 8] = [
 /// Which group a new login role joins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleKind {
-    /// Appends events and saves projections; reads everything, data keys included.
+    /// Appends events and publishes client read models; reads everything, data keys included.
     Writer,
-    /// Reads events, the head, projections and the reader mapping; writes nothing.
+    /// Reads events, the head, the read model and the reader mapping; writes nothing.
     Auditor,
     /// Reads only the events whose `client_id` is `client_id`, and nothing else.
     ClientReader { client_id: String },

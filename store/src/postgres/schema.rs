@@ -589,6 +589,16 @@ GRANT SELECT, UPDATE (next_seq, head_hash) ON access_log_head TO opsledger_write
 GRANT SELECT ON access_log, access_log_head TO opsledger_auditor;
 "#,
     },
+    Migration {
+        version: 12,
+        description: "the projection snapshot table is gone",
+        // Migration 2's table held one snapshot of every client's folded state; the read
+        // model's fact rows (migration 9, docs/adr/0006-read-model-facts.md) replaced it, and
+        // nothing has read or written it since. Its grants (migration 4) go with it.
+        sql: r#"
+DROP TABLE IF EXISTS projections;
+"#,
+    },
 ];
 
 /// The newest schema version this build knows.

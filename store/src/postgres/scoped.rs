@@ -17,7 +17,6 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::api::{
     checked_position, ClientReadModel, Direction, EventFilter, EventStore, PositionRange,
-    ProjectionSnapshot,
 };
 use crate::desk::{AccessEntry, AccessFilter};
 use crate::envelope::{AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
@@ -270,19 +269,6 @@ impl EventStore for ScopedPgStore {
         Ok(walker.finish(if reaches_head { head } else { None }))
     }
 
-    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
-        in_savepoint!(self, conn => reads::load_projection(conn, name).await)
-    }
-
-    async fn save_projection(
-        &self,
-        _name: &str,
-        _expected_next: Option<u64>,
-        _snapshot: ProjectionSnapshot,
-    ) -> Result<()> {
-        Err(StoreError::ReadOnly)
-    }
-
     async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
         in_savepoint!(self, conn => facts::checkpoint(conn).await)
     }
@@ -296,7 +282,7 @@ impl EventStore for ScopedPgStore {
         Err(StoreError::ReadOnly)
     }
 
-    async fn reset_facts(&self, _version: u32) -> Result<()> {
+    async fn reset_facts(&self, _expected: Option<FactCheckpoint>, _version: u32) -> Result<()> {
         Err(StoreError::ReadOnly)
     }
 

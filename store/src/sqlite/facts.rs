@@ -164,8 +164,11 @@ fn write_page(
     tx.commit().map_err(sql)
 }
 
+/// Deletes the rows and sets the checkpoint to position 0 of `version`, if the stored
+/// checkpoint is still `expected`; see `EventStore::reset_facts`.
 pub(crate) fn reset(
     conn: &Connection,
+    expected: Option<FactCheckpoint>,
     version: u32,
     saved_at_micros: i64,
 ) -> Result<(), StoreError> {
@@ -174,14 +177,28 @@ pub(crate) fn reset(
     // would zero and log every page of the table.
     conn.pragma_update(None, "secure_delete", "OFF")
         .map_err(sql)?;
-    let done = relaxed(conn, || reset_rows(conn, version, saved_at_micros));
+    let done = relaxed(conn, || {
+        reset_rows(conn, expected, version, saved_at_micros)
+    });
     let restored = conn.pragma_update(None, "secure_delete", "ON").map_err(sql);
     done?;
     restored
 }
 
-fn reset_rows(conn: &Connection, version: u32, saved_at_micros: i64) -> Result<(), StoreError> {
+fn reset_rows(
+    conn: &Connection,
+    expected: Option<FactCheckpoint>,
+    version: u32,
+    saved_at_micros: i64,
+) -> Result<(), StoreError> {
+    // IMMEDIATE: the write lock is taken before the checkpoint is compared, so no other
+    // projector can reset or write a page between the comparison and the delete.
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(sql)?;
+    let found = checkpoint(&tx)?;
+    if found != expected {
+        // Dropping `tx` rolls it back; it has written nothing.
+        return Err(StoreError::FactResetConflict { expected, found });
+    }
     tx.execute("DELETE FROM rm_fact", []).map_err(sql)?;
     // In the same transaction as the delete: a crash before `restore_indexes` leaves them
     // missing, which reads survive, and the next catch-up's end builds them.

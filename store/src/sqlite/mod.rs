@@ -7,8 +7,8 @@
 mod desk;
 mod facts;
 mod keys;
-mod projection;
 mod read;
+mod read_models;
 mod rows;
 mod schema;
 mod writer;
@@ -21,8 +21,8 @@ use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 
 use crate::api::{
-    checked_position, validate_projection_name, validate_read_model, ClientReadModel, Direction,
-    EventFilter, EventStore, PositionRange, ProjectionSnapshot,
+    checked_position, validate_read_model, ClientReadModel, Direction, EventFilter, EventStore,
+    PositionRange,
 };
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
@@ -49,8 +49,9 @@ struct Inner {
     readers: Arc<ReaderPool>,
     /// Carries the writer's next position after each commit; subscribers clone it.
     wake: watch::Receiver<u64>,
-    /// A write connection for projection snapshots and data keys, opened on first use. Neither
-    /// touches the log, so they need not queue behind appends in the writer thread.
+    /// A write connection for read-model rows, published read models, data keys and the desk's
+    /// tables, opened on first use. None of them touches the log, so they need not queue behind
+    /// appends in the writer thread.
     side_conn: Arc<Mutex<Option<rusqlite::Connection>>>,
 }
 
@@ -144,8 +145,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("a read task failed: {e}")))?
     }
 
-    /// Runs blocking work on the side write connection (projection snapshots, data keys), off
-    /// the async runtime, opening the connection on first use.
+    /// Runs blocking work on the side write connection (read-model rows, data keys, the desk),
+    /// off the async runtime, opening the connection on first use.
     async fn side_write<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
@@ -162,7 +163,7 @@ impl SqliteStore {
                 if read_only {
                     return Err(StoreError::File {
                         path: path.display().to_string(),
-                        detail: "the ledger file is read-only; projection snapshots and data keys cannot be written"
+                        detail: "the ledger file is read-only; read-model rows, data keys and the desk's tables cannot be written"
                             .to_owned(),
                     });
                 }
@@ -233,32 +234,6 @@ impl EventStore for SqliteStore {
         self.read(move |r| r.verify(range)).await
     }
 
-    async fn load_projection(&self, name: &str) -> Result<Option<ProjectionSnapshot>> {
-        validate_projection_name(name)?;
-        let name = name.to_owned();
-        self.read(move |r| r.with(|conn| projection::load(conn, &name)))
-            .await
-    }
-
-    async fn save_projection(
-        &self,
-        name: &str,
-        expected_next: Option<u64>,
-        snapshot: ProjectionSnapshot,
-    ) -> Result<()> {
-        validate_projection_name(name)?;
-        checked_position("projection checkpoint", snapshot.next_position)?;
-        if let Some(expected) = expected_next {
-            checked_position("expected projection checkpoint", expected)?;
-        }
-        let name = name.to_owned();
-        let saved_at = chrono::Utc::now().timestamp_micros();
-        self.side_write(move |conn| {
-            projection::save(conn, &name, expected_next, &snapshot, saved_at)
-        })
-        .await
-    }
-
     async fn fact_checkpoint(&self) -> Result<Option<FactCheckpoint>> {
         self.read(|r| r.with(|conn| facts::checkpoint(conn))).await
     }
@@ -269,6 +244,8 @@ impl EventStore for SqliteStore {
         checkpoint: FactCheckpoint,
         rows: Vec<FactRow>,
     ) -> Result<()> {
+        checked_position("read-model page start", page_start)?;
+        checked_position("read-model checkpoint", checkpoint.next_position)?;
         for row in &rows {
             validate_fact(row)?;
         }
@@ -277,9 +254,12 @@ impl EventStore for SqliteStore {
             .await
     }
 
-    async fn reset_facts(&self, version: u32) -> Result<()> {
+    async fn reset_facts(&self, expected: Option<FactCheckpoint>, version: u32) -> Result<()> {
+        if let Some(e) = expected {
+            checked_position("expected read-model checkpoint", e.next_position)?;
+        }
         let saved_at = chrono::Utc::now().timestamp_micros();
-        self.side_write(move |conn| facts::reset(conn, version, saved_at))
+        self.side_write(move |conn| facts::reset(conn, expected, version, saved_at))
             .await
     }
 
@@ -330,13 +310,13 @@ impl EventStore for SqliteStore {
         validate_read_model(model)?;
         let model = model.clone();
         let saved_at = chrono::Utc::now().timestamp_micros();
-        self.side_write(move |conn| projection::publish(conn, &model, saved_at))
+        self.side_write(move |conn| read_models::publish(conn, &model, saved_at))
             .await
     }
 
     async fn client_read_models(&self, client_id: &str) -> Result<Vec<ClientReadModel>> {
         let client_id = client_id.to_owned();
-        self.read(move |r| r.with(|conn| projection::read_models(conn, &client_id)))
+        self.read(move |r| r.with(|conn| read_models::read_models(conn, &client_id)))
             .await
     }
 

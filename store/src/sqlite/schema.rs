@@ -217,6 +217,10 @@ const MIGRATIONS: &[&str] = &[
     BEGIN
         SELECT RAISE(ABORT, 'desk tokens are revoked, never deleted');
     END;",
+    // 8: the projection snapshot table of migration 2 goes. The read model's fact rows
+    // (migration 5, ADR 0006) replaced the one-blob snapshot, and nothing has read or written
+    // the table since; a ledger of an earlier release loses it, and its stale blob, here.
+    "DROP TABLE IF EXISTS projections;",
 ];
 
 /// The schema version this build writes and understands.
