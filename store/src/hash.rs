@@ -84,23 +84,25 @@ pub(crate) fn put_opt_bytes(h: &mut blake3::Hasher, bytes: Option<&[u8]>) {
 }
 
 /// An event's hashed fields, borrowed from wherever they are stored, so that a verify can
-/// hash rows straight from the database's buffers without copying them into envelopes.
+/// hash rows straight from the database's buffers without copying them into envelopes. Text
+/// fields are their UTF-8 bytes: the chain hashes bytes, so a reader of stored text need not
+/// check it is UTF-8 to hash it.
 #[derive(Clone, Copy, Debug)]
 pub struct EventView<'a> {
     pub global_position: u64,
     pub event_id: Uuid,
-    pub stream_id: &'a str,
+    pub stream_id: &'a [u8],
     pub stream_version: u64,
-    pub event_type: &'a str,
+    pub event_type: &'a [u8],
     pub schema_version: u32,
-    pub client_id: Option<&'a str>,
+    pub client_id: Option<&'a [u8]>,
     pub occurred_at_micros: i64,
     pub recorded_at_micros: i64,
     pub correlation_id: Option<Uuid>,
     pub causation_id: Option<Uuid>,
-    pub actor: Option<&'a str>,
-    pub source: Option<&'a str>,
-    pub data: &'a str,
+    pub actor: Option<&'a [u8]>,
+    pub source: Option<&'a [u8]>,
+    pub data: &'a [u8],
 }
 
 impl RecordedEvent {
@@ -109,18 +111,18 @@ impl RecordedEvent {
         EventView {
             global_position: self.global_position,
             event_id: self.event_id,
-            stream_id: self.stream_id.as_str(),
+            stream_id: self.stream_id.as_str().as_bytes(),
             stream_version: self.stream_version,
-            event_type: &self.event_type,
+            event_type: self.event_type.as_bytes(),
             schema_version: self.schema_version,
-            client_id: self.client_id.as_deref(),
+            client_id: self.client_id.as_deref().map(str::as_bytes),
             occurred_at_micros: self.occurred_at.timestamp_micros(),
             recorded_at_micros: self.recorded_at.timestamp_micros(),
             correlation_id: self.metadata.correlation_id,
             causation_id: self.metadata.causation_id,
-            actor: self.metadata.actor.as_deref(),
-            source: self.metadata.source.as_deref(),
-            data: &self.data,
+            actor: self.metadata.actor.as_deref().map(str::as_bytes),
+            source: self.metadata.source.as_deref().map(str::as_bytes),
+            data: self.data.as_bytes(),
         }
     }
 
@@ -148,18 +150,18 @@ pub fn view_digest(v: &EventView<'_>) -> Hash {
     h.update(DOMAIN_V1);
     h.update(&v.global_position.to_be_bytes());
     h.update(v.event_id.as_bytes());
-    put_bytes(&mut h, v.stream_id.as_bytes());
+    put_bytes(&mut h, v.stream_id);
     h.update(&v.stream_version.to_be_bytes());
-    put_bytes(&mut h, v.event_type.as_bytes());
+    put_bytes(&mut h, v.event_type);
     h.update(&v.schema_version.to_be_bytes());
-    put_opt_bytes(&mut h, v.client_id.map(str::as_bytes));
+    put_opt_bytes(&mut h, v.client_id);
     h.update(&v.occurred_at_micros.to_be_bytes());
     h.update(&v.recorded_at_micros.to_be_bytes());
     put_opt_bytes(&mut h, v.correlation_id.as_ref().map(|u| &u.as_bytes()[..]));
     put_opt_bytes(&mut h, v.causation_id.as_ref().map(|u| &u.as_bytes()[..]));
-    put_opt_bytes(&mut h, v.actor.map(str::as_bytes));
-    put_opt_bytes(&mut h, v.source.map(str::as_bytes));
-    put_bytes(&mut h, v.data.as_bytes());
+    put_opt_bytes(&mut h, v.actor);
+    put_opt_bytes(&mut h, v.source);
+    put_bytes(&mut h, v.data);
     Hash(*h.finalize().as_bytes())
 }
 

@@ -137,12 +137,18 @@ async fn each_index_is_used_by_the_query_that_needs_it() {
         .await
         .unwrap()
         .get(0);
-    // The queries as the backend issues them (store/src/postgres/mod.rs and writer.rs), with
-    // literals for the placeholders.
+    // The queries as the backend issues them (store/src/postgres/mod.rs, copy_out.rs and
+    // writer.rs), with literals for the placeholders.
     let cases: Vec<(&str, String)> = vec![
         (
             "events_pkey",
             "SELECT * FROM events WHERE global_position >= 2000 ORDER BY global_position LIMIT 100"
+                .to_owned(),
+        ),
+        (
+            "events_pkey",
+            "SELECT * FROM events WHERE global_position BETWEEN 2000 AND 2999 \
+             ORDER BY global_position"
                 .to_owned(),
         ),
         (

@@ -586,3 +586,160 @@ async fn destroying_a_key_as_the_owner_leaves_no_copy_in_the_table_file() {
         assert!(options.iter().any(|o| o == option), "{options:?}");
     }
 }
+
+/// Appends `events` events in batches of 1,000, one stream per batch.
+async fn seeded_in_bulk(events: u128) -> (PgStore, String) {
+    let url = pg::server().fresh_database().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    for batch in 0..events.div_ceil(1000) {
+        let stream = StreamId::new("bulk", &format!("{batch}")).unwrap();
+        let first = batch * 1000 + 1;
+        let batch_events = (first..=events.min(first + 999))
+            .map(|n| event(n, "acme"))
+            .collect();
+        store
+            .append(&stream, ExpectedVersion::NoStream, batch_events)
+            .await
+            .unwrap();
+    }
+    (store, url)
+}
+
+fn broken_at(report: VerifyReport) -> (u64, ChainBreak, u64) {
+    match report {
+        VerifyReport::Broken {
+            position,
+            reason,
+            events_checked,
+        } => (position, reason, events_checked),
+        intact => panic!("the break went unnoticed: {intact:?}"),
+    }
+}
+
+/// The PostgreSQL walk reads the log in chunks of 16,384 positions, alternately on two
+/// connections: 50,000 events span four chunks, so a break is found in a chunk the second
+/// connection read while the first has already read a later one, and the earliest break is
+/// still the one named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_across_chunks_names_the_first_break() {
+    let (store, url) = seeded_in_bulk(50_000).await;
+    match store.verify(PositionRange::default()).await.unwrap() {
+        VerifyReport::Intact {
+            events,
+            first_position,
+            head,
+        } => {
+            assert_eq!((events, first_position), (50_000, Some(0)));
+            assert_eq!(head.map(|(p, _)| p), Some(49_999));
+            let stored = store.head().await.unwrap().unwrap();
+            assert_eq!(head, Some((stored.position, stored.hash)));
+        }
+        broken => panic!("an untouched ledger does not verify: {broken:?}"),
+    }
+    // A range starting and ending inside chunks, with its anchor from the stored log.
+    let inner = store
+        .verify(PositionRange {
+            from: 16_000,
+            to: Some(40_000),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            inner,
+            VerifyReport::Intact {
+                events: 24_001,
+                first_position: Some(16_000),
+                ..
+            }
+        ),
+        "{inner:?}"
+    );
+    assert!(
+        pg::server().superuser,
+        "the tamper test needs the throwaway (superuser) server"
+    );
+    let client = raw(&url).await;
+    let tamper = |sql: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .batch_execute(&format!(
+                    "SET session_replication_role = replica; {sql}; \
+                     SET session_replication_role = DEFAULT;"
+                ))
+                .await
+                .unwrap();
+        }
+    };
+    // Chunk 2 (read by the first connection) altered first, then chunk 1 (the second's).
+    tamper("UPDATE events SET data = '{\"n\":\"0\"}' WHERE global_position = 40000").await;
+    let (position, reason, checked) =
+        broken_at(store.verify(PositionRange::default()).await.unwrap());
+    assert_eq!((position, checked), (40_000, 40_000));
+    assert!(
+        matches!(reason, ChainBreak::HashMismatch { .. }),
+        "{reason:?}"
+    );
+    tamper("UPDATE events SET actor = 'someone' WHERE global_position = 20000").await;
+    let (position, reason, checked) =
+        broken_at(store.verify(PositionRange::default()).await.unwrap());
+    assert_eq!((position, checked), (20_000, 20_000));
+    assert!(
+        matches!(reason, ChainBreak::HashMismatch { .. }),
+        "{reason:?}"
+    );
+    // The first position of chunk 1 deleted: a gap where the chunks meet.
+    tamper("DELETE FROM events WHERE global_position = 16384").await;
+    let (position, reason, checked) =
+        broken_at(store.verify(PositionRange::default()).await.unwrap());
+    assert_eq!((position, checked), (16_384, 16_384));
+    assert_eq!(
+        reason,
+        ChainBreak::PositionGap {
+            expected: 16_384,
+            found: 16_385
+        }
+    );
+}
+
+/// `read_all` (binary `COPY`, parsed by hand) and `read_stream` (a query, decoded by the
+/// driver) read the same envelopes, NULLs and a timestamp before PostgreSQL's 2000 epoch
+/// included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_all_decodes_what_a_query_decodes() {
+    let url = pg::server().fresh_database().await;
+    let store = PgStore::connect(&url).await.unwrap();
+    let stream = StreamId::new("call", "old").unwrap();
+    let mut old = event(1, "acme");
+    old.occurred_at = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap()
+        + chrono::Duration::microseconds(123_456);
+    old.client_id = None;
+    let mut full = event(2, "acme");
+    full.metadata = Metadata {
+        correlation_id: Some(Uuid::from_u128(77)),
+        causation_id: Some(Uuid::from_u128(78)),
+        actor: Some("ops@example".into()),
+        source: Some("importer".into()),
+    };
+    store
+        .append(&stream, ExpectedVersion::NoStream, vec![old, full])
+        .await
+        .unwrap();
+    let copied = store.read_all(0, 10).await.unwrap();
+    let queried = store
+        .read_stream(&stream, 0, opsledger_store::Direction::Forward, 10)
+        .await
+        .unwrap();
+    assert_eq!(copied.len(), 2);
+    assert_eq!(copied, queried);
+    assert_eq!(
+        copied[0].occurred_at,
+        Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap()
+            + chrono::Duration::microseconds(123_456)
+    );
+    assert_eq!(copied[0].client_id, None);
+    assert_eq!(copied[1].metadata.actor.as_deref(), Some("ops@example"));
+    // A page shorter than the log, from the middle.
+    assert_eq!(store.read_all(1, 1).await.unwrap(), queried[1..]);
+}

@@ -27,9 +27,10 @@ pub const EVENT_INDEXES: &[EventIndex] = &[
     EventIndex {
         name: "events_pkey",
         method: "btree",
-        needed_by: "read_all, verify, subscriptions (global_position >= $1 ORDER BY \
-                    global_position), the hash at one position, and the order of every \
-                    filtered read; also the uniqueness of positions",
+        needed_by: "read_all and subscriptions (global_position >= n ORDER BY \
+                    global_position LIMIT m), verify's chunks (global_position BETWEEN a \
+                    AND b ORDER BY global_position), the hash at one position, and the order \
+                    of every filtered read; also the uniqueness of positions",
     },
     EventIndex {
         name: "events_event_id_key",

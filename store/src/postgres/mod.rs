@@ -6,6 +6,7 @@
 //! from polling the replicated head instead ([`standby`]).
 
 pub mod baseline;
+mod copy_out;
 mod desk;
 mod facts;
 pub mod indexes;
@@ -16,6 +17,7 @@ mod rows;
 pub mod schema;
 mod scoped;
 pub mod standby;
+mod verify;
 mod writer;
 
 use std::str::FromStr;
@@ -38,13 +40,11 @@ use crate::api::{
 use crate::envelope::{prepare_batch, AppendOutcome, Head, RecordedEvent, StreamAppend, StreamId};
 use crate::error::{Result, StoreError};
 use crate::facts::{validate_fact, FactCheckpoint, FactQuery, FactRow, PeriodQuery};
-use crate::hash::{
-    looks_past_head, with_rows_past_head, ChainEntry, ChainWalker, Hash, VerifyReport,
-};
+use crate::hash::{looks_past_head, with_rows_past_head, ChainWalker, Hash, VerifyReport};
 use crate::keys::{validate_destroy_reason, validate_key_client_id, DataKey, Key32};
 use crate::replica::ReplicaLag;
 use crate::subscription::Subscription;
-use rows::{chain_entry_from_row, to_i64, EVENT_COLUMNS};
+use rows::to_i64;
 use schema::NOTIFY_CHANNEL;
 pub use scoped::ScopedPgStore;
 
@@ -52,10 +52,6 @@ pub use scoped::ScopedPgStore;
 pub const READ_POOL_SIZE: usize = 8;
 /// Requests that may wait for the writer before callers feel back-pressure.
 const WRITER_QUEUE_REQUESTS: usize = 4096;
-/// Events per page when `verify` walks the log.
-const VERIFY_PAGE_EVENTS: i64 = 10_000;
-/// Pages the verify reader may run ahead of the hasher.
-const VERIFY_PAGES_AHEAD: usize = 2;
 /// How long the LISTEN task waits before reconnecting after losing its connection.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
@@ -504,55 +500,10 @@ impl EventStore for PgStore {
         };
         let reaches_head = head_pair.is_some_and(|(hp, _)| last == hp);
         drop(conn);
-        // A reader task fetches and decodes pages while this task hashes: the walk is bounded
-        // by the slower of the two, not by their sum.
-        let (pages_tx, mut pages) = mpsc::channel::<Result<Vec<ChainEntry>>>(VERIFY_PAGES_AHEAD);
-        let reader_conn = self.conn().await?;
-        let reader = tokio::spawn(async move {
-            let stmt = match reader_conn
-                .prepare_cached(&format!(
-                    "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
-                     ORDER BY global_position LIMIT $2"
-                ))
-                .await
-            {
-                Ok(stmt) => stmt,
-                Err(e) => {
-                    let _ = pages_tx.send(Err(pg_error(e))).await;
-                    return;
-                }
-            };
-            let mut next = range.from;
-            while next <= last {
-                let page = reader_conn
-                    .query(&stmt, &[&to_i64(next), &VERIFY_PAGE_EVENTS])
-                    .await
-                    .map_err(pg_error)
-                    .and_then(|rows| {
-                        rows.iter()
-                            .map(chain_entry_from_row)
-                            .take_while(|e| e.as_ref().map_or(true, |e| e.position <= last))
-                            .collect::<Result<Vec<_>>>()
-                    });
-                let done = match &page {
-                    Ok(p) => p.last().map_or(true, |e| {
-                        next = e.position + 1;
-                        false
-                    }),
-                    Err(_) => true,
-                };
-                if pages_tx.send(page).await.is_err() || done {
-                    return;
-                }
-            }
-        });
         let mut walker = ChainWalker::new(range.from, anchor);
-        while let Some(page) = pages.recv().await {
-            if !walker.check_entries(page?) {
-                break;
-            }
+        if range.from <= last {
+            verify::walk(&self.inner.pool, range.from, last, &mut walker).await?;
         }
-        reader.abort();
         let report = walker.finish(if reaches_head { head_pair } else { None });
         self.check_past_head(report, range.to, head_pair.map(|(hp, _)| hp))
             .await

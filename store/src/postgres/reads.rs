@@ -11,8 +11,8 @@ use crate::envelope::{Head, RecordedEvent, StreamId};
 use crate::error::{Result, StoreError};
 use crate::hash::Hash;
 
-use super::pg_error;
 use super::rows::{decode_row, EVENT_COLUMNS};
+use super::{copy_out, pg_error};
 
 pub(crate) fn limit(max_count: usize) -> i64 {
     i64::try_from(max_count).unwrap_or(i64::MAX)
@@ -64,21 +64,15 @@ pub(crate) async fn read_stream(
     Ok(events)
 }
 
+/// The whole log in order, page by page: read as binary `COPY` and decoded as the rows arrive
+/// (`copy_out.rs`), for catch-ups, subscriptions and rebuilds.
 pub(crate) async fn read_all(
     conn: &Object,
     from_position: u64,
     max_count: usize,
 ) -> Result<Vec<RecordedEvent>> {
     let from = i64::try_from(from_position).unwrap_or(i64::MAX);
-    query_events(
-        conn,
-        &format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position >= $1 \
-             ORDER BY global_position LIMIT $2"
-        ),
-        &[&from, &limit(max_count)],
-    )
-    .await
+    copy_out::read_all(conn, from, limit(max_count)).await
 }
 
 pub(crate) async fn read_filtered(

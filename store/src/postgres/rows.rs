@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::envelope::{Metadata, RecordedEvent, StreamId};
 use crate::error::StoreError;
-use crate::hash::{view_digest, ChainEntry, EventView, Hash};
+use crate::hash::Hash;
 
 /// The columns of a full event read, in the order [`decode_row`] expects.
 pub const EVENT_COLUMNS: &str =
@@ -61,43 +61,5 @@ pub fn decode_row(row: &Row) -> Result<RecordedEvent, StoreError> {
         prev_hash: Hash::from_slice(prev_hash)
             .ok_or_else(|| corrupt("prev_hash is not 32 bytes".into()))?,
         hash: Hash::from_slice(hash).ok_or_else(|| corrupt("hash is not 32 bytes".into()))?,
-    })
-}
-
-/// What a chain walk needs of a row selected with [`EVENT_COLUMNS`], hashed from the row's
-/// own buffers: no envelope is built, no text is copied.
-pub fn chain_entry_from_row(row: &Row) -> Result<ChainEntry, StoreError> {
-    let raw_position: i64 = row.get(0);
-    let position = u64::try_from(raw_position).map_err(|_| StoreError::CorruptRow {
-        position: 0,
-        detail: format!("global_position is negative ({raw_position})"),
-    })?;
-    let corrupt = |detail: String| StoreError::CorruptRow { position, detail };
-    let schema_version: i32 = row.get(5);
-    let prev_hash: &[u8] = row.get(14);
-    let hash: &[u8] = row.get(15);
-    let view = EventView {
-        global_position: position,
-        event_id: row.get::<_, Uuid>(1),
-        stream_id: row.get::<_, &str>(2),
-        stream_version: to_u64(row.get(3), position, "stream_version")?,
-        event_type: row.get::<_, &str>(4),
-        schema_version: u32::try_from(schema_version)
-            .map_err(|_| corrupt(format!("schema_version is {schema_version}")))?,
-        client_id: row.get::<_, Option<&str>>(6),
-        occurred_at_micros: row.get::<_, DateTime<Utc>>(7).timestamp_micros(),
-        recorded_at_micros: row.get::<_, DateTime<Utc>>(8).timestamp_micros(),
-        correlation_id: row.get(9),
-        causation_id: row.get(10),
-        actor: row.get::<_, Option<&str>>(11),
-        source: row.get::<_, Option<&str>>(12),
-        data: row.get::<_, &str>(13),
-    };
-    Ok(ChainEntry {
-        position,
-        prev_hash: Hash::from_slice(prev_hash)
-            .ok_or_else(|| corrupt("prev_hash is not 32 bytes".into()))?,
-        hash: Hash::from_slice(hash).ok_or_else(|| corrupt("hash is not 32 bytes".into()))?,
-        digest: view_digest(&view),
     })
 }
