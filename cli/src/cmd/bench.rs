@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Seconds the concurrent writers run.
     #[arg(long, default_value_t = 10)]
     concurrent_secs: u64,
+    /// On PostgreSQL, skip the yardsticks (a plain COPY of the same rows, pgbench single-row
+    /// inserts), e.g. when the run only builds a ledger for `scripts/bench-read-models`.
+    #[arg(long)]
+    no_yardsticks: bool,
     /// Directory for the embedded ledger file (deleted and recreated).
     #[arg(long, default_value = "target/bench")]
     dir: PathBuf,
@@ -53,6 +57,7 @@ pub async fn run(args: BenchArgs, database_url: Option<&str>) -> anyhow::Result<
         batch: args.batch,
         writers: args.writers,
         concurrent_secs: args.concurrent_secs,
+        yardsticks: !args.no_yardsticks,
         dir: args.dir,
         evaluated_at: SystemClock.now(),
     };
