@@ -34,12 +34,17 @@ pub struct BenchOptions {
     pub backend: Backend,
     /// Events in the bulk append.
     pub events: u64,
+    /// What the bulk append generates: how many clients its calls are spread over.
+    pub workload: Workload,
     /// Events per bulk append call.
     pub batch: u64,
     /// Concurrent writers in the single-append test.
     pub writers: u64,
     /// Seconds the concurrent writers run.
     pub concurrent_secs: u64,
+    /// On PostgreSQL, also measure the yardsticks (a plain `COPY` of the same rows and
+    /// `pgbench` single-row inserts); a run that only wants the ledger skips them.
+    pub yardsticks: bool,
     /// Directory for the embedded ledger file (deleted and recreated).
     pub dir: PathBuf,
     /// The instant the measured report judges pending deadlines at.
@@ -52,6 +57,9 @@ pub(crate) const EVENTS_PER_STREAM: u64 = 4;
 const READ_PAGE: usize = 10_000;
 /// Events appended after the rebuild for the catch-up measurement.
 const CATCH_UP_EVENTS: u64 = 1_000;
+/// At most this many decoded events are held for the fold-alone measurement (the whole log of
+/// the default 1 M-event run fits under it).
+const FOLD_SAMPLE_EVENTS: usize = 2_000_000;
 
 #[derive(Debug, Default)]
 struct Figures {
@@ -95,43 +103,169 @@ fn base_time() -> DateTime<Utc> {
         .expect("a valid instant")
 }
 
-/// Clients the workload spreads its calls over.
-const WORKLOAD_CLIENTS: u64 = 20;
-/// Seconds between successive calls of the workload: 250,000 calls span about a month.
+/// Seconds between successive calls of the workload: 250,000 calls (1 M events) span about a
+/// month whatever the number of clients, so a client's month holds the same calls at 1 M
+/// events and at 10 M.
 const SECS_BETWEEN_CALLS: i64 = 10;
 
-pub(crate) fn client_of(call: u64) -> String {
-    format!("bench{:02}", call % WORKLOAD_CLIENTS)
+/// The generated workload: calls of four events each, one every [`SECS_BETWEEN_CALLS`] from
+/// 2026-10-01, dealt to `clients` clients in turn (`bench00`, `bench01` …). Deterministic: the
+/// same index gives the same event, ids included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    clients: u64,
 }
 
-/// The onboarding of every workload client, so the log is a valid history the projections
-/// can rebuild: the same agreement as `examples/lab-client.ndjson`.
-pub(crate) fn onboarding_events() -> ToolResult<Vec<StreamAppend>> {
-    let template = include_str!("../../examples/lab-client.ndjson");
-    let line: serde_json::Value = serde_json::from_str(template.trim())
-        .map_err(|e| ToolError::Invalid(format!("examples/lab-client.ndjson: {e}")))?;
-    let mut out = Vec::new();
-    for c in 0..WORKLOAD_CLIENTS {
-        let client = client_of(c);
-        let mut args = line["args"].clone();
-        args["client_id"] = serde_json::Value::String(client.clone());
-        args["at"] = serde_json::Value::String("2026-09-01T00:00:00Z".into());
-        args["agreement"]["go_live_date"] = serde_json::Value::String("2026-09-01".into());
-        out.push(StreamAppend {
-            stream_id: StreamId::new("client", &client)?,
-            expected_version: ExpectedVersion::NoStream,
-            events: vec![NewEvent {
-                event_id: Uuid::from_u64_pair(u64::MAX, c),
-                event_type: "client.onboarded".into(),
-                schema_version: 1,
-                client_id: Some(client),
-                occurred_at: base_time() - chrono::Duration::days(30),
-                data: args,
-                metadata: Metadata::default(),
-            }],
-        });
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            clients: Workload::DEFAULT_CLIENTS,
+        }
     }
-    Ok(out)
+}
+
+impl Workload {
+    /// The clients of the workload unless told otherwise: the published figures at 1 M events
+    /// were measured with 20.
+    pub const DEFAULT_CLIENTS: u64 = 20;
+
+    /// A workload spread over `clients` clients; at least one is needed to deal calls to.
+    pub fn new(clients: u64) -> ToolResult<Self> {
+        if clients == 0 {
+            return Err(ToolError::Invalid(
+                "the workload needs at least one client".to_owned(),
+            ));
+        }
+        Ok(Workload { clients })
+    }
+
+    /// How many clients the calls are spread over.
+    pub fn clients(&self) -> u64 {
+        self.clients
+    }
+
+    /// The client of the `call`-th call.
+    pub(crate) fn client_of(&self, call: u64) -> String {
+        format!("bench{:02}", call % self.clients)
+    }
+
+    /// The onboarding of every workload client, so the log is a valid history the projections
+    /// can rebuild: the same agreement as `examples/lab-client.ndjson`.
+    pub(crate) fn onboarding_events(&self) -> ToolResult<Vec<StreamAppend>> {
+        let template = include_str!("../../examples/lab-client.ndjson");
+        let line: serde_json::Value = serde_json::from_str(template.trim())
+            .map_err(|e| ToolError::Invalid(format!("examples/lab-client.ndjson: {e}")))?;
+        let mut out = Vec::new();
+        for c in 0..self.clients {
+            let client = self.client_of(c);
+            let mut args = line["args"].clone();
+            args["client_id"] = serde_json::Value::String(client.clone());
+            args["at"] = serde_json::Value::String("2026-09-01T00:00:00Z".into());
+            args["agreement"]["go_live_date"] = serde_json::Value::String("2026-09-01".into());
+            out.push(StreamAppend {
+                stream_id: StreamId::new("client", &client)?,
+                expected_version: ExpectedVersion::NoStream,
+                events: vec![NewEvent {
+                    event_id: Uuid::from_u64_pair(u64::MAX, c),
+                    event_type: "client.onboarded".into(),
+                    schema_version: 1,
+                    client_id: Some(client),
+                    occurred_at: base_time() - chrono::Duration::days(30),
+                    data: args,
+                    metadata: Metadata::default(),
+                }],
+            });
+        }
+        Ok(out)
+    }
+
+    /// The i-th event of the workload: calls of four events each (connected, answered,
+    /// completed, documented with personal fields, as the domain defines them), about 200
+    /// bytes of JSON on average.
+    pub(crate) fn event(&self, i: u64, namespace: u64) -> NewEvent {
+        let call = i / EVENTS_PER_STREAM;
+        let client = self.client_of(call);
+        let call_id = format!("{client}:{namespace}-{call}");
+        let connected = base_time()
+            + chrono::Duration::seconds(i64::try_from(call).expect("fits") * SECS_BETWEEN_CALLS);
+        let wait_secs = i64::try_from((call * 7) % 40).expect("small");
+        let agent = format!("agent-{:03}", call % 97);
+        let (event_type, at, data) = match i % EVENTS_PER_STREAM {
+            0 => (
+                "call.connected",
+                connected,
+                serde_json::json!({"client_id": client, "call_id": call_id, "at": connected,
+                    "queue": "support-general-english", "caller_number": sealed(call, 1)}),
+            ),
+            1 => {
+                let at = connected + chrono::Duration::seconds(wait_secs);
+                (
+                    "call.answered",
+                    at,
+                    serde_json::json!({"client_id": client, "call_id": call_id, "at": at, "agent_id": agent}),
+                )
+            }
+            2 => {
+                let at = connected + chrono::Duration::seconds(wait_secs + 180);
+                (
+                    "call.completed",
+                    at,
+                    serde_json::json!({"client_id": client, "call_id": call_id, "at": at}),
+                )
+            }
+            _ => {
+                let at = connected + chrono::Duration::seconds(wait_secs + 240);
+                (
+                    "call.documented",
+                    at,
+                    serde_json::json!({"client_id": client, "call_id": call_id, "at": at, "agent_id": agent,
+                        "caller_name": sealed(call, 2), "caller_contact": sealed(call, 3),
+                        "nature_of_call": "billing inquiry about the October invoice",
+                        "action_taken": "explained the late fee, booked a callback with the account manager",
+                        "fields_present": {"caller_name": true, "caller_contact": true, "nature_of_call": true, "action_taken": true}}),
+                )
+            }
+        };
+        NewEvent {
+            event_id: Uuid::from_u64_pair(namespace, i),
+            event_type: event_type.to_owned(),
+            schema_version: 1,
+            client_id: Some(client),
+            occurred_at: at,
+            data,
+            metadata: Metadata {
+                correlation_id: None,
+                causation_id: None,
+                actor: Some("bench".into()),
+                source: Some("opsledger-bench".into()),
+            },
+        }
+    }
+
+    /// The stream of the `call`-th call in `namespace`.
+    pub(crate) fn call_stream(&self, call: u64, namespace: u64) -> ToolResult<StreamId> {
+        Ok(StreamId::new(
+            "call",
+            &format!("{}:{namespace}-{call}", self.client_of(call)),
+        )?)
+    }
+
+    /// Events `first..first + size` of `namespace`, one stream append per call.
+    fn bulk_batch(&self, first: u64, size: u64, namespace: u64) -> ToolResult<Vec<StreamAppend>> {
+        let mut streams: Vec<StreamAppend> = Vec::new();
+        for i in first..first + size {
+            let stream_id = self.call_stream(i / EVENTS_PER_STREAM, namespace)?;
+            match streams.last_mut() {
+                Some(s) if s.stream_id == stream_id => s.events.push(self.event(i, namespace)),
+                _ => streams.push(StreamAppend {
+                    stream_id,
+                    expected_version: ExpectedVersion::NoStream,
+                    events: vec![self.event(i, namespace)],
+                }),
+            }
+        }
+        Ok(streams)
+    }
 }
 
 /// Stands in for an encrypted personal field as issue 6 will store it: a version tag and the
@@ -140,86 +274,6 @@ fn sealed(call: u64, field: u64) -> String {
     let a = call.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ field;
     let b = a.rotate_left(17).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     format!("enc:v1:{a:016x}{b:016x}{:016x}{:08x}", a ^ b, field)
-}
-
-/// The i-th event of the workload: calls of four events each (connected, answered, completed,
-/// documented with personal fields, as the domain defines them), about 200 bytes of JSON on
-/// average.
-pub(crate) fn workload_event(i: u64, namespace: u64) -> NewEvent {
-    let call = i / EVENTS_PER_STREAM;
-    let client = client_of(call);
-    let call_id = format!("{client}:{namespace}-{call}");
-    let connected = base_time()
-        + chrono::Duration::seconds(i64::try_from(call).expect("fits") * SECS_BETWEEN_CALLS);
-    let wait_secs = i64::try_from((call * 7) % 40).expect("small");
-    let agent = format!("agent-{:03}", call % 97);
-    let (event_type, at, data) = match i % EVENTS_PER_STREAM {
-        0 => (
-            "call.connected",
-            connected,
-            serde_json::json!({"client_id": client, "call_id": call_id, "at": connected,
-                "queue": "support-general-english", "caller_number": sealed(call, 1)}),
-        ),
-        1 => {
-            let at = connected + chrono::Duration::seconds(wait_secs);
-            (
-                "call.answered",
-                at,
-                serde_json::json!({"client_id": client, "call_id": call_id, "at": at, "agent_id": agent}),
-            )
-        }
-        2 => {
-            let at = connected + chrono::Duration::seconds(wait_secs + 180);
-            (
-                "call.completed",
-                at,
-                serde_json::json!({"client_id": client, "call_id": call_id, "at": at}),
-            )
-        }
-        _ => {
-            let at = connected + chrono::Duration::seconds(wait_secs + 240);
-            (
-                "call.documented",
-                at,
-                serde_json::json!({"client_id": client, "call_id": call_id, "at": at, "agent_id": agent,
-                    "caller_name": sealed(call, 2), "caller_contact": sealed(call, 3),
-                    "nature_of_call": "billing inquiry about the October invoice",
-                    "action_taken": "explained the late fee, booked a callback with the account manager",
-                    "fields_present": {"caller_name": true, "caller_contact": true, "nature_of_call": true, "action_taken": true}}),
-            )
-        }
-    };
-    NewEvent {
-        event_id: Uuid::from_u64_pair(namespace, i),
-        event_type: event_type.to_owned(),
-        schema_version: 1,
-        client_id: Some(client),
-        occurred_at: at,
-        data,
-        metadata: Metadata {
-            correlation_id: None,
-            causation_id: None,
-            actor: Some("bench".into()),
-            source: Some("opsledger-bench".into()),
-        },
-    }
-}
-
-fn bulk_batch(first: u64, size: u64, namespace: u64) -> ToolResult<Vec<StreamAppend>> {
-    let mut streams: Vec<StreamAppend> = Vec::new();
-    for i in first..first + size {
-        let call = i / EVENTS_PER_STREAM;
-        let stream_id = StreamId::new("call", &format!("{}:{namespace}-{call}", client_of(call)))?;
-        match streams.last_mut() {
-            Some(s) if s.stream_id == stream_id => s.events.push(workload_event(i, namespace)),
-            _ => streams.push(StreamAppend {
-                stream_id,
-                expected_version: ExpectedVersion::NoStream,
-                events: vec![workload_event(i, namespace)],
-            }),
-        }
-    }
-    Ok(streams)
 }
 
 async fn measure(
@@ -235,12 +289,13 @@ async fn measure(
     }
     let mut f = Figures::default();
     progress.start(args.events);
-    store.append_batch(onboarding_events()?).await?;
+    let workload = args.workload;
+    store.append_batch(workload.onboarding_events()?).await?;
     let started = Instant::now();
     let mut next = 0u64;
     while next < args.events {
         let size = args.batch.min(args.events - next);
-        let batch = bulk_batch(next, size, 1)?;
+        let batch = workload.bulk_batch(next, size, 1)?;
         store.append_batch(batch).await?;
         next += size;
         progress.advance(size);
@@ -284,7 +339,7 @@ async fn measure(
                     .append(
                         &stream,
                         ExpectedVersion::Any,
-                        vec![workload_event(i, 100 + w)],
+                        vec![workload.event(i, 100 + w)],
                     )
                     .await?;
                 let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -313,14 +368,14 @@ async fn measure(
             "  pgbench baseline: {} clients for {} s ...",
             args.writers, args.concurrent_secs
         );
-        let data = serde_json::to_string(&workload_event(1, 100).data)
+        let data = serde_json::to_string(&workload.event(1, 100).data)
             .map_err(|e| ToolError::Invalid(format!("the workload event: {e}")))?;
         f.pgbench = crate::pgbench::run(
             url,
             args.writers,
             args.concurrent_secs,
             &data,
-            &client_of(0),
+            &workload.client_of(0),
         )
         .await?;
         f.pgbench_missing = f.pgbench.is_none();
@@ -361,7 +416,7 @@ async fn measure(
     // Catch-up as a command after a small import meets it: a thousand new events on top of the
     // whole read model, derived and written with the checkpoint.
     store
-        .append_batch(bulk_batch(0, CATCH_UP_EVENTS, 3)?)
+        .append_batch(workload.bulk_batch(0, CATCH_UP_EVENTS, 3)?)
         .await?;
     let started = Instant::now();
     let caught_up = opsledger_app::project::catch_up(
@@ -373,6 +428,8 @@ async fn measure(
     f.catch_up = started.elapsed();
     f.catch_up_events = caught_up.applied;
     // The in-memory fold alone, over events already decoded, for the projection's own rate.
+    // Every decoded event is held at once, so the sample is bounded: at 10 M events the whole
+    // log would take several GB of memory on a shared machine.
     let mut from = 0u64;
     let mut decoded = Vec::new();
     // The workload's personal fields are placeholders, not real ciphertexts: they are withheld,
@@ -381,7 +438,7 @@ async fn measure(
         Arc::clone(&store),
         opsledger_app::crypto::PersonalData::Withhold,
     );
-    loop {
+    while decoded.len() < FOLD_SAMPLE_EVENTS {
         let page = store.read_all(from, READ_PAGE).await?;
         let Some(last) = page.last() else { break };
         from = last.global_position + 1;
@@ -405,7 +462,7 @@ async fn measure(
     f.fold = fresh_started.elapsed();
     f.fold_events = u64::try_from(decoded.len()).unwrap_or(0);
     drop(fresh);
-    let client = opsledger_domain::ids::ClientId::new(client_of(0))?;
+    let client = opsledger_domain::ids::ClientId::new(workload.client_of(0))?;
     let month = opsledger_projections::YearMonth::new(2026, 10)
         .ok_or_else(|| ToolError::Invalid("2026-10 is not a month".to_owned()))?;
     // A report as a command runs it: the client's rows read and folded, then the report.
@@ -458,14 +515,14 @@ pub(crate) async fn pg_settings(url: &str) -> ToolResult<String> {
 
 fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
     let size = (0..EVENTS_PER_STREAM)
-        .map(|i| serde_json::to_string(&workload_event(i, 1).data).map_or(0, |s| s.len()))
+        .map(|i| serde_json::to_string(&args.workload.event(i, 1).data).map_or(0, |s| s.len()))
         .sum::<usize>()
         / usize::try_from(EVENTS_PER_STREAM).expect("small");
     println!("\n### {name}\n");
     println!("machine: {}; {settings}", machine());
     println!(
-        "workload: {} call events (connected, answered, completed, documented) of {WORKLOAD_CLIENTS} clients, {} per append, {} per stream, data ≈ {size} bytes JSON on average; {} writers × {} s single appends\n",
-        args.events, args.batch, EVENTS_PER_STREAM, args.writers, args.concurrent_secs
+        "workload: {} call events (connected, answered, completed, documented) of {} clients, {} per append, {} per stream, data ≈ {size} bytes JSON on average; {} writers × {} s single appends\n",
+        args.events, args.workload.clients(), args.batch, EVENTS_PER_STREAM, args.writers, args.concurrent_secs
     );
     println!("| measurement | events | seconds | events/s |");
     println!("|---|---:|---:|---:|");
@@ -520,7 +577,7 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
         f.catch_up.as_secs_f64() * 1000.0
     );
     row(
-        "projection fold alone (decoded events)",
+        "projection fold alone (decoded events, at most the first 2,000,000)",
         f.fold_events,
         f.fold,
     );
@@ -565,7 +622,8 @@ pub async fn run(
         };
         eprintln!("PostgreSQL");
         let store: Arc<dyn EventStore> = Arc::new(PgStore::connect(url).await?);
-        let figures = measure(store, &args, Some(url), progress).await?;
+        let yardstick_url = args.yardsticks.then_some(url);
+        let figures = measure(store, &args, yardstick_url, progress).await?;
         let settings = pg_settings(url).await?;
         print("PostgreSQL", &settings, &figures, &args);
     }
@@ -574,11 +632,80 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use opsledger_domain::command::{Command, DocumentCall};
+    use opsledger_domain::{DomainEvent, LedgerState};
+
     use super::*;
+
+    /// The command whose decision records `event` as the workload wrote it (the call events
+    /// the workload generates, and onboarding).
+    fn command_of(event: DomainEvent) -> Command {
+        match event {
+            DomainEvent::ClientOnboarded(e) => Command::Onboard(e),
+            DomainEvent::CallConnected(e) => Command::ConnectCall(e),
+            DomainEvent::CallAnswered(e) => Command::AnswerCall(e),
+            DomainEvent::CallCompleted(e) => Command::CompleteCall(e),
+            DomainEvent::CallDocumented(e) => Command::DocumentCall(DocumentCall {
+                client_id: e.client_id,
+                call_id: e.call_id,
+                at: e.at,
+                agent_id: e.agent_id,
+                caller_name: e.caller_name,
+                caller_contact: e.caller_contact,
+                nature_of_call: e.nature_of_call,
+                action_taken: e.action_taken,
+            }),
+            other => panic!("the workload generates no {}", other.event_type()),
+        }
+    }
+
+    /// Decodes `e`, checks the envelope names the client its payload does, has the domain
+    /// decide it against `state` (it must record exactly this event) and folds it in.
+    fn decide_and_fold(state: &mut LedgerState, e: &NewEvent) {
+        let decoded = opsledger_domain::decode(&e.event_type, e.schema_version, &e.data)
+            .unwrap_or_else(|err| panic!("{}: {err}", e.event_type));
+        assert_eq!(
+            e.client_id.as_deref(),
+            Some(decoded.client_id()),
+            "{}",
+            e.event_type
+        );
+        let decided = opsledger_domain::decide(state, command_of(decoded.clone()))
+            .unwrap_or_else(|err| panic!("{} refused: {err}", e.event_type));
+        assert_eq!(decided, vec![decoded], "{}", e.event_type);
+        state.apply(&decided[0]);
+    }
+
+    /// Folds the onboarding and the first `calls` calls of `workload` through the domain's
+    /// decisions; returns the calls each client got.
+    fn decided_history(workload: Workload, calls: u64) -> BTreeMap<String, u64> {
+        let mut state = LedgerState::default();
+        for append in workload.onboarding_events().unwrap() {
+            for e in &append.events {
+                decide_and_fold(&mut state, e);
+            }
+        }
+        let mut per_client = BTreeMap::new();
+        for append in workload
+            .bulk_batch(0, calls * EVENTS_PER_STREAM, 1)
+            .unwrap()
+        {
+            assert_eq!(append.events.len(), 4, "one stream append per call");
+            let client = append.events[0].client_id.clone().unwrap();
+            assert!(append.stream_id.as_str().contains(&client));
+            for e in &append.events {
+                decide_and_fold(&mut state, e);
+            }
+            *per_client.entry(client).or_insert(0u64) += 1;
+        }
+        per_client
+    }
 
     #[test]
     fn the_workload_is_a_valid_domain_history() {
-        for append in onboarding_events().unwrap() {
+        for append in Workload::default().onboarding_events().unwrap() {
             for e in &append.events {
                 opsledger_app::envelopes::check_known_payload(
                     &e.event_type,
@@ -589,9 +716,50 @@ mod tests {
             }
         }
         for i in 0..8 {
-            let e = workload_event(i, 1);
+            let e = Workload::default().event(i, 1);
             opsledger_app::envelopes::check_known_payload(&e.event_type, e.schema_version, &e.data)
                 .unwrap_or_else(|err| panic!("{}: {err}", e.event_type));
         }
+    }
+
+    #[test]
+    fn the_workload_with_n_clients_is_decided_by_the_domain_and_deals_calls_in_turn() {
+        for clients in [1, Workload::DEFAULT_CLIENTS, 50] {
+            let workload = Workload::new(clients).unwrap();
+            assert_eq!(
+                u64::try_from(workload.onboarding_events().unwrap().len()).unwrap(),
+                clients
+            );
+            let per_client = decided_history(workload, 3 * clients);
+            assert_eq!(
+                u64::try_from(per_client.len()).unwrap(),
+                clients,
+                "{clients} clients"
+            );
+            assert!(
+                per_client.values().all(|&n| n == 3),
+                "{clients} clients: {per_client:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_workload_is_deterministic_and_a_clients_month_does_not_depend_on_the_client_count() {
+        let fifty = Workload::new(50).unwrap();
+        assert_eq!(fifty.event(12_345, 1), fifty.event(12_345, 1));
+        assert_eq!(fifty.client_of(0), "bench00");
+        assert_eq!(fifty.client_of(49), "bench49");
+        assert_eq!(fifty.client_of(50), "bench00");
+        // A call every ten seconds: October 2026 holds 31 × 8,640 calls, whoever they belong
+        // to, and bench00 gets every 50th of them.
+        let october_end = base_time() + chrono::Duration::days(31);
+        let bench00_in_october = (0u64..)
+            .step_by(50)
+            .map(|call| fifty.event(call * EVENTS_PER_STREAM, 1))
+            .take_while(|e| e.occurred_at < october_end)
+            .inspect(|e| assert_eq!(e.client_id.as_deref(), Some("bench00")))
+            .count();
+        assert_eq!(bench00_in_october, (31 * 8_640usize).div_ceil(50));
+        assert!(Workload::new(0).is_err());
     }
 }

@@ -23,6 +23,10 @@ pub struct BenchArgs {
     /// Events in the bulk append.
     #[arg(long, default_value_t = 1_000_000)]
     events: u64,
+    /// Clients the bulk append deals its calls to in turn (`bench00`, `bench01` …).
+    #[arg(long, default_value_t = bench::Workload::DEFAULT_CLIENTS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    clients: u64,
     /// Events per bulk append call.
     #[arg(long, default_value_t = 1000)]
     batch: u64,
@@ -32,6 +36,10 @@ pub struct BenchArgs {
     /// Seconds the concurrent writers run.
     #[arg(long, default_value_t = 10)]
     concurrent_secs: u64,
+    /// On PostgreSQL, skip the yardsticks (a plain COPY of the same rows, pgbench single-row
+    /// inserts), e.g. when the run only builds a ledger for `scripts/bench-read-models`.
+    #[arg(long)]
+    no_yardsticks: bool,
     /// Directory for the embedded ledger file (deleted and recreated).
     #[arg(long, default_value = "target/bench")]
     dir: PathBuf,
@@ -45,9 +53,11 @@ pub async fn run(args: BenchArgs, database_url: Option<&str>) -> anyhow::Result<
             Backend::All => bench::Backend::All,
         },
         events: args.events,
+        workload: bench::Workload::new(args.clients)?,
         batch: args.batch,
         writers: args.writers,
         concurrent_secs: args.concurrent_secs,
+        yardsticks: !args.no_yardsticks,
         dir: args.dir,
         evaluated_at: SystemClock.now(),
     };

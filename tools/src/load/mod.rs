@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use opsledger_app::crypto::{PersonalData, Sealer};
 use opsledger_app::store::{
-    EventStore, ExpectedVersion, PositionRange, RecordedEvent, StoreError, StreamId, VerifyReport,
+    EventStore, ExpectedVersion, PositionRange, RecordedEvent, StoreError, VerifyReport,
 };
 use opsledger_app::Target;
 use opsledger_projections::Projections;
@@ -205,6 +205,7 @@ async fn writer(
     give_up: Instant,
 ) -> ToolResult<WriterReport> {
     let namespace = WRITER_NAMESPACE_BASE + w;
+    let workload = bench::Workload::default();
     let mut report = WriterReport {
         attempt_latency: new_histogram(),
         ack_latency: new_histogram(),
@@ -214,12 +215,8 @@ async fn writer(
     };
     let mut i = 0u64;
     while Instant::now() < deadline {
-        let event = bench::workload_event(i, namespace);
-        let call = i / bench::EVENTS_PER_STREAM;
-        let stream = StreamId::new(
-            "call",
-            &format!("{}:{namespace}-{call}", bench::client_of(call)),
-        )?;
+        let event = workload.event(i, namespace);
+        let stream = workload.call_stream(i / bench::EVENTS_PER_STREAM, namespace)?;
         let first_try = Instant::now();
         let mut pause = FIRST_RETRY_PAUSE;
         loop {
@@ -669,7 +666,7 @@ pub async fn run(target: &Target, args: LoadOptions) -> ToolResult<()> {
             "the load test needs an empty ledger".to_owned(),
         ));
     }
-    let onboarding = bench::onboarding_events()?;
+    let onboarding = bench::Workload::default().onboarding_events()?;
     let onboarding_ids: HashSet<Uuid> = onboarding
         .iter()
         .flat_map(|s| s.events.iter().map(|e| e.event_id))
