@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use opsledger_domain::ids::{ClientId, AGENCY_SCOPE};
 use opsledger_projections::facts::{
     call_entity, event_of, fact_of, needs_whole_call_history, referenced_call, standing_areas,
-    ClientFold, Fact, PERIOD_BOUNDED_AREA, PERIOD_MARGIN_HOURS,
+    ClientFold, Fact, CALL_RECORD_KIND, PERIOD_BOUNDED_AREA, PERIOD_MARGIN_HOURS,
 };
 use opsledger_projections::{Period, PositionedEvent, Projections, FACTS_VERSION};
 use opsledger_store::{
@@ -490,6 +490,63 @@ pub async fn client_period_view(
     let mut fold = ClientFold::new();
     for event in events.iter().chain(&tail) {
         fold.apply(event).map_err(AppError::Fact)?;
+    }
+    Ok(Projections::for_client(fold, limit))
+}
+
+/// One client's view for its retention report, up to `before` (exclusive; `None`: the head):
+/// the client's standing areas whole (and the agency-wide rows), of its calls only the row that
+/// opens each call's record ([`CALL_RECORD_KIND`]), and its events past the checkpoint from the
+/// log, folded in position order. The retention report lists every call record the client ever
+/// had, so it cannot be bounded by its month; but of a call it reads only when it connected
+/// (R-RET-1's minimum runs from the call, R-RET-2's deadline from the termination, holds and
+/// deletions are standing facts), so the call's other rows change nothing in it and are
+/// skipped before they are decoded (the test in `app/tests/period_views.rs` compares the
+/// report with the whole fold's). Every other report of this view would be wrong.
+pub async fn client_retention_view(
+    store: &Arc<dyn EventStore>,
+    client: &ClientId,
+    before: Option<u64>,
+) -> AppResult<Projections> {
+    let head = head_next(store).await?;
+    let limit = before.map_or(head, |b| b.min(head));
+    let rows_until = match stored_checkpoint(store).await? {
+        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
+        _ => 0,
+    };
+    let mut events: Vec<PositionedEvent> = Vec::new();
+    let standing: Vec<String> = standing_areas().into_iter().map(str::to_owned).collect();
+    let calls = vec![PERIOD_BOUNDED_AREA.as_str().to_owned()];
+    for (areas, only_records) in [(standing, false), (calls, true)] {
+        let mut query = FactQuery {
+            client_id: Some(client.as_str().to_owned()),
+            entity: None,
+            from_position: 0,
+            before_position: Some(rows_until),
+            areas,
+        };
+        loop {
+            let page = store.read_facts(&query, VIEW_PAGE).await?;
+            for row in &page {
+                if !only_records || row.kind == CALL_RECORD_KIND {
+                    events.push(from_row(row)?);
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == VIEW_PAGE => query.from_position = last.position + 1,
+                _ => break,
+            }
+        }
+    }
+    events.sort_by_key(|e| e.position);
+    let mut fold = ClientFold::new();
+    for event in &events {
+        fold.apply(event).map_err(AppError::Fact)?;
+    }
+    if rows_until < limit {
+        for event in &client_log(store, client, rows_until, limit).await? {
+            fold.apply(event).map_err(AppError::Fact)?;
+        }
     }
     Ok(Projections::for_client(fold, limit))
 }

@@ -23,6 +23,7 @@ use crate::progress::Progress;
 use crate::project::{self, Start};
 
 mod json;
+mod sorted;
 
 pub use json::write_pretty;
 
@@ -115,8 +116,9 @@ pub async fn view_for(
 /// The view one report needs: [`view_for`] bounded to the report's period. The SLA and
 /// obligation reports of a month read the month's calls (and the calls other facts refer to)
 /// besides the client's standing facts, the billing report no call at all, so their cost does
-/// not grow with the client's history; the retention report, which spans every call record,
-/// reads the whole client. `report` is `sla`, `obligations`, `billing` or `retention`.
+/// not grow with the client's history; the retention report, which lists every call record,
+/// reads the client's standing facts and one row per call (`project::client_retention_view`).
+/// `report` is `sla`, `obligations`, `billing` or `retention`.
 pub async fn view_for_report(
     store: &Arc<dyn EventStore>,
     client: &ClientId,
@@ -130,6 +132,7 @@ pub async fn view_for_report(
             project::client_period_view(store, client, before, Some(utc_month(m)?)).await?
         }
         ("billing", _) => project::client_period_view(store, client, before, None).await?,
+        ("retention", _) => project::client_retention_view(store, client, before).await?,
         _ => project::client_view(store, client, before).await?,
     };
     refuse_past_head(&view, as_of)?;

@@ -1,8 +1,10 @@
 //! Period-bounded views against the whole fold, on both backends: for a random month, basis and
 //! judging instant, the SLA, obligation and billing reports computed from the view a report
-//! reads (the client's standing facts, the month's calls and the calls other facts refer to)
-//! equal those computed from the whole log folded in memory, with the read model current and
-//! with rows behind the log.
+//! reads (the client's standing facts, the month's calls and the calls other facts refer to),
+//! and the retention report computed from its view (the standing facts and each call's
+//! connection only), equal those computed from the whole log folded in memory, with the read
+//! model current and with rows behind the log. The JSON document each report prints is the
+//! same bytes as its `serde_json::Value` printed pretty.
 
 use std::sync::Arc;
 
@@ -83,7 +85,7 @@ async fn compare(
             _ => head,
         };
         let whole = project::log_view(store, before).await.unwrap();
-        for kind in ["sla", "obligations", "billing"] {
+        for kind in ["sla", "obligations", "billing", "retention"] {
             let request = ReportRequest {
                 report: kind.to_owned(),
                 client: client.as_str().to_owned(),
@@ -100,6 +102,7 @@ async fn compare(
             match (expected, got) {
                 (Ok(expected), Ok(got)) => {
                     assert_eq!(got, expected, "{stage}, case {case}: {request:?}");
+                    same_bytes_as_the_value(store, &view, &request).await;
                     compared += 1;
                 }
                 (Err(expected), Err(got)) => {
@@ -116,6 +119,29 @@ async fn compare(
         }
     }
     assert!(compared > 0, "{stage}: every case was refused");
+}
+
+/// The document `report … --format json` prints, written as it is serialized, is byte for
+/// byte the report's `Value` with its provenance printed pretty.
+async fn same_bytes_as_the_value(
+    store: &Arc<dyn EventStore>,
+    view: &opsledger_projections::Projections,
+    request: &ReportRequest,
+) {
+    let provenance = report::provenance(store, view, request.clone())
+        .await
+        .unwrap();
+    let computed = report::compute_report(view, request).unwrap();
+    let value = report::with_provenance(computed.to_value().unwrap(), &provenance).unwrap();
+    let mut expected = serde_json::to_vec_pretty(&value).unwrap();
+    expected.push(b'\n');
+    let mut written = Vec::new();
+    report::write_pretty(computed, &provenance, &mut written).unwrap();
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        String::from_utf8(expected).unwrap(),
+        "{request:?}"
+    );
 }
 
 async fn period_views_equal_the_whole_fold(store: Arc<dyn EventStore>, seed: u64) {
@@ -168,6 +194,24 @@ async fn period_views_equal_the_whole_fold(store: Arc<dyn EventStore>, seed: u64
         "a June view folded {folded_calls} of the client's {} calls",
         calls.len()
     );
+
+    // The retention view folds every call of the client, and of each only its connection.
+    let retention = report::view_for_report(
+        &store,
+        client,
+        AsOf::Head,
+        "retention",
+        Some(YearMonth::new(2026, 6).unwrap()),
+    )
+    .await
+    .unwrap();
+    let retention_calls = retention.model().calls.rows();
+    assert_eq!(retention_calls.len(), calls.len());
+    assert!(retention_calls
+        .iter()
+        .all(|c| c.answered.is_none() && c.completed.is_none()));
+    let answered_rows = rows.iter().filter(|r| r.kind == "call.answered").count();
+    assert!(answered_rows > 0, "the client has answered calls");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

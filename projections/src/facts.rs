@@ -193,6 +193,10 @@ pub const PERIOD_BOUNDED_AREA: Area = Area::Calls;
 /// figure of the month (they are bucketed elsewhere).
 pub const PERIOD_MARGIN_HOURS: i64 = 72;
 
+/// The kind of the one row of a call that its retention record needs: the call's connection,
+/// which opens the record (R-RET-1 counts from the call) and buckets it in its month.
+pub const CALL_RECORD_KIND: &str = <CallConnected as EventPayload>::EVENT_TYPE;
+
 /// The areas a period-bounded view reads whole.
 pub fn standing_areas() -> Vec<&'static str> {
     Area::ALL

@@ -5,21 +5,26 @@
 //! `serde_json::to_writer_pretty`: object keys sorted (serde_json's map is ordered by key),
 //! two-space indents. A month's obligation report holds tens of thousands of obligations, and
 //! holding them as one `Value` tree (and dropping it) cost most of the command's time and
-//! memory. So the obligations are taken out of the report, the rest becomes a small `Value`,
-//! and the list is spliced back in at its key while writing, one obligation's `Value` at a
-//! time: the same serializer calls in the same order, so the same bytes.
+//! memory; so did one `Value` per obligation. So the obligations are taken out of the report,
+//! the rest becomes a small `Value`, and the list is spliced back in at its key while writing,
+//! each obligation serialized straight from its struct by a formatter that puts every object's
+//! keys in order (`sorted.rs`): the same bytes, with no tree built.
 
 use std::io::Write;
 
-use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::sorted::SortedPretty;
 use super::{with_provenance, Computed, Provenance};
 use crate::error::AppResult;
 
 /// The key of the obligation report's list of obligations.
 const OBLIGATIONS: &str = "obligations";
+/// The keys of the retention report's lists of records.
+const RECORDS: &str = "records";
+const DELETIONS_DUE: &str = "deletions_due";
 
 /// Writes `report` with its provenance under `"provenance"` as pretty JSON and a newline:
 /// byte for byte what `to_writer_pretty` prints for `with_provenance(report.to_value())`.
@@ -32,20 +37,16 @@ pub fn write_pretty(
         Computed::Obligations(mut obligations) => {
             let list = std::mem::take(&mut obligations.obligations);
             let head = with_provenance(serde_json::to_value(&obligations)?, provenance)?;
-            let Value::Object(head) = head else {
-                unreachable!("an obligation report serializes as a JSON object")
-            };
-            let spliced = Spliced {
-                head: &head,
-                key: OBLIGATIONS,
-                items: &list,
-            };
-            serde_json::to_writer_pretty(&mut *out, &spliced)?;
+            write_spliced(&head, &[(OBLIGATIONS, &list)], out)?;
         }
-        other => {
-            let value = with_provenance(other.to_value()?, provenance)?;
-            serde_json::to_writer_pretty(&mut *out, &value)?;
+        Computed::Retention(mut retention) => {
+            let records = std::mem::take(&mut retention.records);
+            let due = std::mem::take(&mut retention.deletions_due);
+            let head = with_provenance(serde_json::to_value(&retention)?, provenance)?;
+            write_spliced(&head, &[(RECORDS, &records), (DELETIONS_DUE, &due)], out)?;
         }
+        Computed::Sla(sla) => write_whole(&*sla, provenance, out)?,
+        Computed::Billing(billing) => write_whole(&billing, provenance, out)?,
     }
     writeln!(out).map_err(|source| crate::error::AppError::Io {
         context: "writing the report".to_owned(),
@@ -54,11 +55,48 @@ pub fn write_pretty(
     Ok(())
 }
 
-/// An object whose entry `key` (present in `head`, empty) is written as `items`.
+/// Writes `head` (a report's object without its long lists) with each list spliced in at its
+/// key. The outer object is the head's map, already in key order, so it is written as it comes
+/// and never held whole; each list element is buffered and sorted on its own.
+fn write_spliced<T: Serialize>(
+    head: &Value,
+    lists: &[(&'static str, &[T])],
+    out: &mut dyn Write,
+) -> AppResult<()> {
+    let Value::Object(head) = head else {
+        unreachable!("a report serializes as a JSON object")
+    };
+    let spliced = Spliced { head, lists };
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, SortedPretty::new(1));
+    spliced.serialize(&mut serializer)?;
+    Ok(())
+}
+
+/// Writes a report of modest size whole, sorted as it is serialized (no `Value` tree).
+fn write_whole<T: Serialize>(
+    report: &T,
+    provenance: &Provenance,
+    out: &mut dyn Write,
+) -> AppResult<()> {
+    let document = WithProvenance { report, provenance };
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, SortedPretty::new(0));
+    document.serialize(&mut serializer)?;
+    Ok(())
+}
+
+/// A report's fields and `"provenance"` in one object, as `with_provenance` makes it.
+#[derive(Serialize)]
+struct WithProvenance<'a, T> {
+    #[serde(flatten)]
+    report: &'a T,
+    provenance: &'a Provenance,
+}
+
+/// An object whose entries named in `lists` (present in `head`, empty) are written as the
+/// lists' items.
 struct Spliced<'a, T> {
     head: &'a Map<String, Value>,
-    key: &'static str,
-    items: &'a [T],
+    lists: &'a [(&'static str, &'a [T])],
 }
 
 impl<T: Serialize> Serialize for Spliced<'_, T> {
@@ -66,26 +104,23 @@ impl<T: Serialize> Serialize for Spliced<'_, T> {
         // `Value::Object` serializes as exactly this: a map of its length, entries in key order.
         let mut map = serializer.serialize_map(Some(self.head.len()))?;
         for (k, v) in self.head {
-            if k == self.key {
-                map.serialize_entry(k, &Each(self.items))?;
-            } else {
-                map.serialize_entry(k, v)?;
+            match self.lists.iter().find(|(key, _)| *key == k.as_str()) {
+                Some((_, items)) => map.serialize_entry(k, &Each(items))?,
+                None => map.serialize_entry(k, v)?,
             }
         }
         map.end()
     }
 }
 
-/// A list written one element's `Value` at a time, so its keys come out sorted as in the
-/// whole document's `Value`.
+/// A list written element by element (a `Value` array serializes as exactly this).
 struct Each<'a, T>(&'a [T]);
 
 impl<T: Serialize> Serialize for Each<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
         for item in self.0 {
-            let value = serde_json::to_value(item).map_err(S::Error::custom)?;
-            seq.serialize_element(&value)?;
+            seq.serialize_element(item)?;
         }
         seq.end()
     }
@@ -105,6 +140,13 @@ mod tests {
 
     fn pretty(value: &impl Serialize) -> String {
         String::from_utf8(serde_json::to_vec_pretty(value).unwrap()).unwrap()
+    }
+
+    fn spliced_pretty(spliced: &Spliced<'_, Item>) -> String {
+        let mut out = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, SortedPretty::new(1));
+        spliced.serialize(&mut serializer).unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -129,19 +171,17 @@ mod tests {
         head.insert("list".to_owned(), Value::Array(Vec::new()));
         let spliced = Spliced {
             head: &head,
-            key: "list",
-            items: &items,
+            lists: &[("list", &items)],
         };
-        assert_eq!(pretty(&spliced), pretty(&whole));
+        assert_eq!(spliced_pretty(&spliced), pretty(&whole));
         // An empty list prints as the empty array it replaces.
         let none: Vec<Item> = Vec::new();
         let empty = Spliced {
             head: &head,
-            key: "list",
-            items: &none,
+            lists: &[("list", &none)],
         };
         let mut expected = whole.as_object().unwrap().clone();
         expected.insert("list".to_owned(), Value::Array(Vec::new()));
-        assert_eq!(pretty(&empty), pretty(&Value::Object(expected)));
+        assert_eq!(spliced_pretty(&empty), pretty(&Value::Object(expected)));
     }
 }
