@@ -74,7 +74,11 @@ struct Figures {
     verify_events: u64,
     verify: Duration,
     plain_copy: Option<(u64, Duration)>,
+    /// The bulk append's and the COPY's time in each fifth of the run.
+    bulk_segments: [(Duration, Duration); BULK_SEGMENTS],
     pgbench: Option<crate::pgbench::PgbenchFigures>,
+    /// Each round's concurrent appends per second and pgbench's transactions per second.
+    concurrent_rounds: Vec<(f64, f64)>,
     pgbench_missing: bool,
     rebuild_events: u64,
     rebuild: Duration,
@@ -276,63 +280,50 @@ fn sealed(call: u64, field: u64) -> String {
     format!("enc:v1:{a:016x}{b:016x}{:016x}{:08x}", a ^ b, field)
 }
 
-async fn measure(
-    store: Arc<dyn EventStore>,
-    args: &BenchOptions,
-    plain_copy_url: Option<&str>,
-    progress: &dyn Progress,
-) -> ToolResult<Figures> {
-    if store.head().await?.is_some() {
-        return Err(ToolError::Invalid(
-            "the benchmark needs an empty ledger".to_owned(),
-        ));
-    }
-    let mut f = Figures::default();
-    progress.start(args.events);
-    let workload = args.workload;
-    store.append_batch(workload.onboarding_events()?).await?;
-    let started = Instant::now();
-    let mut next = 0u64;
-    while next < args.events {
-        let size = args.batch.min(args.events - next);
-        let batch = workload.bulk_batch(next, size, 1)?;
-        store.append_batch(batch).await?;
-        next += size;
-        progress.advance(size);
-    }
-    f.bulk = started.elapsed();
-    f.bulk_events = args.events;
-    progress.finish();
+/// Rounds in which the concurrent writers and pgbench take turns.
+const YARDSTICK_ROUNDS: u64 = 3;
+/// Parts of the bulk append whose ratios to the COPY are printed beside the whole run's, to
+/// show how much the ratio moved while the run lasted.
+const BULK_SEGMENTS: usize = 5;
+/// Event indexes of one concurrent round start this far apart, so rounds never reuse an id: far
+/// more than one writer appends in a round, and small enough that the workload's instants
+/// (a call every 10 s per index/4) stay within a few years of 2026.
+const ROUND_INDEX_STRIDE: u64 = 1 << 24;
 
-    if let Some(url) = plain_copy_url {
-        eprintln!("  plain COPY baseline ...");
-        let mut copy = PlainCopy::new(url).await?;
-        let mut from = 0u64;
-        while from < args.events {
-            let rows = store
-                .read_all(from, usize::try_from(args.batch).expect("fits"))
-                .await?;
-            let Some(last) = rows.last() else { break };
-            from = last.global_position + 1;
-            copy.copy_batch(&rows).await?;
-        }
-        f.plain_copy = Some(copy.totals());
-        copy.cleanup().await?;
-    }
+/// Which fifth of the bulk append the batch starting at `next` belongs to.
+fn segment_of(next: u64, events: u64) -> usize {
+    let segments = u64::try_from(BULK_SEGMENTS).expect("small");
+    usize::try_from(next.saturating_mul(segments) / events.max(1))
+        .map_or(BULK_SEGMENTS - 1, |s| s.min(BULK_SEGMENTS - 1))
+}
 
-    eprintln!(
-        "  {} concurrent writers for {} s ...",
-        args.writers, args.concurrent_secs
-    );
-    let deadline = Instant::now() + Duration::from_secs(args.concurrent_secs);
+/// Events per second; for display and ratios only.
+fn per_sec(events: u64, d: Duration) -> f64 {
+    // f64 holds any realistic count exactly enough for a printed rate.
+    #[allow(clippy::cast_precision_loss)]
+    let events = events as f64;
+    events / d.as_secs_f64().max(f64::MIN_POSITIVE)
+}
+
+/// One round of `writers` concurrent single appends for `secs`; the events appended and the
+/// time they took, each append's latency recorded in `hist`.
+async fn concurrent_round(
+    store: &Arc<dyn EventStore>,
+    workload: Workload,
+    writers: u64,
+    round: u64,
+    secs: u64,
+    hist: &mut Histogram<u64>,
+) -> ToolResult<(u64, Duration)> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..args.writers {
-        let store = Arc::clone(&store);
+    for w in 0..writers {
+        let store = Arc::clone(store);
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new(3).expect("valid precision");
             let stream = StreamId::new("load", &format!("w{w}")).expect("valid");
-            let mut i = 0u64;
+            let mut i = round * ROUND_INDEX_STRIDE;
             while Instant::now() < deadline {
                 let t = Instant::now();
                 store
@@ -349,37 +340,125 @@ async fn measure(
             Ok::<_, ToolError>(hist)
         }));
     }
-    let mut hist = Histogram::<u64>::new(3).expect("valid precision");
+    let mut events = 0u64;
     for t in tasks {
         let writer = t.await.map_err(|source| ToolError::Panicked {
             what: "a writer",
             source,
         })??;
+        events += writer.len();
         hist.add(writer)
             .map_err(|e| ToolError::Histogram(e.to_string()))?;
     }
-    f.concurrent = started.elapsed();
-    f.concurrent_events = hist.len();
+    Ok((events, started.elapsed()))
+}
+
+async fn measure(
+    store: Arc<dyn EventStore>,
+    args: &BenchOptions,
+    plain_copy_url: Option<&str>,
+    progress: &dyn Progress,
+) -> ToolResult<Figures> {
+    if store.head().await?.is_some() {
+        return Err(ToolError::Invalid(
+            "the benchmark needs an empty ledger".to_owned(),
+        ));
+    }
+    let mut f = Figures::default();
+    progress.start(args.events);
+    let workload = args.workload;
+    store.append_batch(workload.onboarding_events()?).await?;
+    // The yardstick COPYs each batch right after the store appended it, so both meet the same
+    // moments of a shared machine (whose speed drifts by tens of percent from one minute to the
+    // next here) and their ratio measures the store, not the drift. Each side is timed from
+    // rows in memory to COMMIT: generating the workload is the benchmark's, not the store's.
+    let mut copy = match plain_copy_url {
+        Some(url) => Some(PlainCopy::new(url).await?),
+        None => None,
+    };
+    let mut copy_from = store.head().await?.map_or(0, |h| h.position + 1);
+    let mut next = 0u64;
+    while next < args.events {
+        let size = args.batch.min(args.events - next);
+        let batch = workload.bulk_batch(next, size, 1)?;
+        let started = Instant::now();
+        store.append_batch(batch).await?;
+        let ours = started.elapsed();
+        f.bulk += ours;
+        if let Some(copy) = copy.as_mut() {
+            let rows = store
+                .read_all(
+                    copy_from,
+                    usize::try_from(size).expect("a batch fits in memory"),
+                )
+                .await?;
+            let Some(last) = rows.last() else { break };
+            copy_from = last.global_position + 1;
+            let before = copy.totals().1;
+            copy.copy_batch(&rows).await?;
+            let segment = segment_of(next, args.events);
+            f.bulk_segments[segment].0 += ours;
+            f.bulk_segments[segment].1 += copy.totals().1 - before;
+        }
+        next += size;
+        progress.advance(size);
+    }
+    f.bulk_events = args.events;
+    progress.finish();
+    if let Some(copy) = copy {
+        f.plain_copy = Some(copy.totals());
+        copy.cleanup().await?;
+    }
+
+    // The concurrent writers and pgbench take turns, a round each, for the same reason the
+    // bulk append and its COPY alternate.
+    let rounds = if plain_copy_url.is_some() {
+        YARDSTICK_ROUNDS
+    } else {
+        1
+    };
+    let round_secs = (args.concurrent_secs / rounds).max(1);
+    let data = serde_json::to_string(&workload.event(1, 100).data)
+        .map_err(|e| ToolError::Invalid(format!("the workload event: {e}")))?;
+    let mut hist = Histogram::<u64>::new(3).expect("valid precision");
+    let mut pgbench_rounds: Vec<crate::pgbench::PgbenchFigures> = Vec::new();
+    for round in 0..rounds {
+        eprintln!(
+            "  {} concurrent writers for {round_secs} s (round {} of {rounds}) ...",
+            args.writers,
+            round + 1
+        );
+        let (events, took) =
+            concurrent_round(&store, workload, args.writers, round, round_secs, &mut hist).await?;
+        f.concurrent += took;
+        f.concurrent_events += events;
+        let Some(url) = plain_copy_url else { continue };
+        eprintln!(
+            "  pgbench baseline: {} clients for {round_secs} s (round {} of {rounds}) ...",
+            args.writers,
+            round + 1
+        );
+        match crate::pgbench::run(url, args.writers, round_secs, &data, &workload.client_of(0))
+            .await?
+        {
+            Some(p) => {
+                f.concurrent_rounds.push((per_sec(events, took), p.tps));
+                pgbench_rounds.push(p);
+            }
+            None => f.pgbench_missing = true,
+        }
+    }
+    if !pgbench_rounds.is_empty() {
+        f.pgbench = Some(crate::pgbench::PgbenchFigures {
+            rows: pgbench_rounds.iter().map(|p| p.rows).sum(),
+            duration: pgbench_rounds.iter().map(|p| p.duration).sum(),
+            // Rounds of equal length: the mean of their rates is the rate of the whole.
+            tps: pgbench_rounds.iter().map(|p| p.tps).sum::<f64>()
+                / f64::from(u32::try_from(pgbench_rounds.len()).unwrap_or(u32::MAX)),
+        });
+    }
     f.p50_us = hist.value_at_quantile(0.5);
     f.p99_us = hist.value_at_quantile(0.99);
-
-    if let Some(url) = plain_copy_url {
-        eprintln!(
-            "  pgbench baseline: {} clients for {} s ...",
-            args.writers, args.concurrent_secs
-        );
-        let data = serde_json::to_string(&workload.event(1, 100).data)
-            .map_err(|e| ToolError::Invalid(format!("the workload event: {e}")))?;
-        f.pgbench = crate::pgbench::run(
-            url,
-            args.writers,
-            args.concurrent_secs,
-            &data,
-            &workload.client_of(0),
-        )
-        .await?;
-        f.pgbench_missing = f.pgbench.is_none();
-    }
 
     eprintln!("  read all ...");
     let started = Instant::now();
@@ -521,8 +600,8 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
     println!("\n### {name}\n");
     println!("machine: {}; {settings}", machine());
     println!(
-        "workload: {} call events (connected, answered, completed, documented) of {} clients, {} per append, {} per stream, data ≈ {size} bytes JSON on average; {} writers × {} s single appends\n",
-        args.events, args.workload.clients(), args.batch, EVENTS_PER_STREAM, args.writers, args.concurrent_secs
+        "workload: {} call events (connected, answered, completed, documented) of {} clients, {} per append, {} per stream, data ≈ {size} bytes JSON on average; {} writers × {:.0} s single appends\n",
+        args.events, args.workload.clients(), args.batch, EVENTS_PER_STREAM, args.writers, f.concurrent.as_secs_f64()
     );
     println!("| measurement | events | seconds | events/s |");
     println!("|---|---:|---:|---:|");
@@ -537,7 +616,16 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
     if let Some((n, d)) = f.plain_copy {
         row("plain COPY, same rows and indexes", n, d);
         let ratio = d.as_secs_f64() / f.bulk.as_secs_f64();
-        println!("| bulk append / plain COPY | | | {ratio:.2}× |");
+        let parts: Vec<f64> = f
+            .bulk_segments
+            .iter()
+            .filter(|(ours, _)| !ours.is_zero())
+            .map(|(ours, copy)| copy.as_secs_f64() / ours.as_secs_f64())
+            .collect();
+        println!(
+            "| bulk append / plain COPY (each batch COPYed right after it was appended) | | | {ratio:.2}×{} |",
+            spread(&parts, "fifths of the run")
+        );
     }
     row(
         "concurrent single appends",
@@ -550,11 +638,18 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
             p.rows,
             p.duration,
         );
-        let ours = f.concurrent_events as f64 / f.concurrent.as_secs_f64();
+        let ours = per_sec(f.concurrent_events, f.concurrent);
+        let rounds: Vec<f64> = f
+            .concurrent_rounds
+            .iter()
+            .map(|(ours, theirs)| ours / theirs)
+            .collect();
         println!(
-            "| concurrent single appends / pgbench ({:.0} tps by its own count) | | | {:.2}× |",
+            "| concurrent single appends / pgbench ({:.0} tps by its own count; {} rounds each, taken in turn) | | | {:.2}×{} |",
             p.tps,
-            ours / p.tps
+            rounds.len(),
+            ours / p.tps,
+            spread(&rounds, "rounds")
         );
     } else if f.pgbench_missing {
         println!("| pgbench single-row inserts | | | not measured: no pgbench found |");
@@ -586,6 +681,17 @@ fn print(name: &str, settings: &str, f: &Figures, args: &BenchOptions) {
         f.sla_calls,
         f.sla_report.as_secs_f64() * 1000.0
     );
+}
+
+/// `", 0.61–0.80× over the rounds"`: the lowest and highest of the parts' ratios, or nothing
+/// when there are fewer than two.
+fn spread(ratios: &[f64], over: &str) -> String {
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if ratios.len() < 2 {
+        return String::new();
+    }
+    format!(" ({low:.2}–{high:.2}× over the {over})")
 }
 
 /// Measures the backends `args` names (PostgreSQL at `database_url`) and prints a table per

@@ -33,8 +33,9 @@ pub struct BenchArgs {
     /// Concurrent writers in the single-append test.
     #[arg(long, default_value_t = 16)]
     writers: u64,
-    /// Seconds the concurrent writers run.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds the concurrent writers run in all; on PostgreSQL they run in three rounds, each
+    /// followed by a round of pgbench as long.
+    #[arg(long, default_value_t = 15)]
     concurrent_secs: u64,
     /// On PostgreSQL, skip the yardsticks (a plain COPY of the same rows, pgbench single-row
     /// inserts), e.g. when the run only builds a ledger for `scripts/bench-read-models`.
