@@ -99,6 +99,16 @@ async fn stored_checkpoint(store: &Arc<dyn EventStore>) -> AppResult<Option<Fact
     }
 }
 
+/// The position the stored rows of this version reach, but no further than `limit`: a view
+/// up to `limit` reads its rows below it and the log from it. Rows of another version mean
+/// something else (or nothing) to this build, so a view then reads the whole log: 0.
+async fn rows_until(store: &Arc<dyn EventStore>, limit: u64) -> AppResult<u64> {
+    Ok(match stored_checkpoint(store).await? {
+        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
+        _ => 0,
+    })
+}
+
 /// How many times one catch-up starts again from the stored checkpoint after another projector
 /// reset it under this one (or won the reset this one tried) before giving up. Each start
 /// follows a reset another process committed, so only projectors of different
@@ -375,10 +385,7 @@ pub async fn client_view(
 ) -> AppResult<Projections> {
     let head = head_next(store).await?;
     let limit = before.map_or(head, |b| b.min(head));
-    let rows_until = match stored_checkpoint(store).await? {
-        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
-        _ => 0,
-    };
+    let rows_until = rows_until(store, limit).await?;
     let mut fold = ClientFold::new();
     let mut query = FactQuery {
         client_id: Some(client.as_str().to_owned()),
@@ -424,10 +431,7 @@ pub async fn client_period_view(
 ) -> AppResult<Projections> {
     let head = head_next(store).await?;
     let limit = before.map_or(head, |b| b.min(head));
-    let rows_until = match stored_checkpoint(store).await? {
-        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
-        _ => 0,
-    };
+    let rows_until = rows_until(store, limit).await?;
     let mut events: Vec<PositionedEvent> = Vec::new();
     let mut query = FactQuery {
         client_id: Some(client.as_str().to_owned()),
@@ -510,10 +514,7 @@ pub async fn client_retention_view(
 ) -> AppResult<Projections> {
     let head = head_next(store).await?;
     let limit = before.map_or(head, |b| b.min(head));
-    let rows_until = match stored_checkpoint(store).await? {
-        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
-        _ => 0,
-    };
+    let rows_until = rows_until(store, limit).await?;
     let mut events: Vec<PositionedEvent> = Vec::new();
     let standing: Vec<String> = standing_areas().into_iter().map(str::to_owned).collect();
     let calls = vec![PERIOD_BOUNDED_AREA.as_str().to_owned()];
@@ -702,11 +703,7 @@ fn first_difference(stored: &FactRow, derived: &FactRow) -> Option<&'static str>
 /// Re-derives every stored row from the log (which the caller has verified) and compares them
 /// in position order; names the first row that differs, is missing or should not be there.
 pub async fn check_read_model(store: &Arc<dyn EventStore>) -> AppResult<ReadModelCheck> {
-    let checkpoint = stored_checkpoint(store).await?;
-    let next_position = match checkpoint {
-        Some(c) if c.version == FACTS_VERSION => c.next_position,
-        _ => 0,
-    };
+    let next_position = rows_until(store, u64::MAX).await?;
     let sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
     let target = next_position.min(head_next(store).await?);
     let mut derived_pages = decode_pipeline(Arc::clone(store), sealer, 0, target);
