@@ -38,7 +38,8 @@ const VIEW_PAGE: usize = 20_000;
 /// How to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// From the stored checkpoint (rows of another version are rebuilt first).
+    /// From the stored checkpoint (rows of an older version are rebuilt first; rows of a newer
+    /// one are refused, see [`AppError::ReadModelFromTheFuture`]).
     Checkpoint,
     /// From position 0: every stored row is deleted and derived again.
     Rebuild,
@@ -111,8 +112,9 @@ async fn rows_until(store: &Arc<dyn EventStore>, limit: u64) -> AppResult<u64> {
 
 /// How many times one catch-up starts again from the stored checkpoint after another projector
 /// reset it under this one (or won the reset this one tried) before giving up. Each start
-/// follows a reset another process committed, so only projectors of different
-/// `FACTS_VERSION`s resetting each other's rows in turn, or a `replay` loop, can use them up.
+/// follows a reset another process committed, so only a `replay` loop can use them up: a
+/// projector of an older `FACTS_VERSION` refuses the rows a newer one wrote instead of
+/// resetting them, so two builds cannot reset each other's rows in turn.
 const MAX_STARTS: u32 = 8;
 
 /// Where a catch-up starts writing pages.
@@ -143,7 +145,9 @@ enum Pages {
 /// is a compare-and-set on the checkpoint this catch-up read, so a projector that read the old
 /// version too late to win cannot delete the rows the winner is writing: it reads the
 /// checkpoint again and continues from it. A page refused because another projector reset the
-/// checkpoint under this one likewise starts again from the stored checkpoint.
+/// checkpoint under this one likewise starts again from the stored checkpoint. Rows written by
+/// a newer build (a later `FACTS_VERSION`) are never deleted here:
+/// [`AppError::ReadModelFromTheFuture`] tells the operator to upgrade this build.
 pub async fn catch_up(
     store: &Arc<dyn EventStore>,
     start: Start,
@@ -208,11 +212,21 @@ pub async fn catch_up(
 /// 0 after deleting the stored rows with a compare-and-set on the checkpoint read here. A lost
 /// compare-and-set means another projector reset or moved the checkpoint meanwhile; the
 /// checkpoint it found is judged again (for a catch-up, a reset to this version is a start).
+/// Rows of a newer version than this build's are refused, for a catch-up and a rebuild alike.
 async fn starting_point(store: &Arc<dyn EventStore>, start: Start) -> AppResult<Starting> {
     let mut stored = stored_checkpoint(store).await?;
     let mut lost = None;
     for _ in 0..MAX_STARTS {
         match (start, stored) {
+            // A newer build wrote these rows and would delete ours in turn at its next
+            // catch-up, each build undoing the other's work until its starts run out. Only
+            // the newer build knows what its rows mean, so this one leaves them as they are.
+            (_, Some(c)) if c.version > FACTS_VERSION => {
+                return Err(AppError::ReadModelFromTheFuture {
+                    found: c.version,
+                    known: FACTS_VERSION,
+                })
+            }
             (Start::Checkpoint, Some(c)) if c.version == FACTS_VERSION => {
                 return Ok(Starting::At {
                     from: c.next_position,
