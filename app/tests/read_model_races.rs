@@ -19,16 +19,15 @@ use chrono::{TimeZone, Utc};
 use opsledger_projections::FACTS_VERSION;
 use opsledger_store::{
     EventStore, ExpectedVersion, FactCheckpoint, FactQuery, FactRow, Metadata, NewEvent, PgStore,
-    SqliteStore, StreamAppend, StreamId,
+    SqliteStore, StreamId,
 };
+use opsledger_tests::demo_month::{self, append};
 use opsledger_tests::held::{Held, Hold, HoldPoints};
 use serde_json::json;
 use uuid::Uuid;
 
-use opsledger_app::crypto::Sealer;
 use opsledger_app::project::{self, CatchUp, Start};
 use opsledger_app::{AppError, NoProgress};
-use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
 
 /// Events of another system between the two halves of the month. With them the log is longer
 /// than one catch-up page (20 000 positions), so each projector writes at least two pages and
@@ -40,40 +39,12 @@ const FOREIGN_BATCH: u64 = 1_000;
 const OLD_VERSION: u32 = FACTS_VERSION - 1;
 /// The version of the rows a later release writes.
 const NEWER_VERSION: u32 = FACTS_VERSION + 1;
+/// Seed of the generated month.
+const MONTH_SEED: u64 = 1;
+/// Calls per client per business day: a small month, quick to record in a debug build.
+const CALLS_PER_DAY: u32 = 1;
 /// How long any one step of the race may take before the test calls it stuck.
 const STEP: Duration = Duration::from_secs(120);
-
-fn month() -> DemoMonth {
-    demo_data::generate_month(
-        1,
-        demo_data::demo_month_start(),
-        DemoScale {
-            calls_per_client_per_day: 1,
-        },
-    )
-    .unwrap()
-}
-
-/// Appends `month.events[range]` as the demo records them, with ids fixed by index.
-async fn append(store: &Arc<dyn EventStore>, month: &DemoMonth, range: std::ops::Range<usize>) {
-    let mut sealer = Sealer::new(Arc::clone(store));
-    let mut batch: Vec<StreamAppend> = Vec::new();
-    for index in range {
-        let event = &month.events[index];
-        let id = Uuid::from_u128(u128::try_from(index).unwrap() + 1);
-        let envelope = sealer.seal(id, event, Metadata::default()).await.unwrap();
-        let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
-        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-            Some(s) => s.events.push(envelope),
-            None => batch.push(StreamAppend {
-                stream_id,
-                expected_version: ExpectedVersion::Any,
-                events: vec![envelope],
-            }),
-        }
-    }
-    store.append_batch(batch).await.unwrap();
-}
 
 /// Facts of another system: kept and verified by the ledger, taking positions, deriving no row.
 async fn append_foreign(store: &Arc<dyn EventStore>) {
@@ -111,7 +82,7 @@ async fn all_rows(store: &Arc<dyn EventStore>) -> Vec<FactRow> {
 /// Records the month with the foreign events in its middle. Returns the head's next position
 /// and the number of rows the current version derives (one per domain event).
 async fn recorded_ledger(store: &Arc<dyn EventStore>) -> (u64, usize) {
-    let month = month();
+    let month = demo_month::month(MONTH_SEED, CALLS_PER_DAY);
     let half = month.events.len() / 2;
     append(store, &month, 0..half).await;
     append_foreign(store).await;
