@@ -5,8 +5,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use opsledger_app::crypto::Sealer;
-use opsledger_app::envelopes;
-use opsledger_store::{EventStore, ExpectedVersion, Metadata, StreamAppend};
+use opsledger_store::{EventStore, Metadata};
+use opsledger_tools::demo::sealed_batch;
 use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
 use uuid::Uuid;
 
@@ -32,28 +32,15 @@ pub fn event_id(index: usize) -> Uuid {
     Uuid::from_u128(u128::try_from(index).expect("an index fits in u128") + 1)
 }
 
-/// Appends `month.events[range]` in one atomic batch, one part per stream in the order the
-/// streams first occur, each event's personal fields sealed under its client's key and its
-/// id [`event_id`] of its index.
+/// Appends `month.events[range]` in one atomic batch as the demo groups it
+/// ([`sealed_batch`]), each event's personal fields sealed under its client's key and its id
+/// [`event_id`] of its index.
 pub async fn append(store: &Arc<dyn EventStore>, month: &DemoMonth, range: Range<usize>) {
     let mut sealer = Sealer::new(Arc::clone(store));
-    let mut batch: Vec<StreamAppend> = Vec::new();
-    for index in range {
-        let event = &month.events[index];
-        let envelope = sealer
-            .seal(event_id(index), event, Metadata::default())
-            .await
-            .expect("a generated event seals");
-        let stream_id = envelopes::stream_of(event).expect("a generated event has a stream");
-        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-            Some(s) => s.events.push(envelope),
-            None => batch.push(StreamAppend {
-                stream_id,
-                expected_version: ExpectedVersion::Any,
-                events: vec![envelope],
-            }),
-        }
-    }
+    let ids_and_events = range.map(|index| (event_id(index), &month.events[index]));
+    let batch = sealed_batch(&mut sealer, ids_and_events, &Metadata::default())
+        .await
+        .expect("a generated month seals");
     store
         .append_batch(batch)
         .await
