@@ -127,6 +127,11 @@ pub enum AppError {
         #[source]
         source: ApplyError,
     },
+    /// The read model's rows were written by a newer opsledger, of a later `FACTS_VERSION`
+    /// than this build's. Rebuilding them here would delete them, and the newer build would
+    /// delete this one's rows in turn, so nothing was reset or deleted.
+    #[error("the read model's rows are of version {found}, written by a newer opsledger than this one (which knows version {known}); upgrade this opsledger (nothing was reset or deleted)")]
+    ReadModelFromTheFuture { found: u32, known: u32 },
     /// A read-model row does not decode back into its event (run `opsledger replay`).
     #[error("the read model (run `opsledger replay` to rebuild it)")]
     Fact(#[source] FactError),

@@ -38,7 +38,8 @@ const VIEW_PAGE: usize = 20_000;
 /// How to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// From the stored checkpoint (rows of another version are rebuilt first).
+    /// From the stored checkpoint (rows of an older version are rebuilt first; rows of a newer
+    /// one are refused, see [`AppError::ReadModelFromTheFuture`]).
     Checkpoint,
     /// From position 0: every stored row is deleted and derived again.
     Rebuild,
@@ -99,10 +100,21 @@ async fn stored_checkpoint(store: &Arc<dyn EventStore>) -> AppResult<Option<Fact
     }
 }
 
+/// The position the stored rows of this version reach, but no further than `limit`: a view
+/// up to `limit` reads its rows below it and the log from it. Rows of another version mean
+/// something else (or nothing) to this build, so a view then reads the whole log: 0.
+async fn rows_until(store: &Arc<dyn EventStore>, limit: u64) -> AppResult<u64> {
+    Ok(match stored_checkpoint(store).await? {
+        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
+        _ => 0,
+    })
+}
+
 /// How many times one catch-up starts again from the stored checkpoint after another projector
 /// reset it under this one (or won the reset this one tried) before giving up. Each start
-/// follows a reset another process committed, so only projectors of different
-/// `FACTS_VERSION`s resetting each other's rows in turn, or a `replay` loop, can use them up.
+/// follows a reset another process committed, so only a `replay` loop can use them up: a
+/// projector of an older `FACTS_VERSION` refuses the rows a newer one wrote instead of
+/// resetting them, so two builds cannot reset each other's rows in turn.
 const MAX_STARTS: u32 = 8;
 
 /// Where a catch-up starts writing pages.
@@ -133,7 +145,9 @@ enum Pages {
 /// is a compare-and-set on the checkpoint this catch-up read, so a projector that read the old
 /// version too late to win cannot delete the rows the winner is writing: it reads the
 /// checkpoint again and continues from it. A page refused because another projector reset the
-/// checkpoint under this one likewise starts again from the stored checkpoint.
+/// checkpoint under this one likewise starts again from the stored checkpoint. Rows written by
+/// a newer build (a later `FACTS_VERSION`) are never deleted here:
+/// [`AppError::ReadModelFromTheFuture`] tells the operator to upgrade this build.
 pub async fn catch_up(
     store: &Arc<dyn EventStore>,
     start: Start,
@@ -198,11 +212,21 @@ pub async fn catch_up(
 /// 0 after deleting the stored rows with a compare-and-set on the checkpoint read here. A lost
 /// compare-and-set means another projector reset or moved the checkpoint meanwhile; the
 /// checkpoint it found is judged again (for a catch-up, a reset to this version is a start).
+/// Rows of a newer version than this build's are refused, for a catch-up and a rebuild alike.
 async fn starting_point(store: &Arc<dyn EventStore>, start: Start) -> AppResult<Starting> {
     let mut stored = stored_checkpoint(store).await?;
     let mut lost = None;
     for _ in 0..MAX_STARTS {
         match (start, stored) {
+            // A newer build wrote these rows and would delete ours in turn at its next
+            // catch-up, each build undoing the other's work until its starts run out. Only
+            // the newer build knows what its rows mean, so this one leaves them as they are.
+            (_, Some(c)) if c.version > FACTS_VERSION => {
+                return Err(AppError::ReadModelFromTheFuture {
+                    found: c.version,
+                    known: FACTS_VERSION,
+                })
+            }
             (Start::Checkpoint, Some(c)) if c.version == FACTS_VERSION => {
                 return Ok(Starting::At {
                     from: c.next_position,
@@ -375,10 +399,7 @@ pub async fn client_view(
 ) -> AppResult<Projections> {
     let head = head_next(store).await?;
     let limit = before.map_or(head, |b| b.min(head));
-    let rows_until = match stored_checkpoint(store).await? {
-        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
-        _ => 0,
-    };
+    let rows_until = rows_until(store, limit).await?;
     let mut fold = ClientFold::new();
     let mut query = FactQuery {
         client_id: Some(client.as_str().to_owned()),
@@ -424,10 +445,7 @@ pub async fn client_period_view(
 ) -> AppResult<Projections> {
     let head = head_next(store).await?;
     let limit = before.map_or(head, |b| b.min(head));
-    let rows_until = match stored_checkpoint(store).await? {
-        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
-        _ => 0,
-    };
+    let rows_until = rows_until(store, limit).await?;
     let mut events: Vec<PositionedEvent> = Vec::new();
     let mut query = FactQuery {
         client_id: Some(client.as_str().to_owned()),
@@ -510,10 +528,7 @@ pub async fn client_retention_view(
 ) -> AppResult<Projections> {
     let head = head_next(store).await?;
     let limit = before.map_or(head, |b| b.min(head));
-    let rows_until = match stored_checkpoint(store).await? {
-        Some(c) if c.version == FACTS_VERSION => c.next_position.min(limit),
-        _ => 0,
-    };
+    let rows_until = rows_until(store, limit).await?;
     let mut events: Vec<PositionedEvent> = Vec::new();
     let standing: Vec<String> = standing_areas().into_iter().map(str::to_owned).collect();
     let calls = vec![PERIOD_BOUNDED_AREA.as_str().to_owned()];
@@ -702,11 +717,7 @@ fn first_difference(stored: &FactRow, derived: &FactRow) -> Option<&'static str>
 /// Re-derives every stored row from the log (which the caller has verified) and compares them
 /// in position order; names the first row that differs, is missing or should not be there.
 pub async fn check_read_model(store: &Arc<dyn EventStore>) -> AppResult<ReadModelCheck> {
-    let checkpoint = stored_checkpoint(store).await?;
-    let next_position = match checkpoint {
-        Some(c) if c.version == FACTS_VERSION => c.next_position,
-        _ => 0,
-    };
+    let next_position = rows_until(store, u64::MAX).await?;
     let sealer = Sealer::with_mode(Arc::clone(store), PersonalData::Withhold);
     let target = next_position.min(head_next(store).await?);
     let mut derived_pages = decode_pipeline(Arc::clone(store), sealer, 0, target);

@@ -368,55 +368,22 @@ async fn a_client_readers_reads_are_recorded_and_visible_to_an_auditor_only() {
     }
 }
 
-/// Appends `month.events[range]` as the demo records them (personal fields sealed).
-async fn append_month(
-    store: &std::sync::Arc<dyn opsledger_app::store::EventStore>,
-    month: &opsledger_tools::demo_data::DemoMonth,
-    range: std::ops::Range<usize>,
-) {
-    let mut sealer = opsledger_app::crypto::Sealer::new(std::sync::Arc::clone(store));
-    let mut batch: Vec<opsledger_app::store::StreamAppend> = Vec::new();
-    for event in &month.events[range] {
-        let envelope = sealer
-            .seal(Uuid::new_v4(), event, Metadata::default())
-            .await
-            .unwrap();
-        let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
-        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-            Some(s) => s.events.push(envelope),
-            None => batch.push(opsledger_app::store::StreamAppend {
-                stream_id,
-                expected_version: ExpectedVersion::Any,
-                events: vec![envelope],
-            }),
-        }
-    }
-    store.append_batch(batch).await.unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_readers_report_through_its_database_role_equals_the_owners() {
     use opsledger_app::project::{self, Start};
     use opsledger_projections::{AsOf, YearMonth};
-    use opsledger_tools::demo_data::{self, DemoScale};
+    use opsledger_tests::demo_month::{self, append};
     // Given a PostgreSQL ledger with a generated month, its read model caught up half-way
     let url = opsledger_tests::pg::server().fresh_database().await;
     let ledger = DeskLedger::open(&Target::Postgres(url)).await.unwrap();
     let store = ledger.events();
-    let month = demo_data::generate_month(
-        1,
-        demo_data::demo_month_start(),
-        DemoScale {
-            calls_per_client_per_day: 2,
-        },
-    )
-    .unwrap();
+    let month = demo_month::month(1, 2);
     let half = month.events.len() / 2;
-    append_month(&store, &month, 0..half).await;
+    append(&store, &month, 0..half).await;
     project::catch_up(&store, Start::Checkpoint, &opsledger_app::NoProgress)
         .await
         .unwrap();
-    append_month(&store, &month, half..month.events.len()).await;
+    append(&store, &month, half..month.events.len()).await;
     let own = month.clients[0].client_id.clone();
     let other = month.clients[1].client_id.clone();
     // and a reader of the first client

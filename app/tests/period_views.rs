@@ -11,52 +11,20 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use opsledger_domain::ids::ClientId;
 use opsledger_projections::{AsOf, YearMonth};
-use opsledger_store::{
-    EventStore, ExpectedVersion, FactQuery, Metadata, PgStore, SqliteStore, StreamAppend,
-};
+use opsledger_store::{EventStore, FactQuery, PgStore, SqliteStore};
+use opsledger_tests::demo_month::{self, append};
 use rand::{RngExt, SeedableRng};
-use uuid::Uuid;
 
-use opsledger_app::crypto::Sealer;
 use opsledger_app::project::{self, Start};
 use opsledger_app::report::{self, ReportRequest};
 use opsledger_app::NoProgress;
-use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
 
 /// Random cases tried per stage (rows behind the log, rows current) and backend.
 const CASES: usize = 8;
-
-fn month() -> DemoMonth {
-    demo_data::generate_month(
-        3,
-        demo_data::demo_month_start(),
-        DemoScale {
-            calls_per_client_per_day: 2,
-        },
-    )
-    .unwrap()
-}
-
-/// Appends `month.events[range]` as the demo records them, with ids fixed by index.
-async fn append(store: &Arc<dyn EventStore>, month: &DemoMonth, range: std::ops::Range<usize>) {
-    let mut sealer = Sealer::new(Arc::clone(store));
-    let mut batch: Vec<StreamAppend> = Vec::new();
-    for index in range {
-        let event = &month.events[index];
-        let id = Uuid::from_u128(u128::try_from(index).unwrap() + 1);
-        let envelope = sealer.seal(id, event, Metadata::default()).await.unwrap();
-        let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
-        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-            Some(s) => s.events.push(envelope),
-            None => batch.push(StreamAppend {
-                stream_id,
-                expected_version: ExpectedVersion::Any,
-                events: vec![envelope],
-            }),
-        }
-    }
-    store.append_batch(batch).await.unwrap();
-}
+/// Seed of the generated month.
+const MONTH_SEED: u64 = 3;
+/// Calls per client per business day of the generated month.
+const CALLS_PER_DAY: u32 = 2;
 
 fn random_instant(rng: &mut rand::rngs::ChaCha8Rng) -> DateTime<Utc> {
     let start = Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap();
@@ -145,7 +113,7 @@ async fn same_bytes_as_the_value(
 }
 
 async fn period_views_equal_the_whole_fold(store: Arc<dyn EventStore>, seed: u64) {
-    let month = month();
+    let month = demo_month::month(MONTH_SEED, CALLS_PER_DAY);
     let clients: Vec<ClientId> = month.clients.iter().map(|c| c.client_id.clone()).collect();
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
     let total = month.events.len();

@@ -7,6 +7,10 @@
 //! and moved the checkpoint back under B, whose next page was then refused. Now A loses the
 //! reset, reads the checkpoint again and continues from it: both succeed, and the rows are
 //! exactly those the log derives.
+//!
+//! Two builds of different versions take turns no more: a build refuses rows a newer build
+//! wrote (their checkpoint's version is past its own) and leaves them as they are, while rows
+//! of an older version are still reset and rebuilt.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,16 +19,15 @@ use chrono::{TimeZone, Utc};
 use opsledger_projections::FACTS_VERSION;
 use opsledger_store::{
     EventStore, ExpectedVersion, FactCheckpoint, FactQuery, FactRow, Metadata, NewEvent, PgStore,
-    SqliteStore, StreamAppend, StreamId,
+    SqliteStore, StreamId,
 };
+use opsledger_tests::demo_month::{self, append};
 use opsledger_tests::held::{Held, Hold, HoldPoints};
 use serde_json::json;
 use uuid::Uuid;
 
-use opsledger_app::crypto::Sealer;
 use opsledger_app::project::{self, CatchUp, Start};
-use opsledger_app::NoProgress;
-use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
+use opsledger_app::{AppError, NoProgress};
 
 /// Events of another system between the two halves of the month. With them the log is longer
 /// than one catch-up page (20 000 positions), so each projector writes at least two pages and
@@ -34,40 +37,14 @@ const FOREIGN_EVENTS: u64 = 20_000;
 const FOREIGN_BATCH: u64 = 1_000;
 /// The version of the rows the previous release left.
 const OLD_VERSION: u32 = FACTS_VERSION - 1;
+/// The version of the rows a later release writes.
+const NEWER_VERSION: u32 = FACTS_VERSION + 1;
+/// Seed of the generated month.
+const MONTH_SEED: u64 = 1;
+/// Calls per client per business day: a small month, quick to record in a debug build.
+const CALLS_PER_DAY: u32 = 1;
 /// How long any one step of the race may take before the test calls it stuck.
 const STEP: Duration = Duration::from_secs(120);
-
-fn month() -> DemoMonth {
-    demo_data::generate_month(
-        1,
-        demo_data::demo_month_start(),
-        DemoScale {
-            calls_per_client_per_day: 1,
-        },
-    )
-    .unwrap()
-}
-
-/// Appends `month.events[range]` as the demo records them, with ids fixed by index.
-async fn append(store: &Arc<dyn EventStore>, month: &DemoMonth, range: std::ops::Range<usize>) {
-    let mut sealer = Sealer::new(Arc::clone(store));
-    let mut batch: Vec<StreamAppend> = Vec::new();
-    for index in range {
-        let event = &month.events[index];
-        let id = Uuid::from_u128(u128::try_from(index).unwrap() + 1);
-        let envelope = sealer.seal(id, event, Metadata::default()).await.unwrap();
-        let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
-        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-            Some(s) => s.events.push(envelope),
-            None => batch.push(StreamAppend {
-                stream_id,
-                expected_version: ExpectedVersion::Any,
-                events: vec![envelope],
-            }),
-        }
-    }
-    store.append_batch(batch).await.unwrap();
-}
 
 /// Facts of another system: kept and verified by the ledger, taking positions, deriving no row.
 async fn append_foreign(store: &Arc<dyn EventStore>) {
@@ -105,7 +82,7 @@ async fn all_rows(store: &Arc<dyn EventStore>) -> Vec<FactRow> {
 /// Records the month with the foreign events in its middle. Returns the head's next position
 /// and the number of rows the current version derives (one per domain event).
 async fn recorded_ledger(store: &Arc<dyn EventStore>) -> (u64, usize) {
-    let month = month();
+    let month = demo_month::month(MONTH_SEED, CALLS_PER_DAY);
     let half = month.events.len() / 2;
     append(store, &month, 0..half).await;
     append_foreign(store).await;
@@ -115,9 +92,9 @@ async fn recorded_ledger(store: &Arc<dyn EventStore>) -> (u64, usize) {
     (head, month.events.len())
 }
 
-/// [`recorded_ledger`] with rows of [`OLD_VERSION`] at the head, each differing from what the
+/// [`recorded_ledger`] with rows of `version` at the head, each differing from what the
 /// current version derives.
-async fn ledger_with_old_rows(store: &Arc<dyn EventStore>) -> (u64, usize) {
+async fn ledger_with_rows_of(store: &Arc<dyn EventStore>, version: u32) -> (u64, usize) {
     let (head, derived_rows) = recorded_ledger(store).await;
     let done = project::catch_up(store, Start::Checkpoint, &NoProgress)
         .await
@@ -126,12 +103,19 @@ async fn ledger_with_old_rows(store: &Arc<dyn EventStore>) -> (u64, usize) {
     let current = all_rows(store).await;
     assert_eq!(current.len(), derived_rows);
 
+    store_rows_of(store, head, current, version).await;
+    (head, derived_rows)
+}
+
+/// Replaces the stored rows with `rows` as a build of `version` would have written them up to
+/// `head` (each body changed, so no row is what the current version derives).
+async fn store_rows_of(store: &Arc<dyn EventStore>, head: u64, rows: Vec<FactRow>, version: u32) {
     let stored = store.fact_checkpoint().await.unwrap();
-    store.reset_facts(stored, OLD_VERSION).await.unwrap();
-    let old: Vec<FactRow> = current
+    store.reset_facts(stored, version).await.unwrap();
+    let other: Vec<FactRow> = rows
         .into_iter()
         .map(|mut row| {
-            row.body = format!("{{\"meaning of version\":{OLD_VERSION}}}");
+            row.body = format!("{{\"meaning of version\":{version}}}");
             row
         })
         .collect();
@@ -140,13 +124,12 @@ async fn ledger_with_old_rows(store: &Arc<dyn EventStore>) -> (u64, usize) {
             0,
             FactCheckpoint {
                 next_position: head,
-                version: OLD_VERSION,
+                version,
             },
-            old,
+            other,
         )
         .await
         .unwrap();
-    (head, derived_rows)
 }
 
 /// The rows are exactly those the log derives, up to the head, under the current version.
@@ -180,7 +163,7 @@ async fn within<T>(what: &str, step: impl std::future::Future<Output = T>) -> T 
 
 /// `a` and `b` are two handles on one ledger, as two processes would hold.
 async fn two_catch_ups_over_an_old_version(a: Arc<dyn EventStore>, b: Arc<dyn EventStore>) {
-    let (head, derived_rows) = ledger_with_old_rows(&a).await;
+    let (head, derived_rows) = ledger_with_rows_of(&a, OLD_VERSION).await;
 
     let a_reset = Hold::new();
     let a_reset_done = Hold::new();
@@ -280,6 +263,66 @@ async fn a_replay_under_a_catch_up(a: Arc<dyn EventStore>, b: Arc<dyn EventStore
         a_done.applied
     );
     rows_are_the_logs(&a, head, derived_rows).await;
+}
+
+/// Rows a newer build wrote: a catch-up and a replay of this build both refuse them with an
+/// error naming both versions, and leave every row and the checkpoint as they were (a reset
+/// would have deleted them, and the newer build this build's rows in turn). Then the same
+/// ledger with rows of an older version: the catch-up resets them and rebuilds the log's.
+async fn a_newer_versions_rows_are_left_and_an_older_ones_rebuilt(store: Arc<dyn EventStore>) {
+    let (head, derived_rows) = ledger_with_rows_of(&store, NEWER_VERSION).await;
+    let newer_rows = all_rows(&store).await;
+    let newer_checkpoint = Some(FactCheckpoint {
+        next_position: head,
+        version: NEWER_VERSION,
+    });
+    assert_eq!(store.fact_checkpoint().await.unwrap(), newer_checkpoint);
+    assert_eq!(newer_rows.len(), derived_rows);
+    for start in [Start::Checkpoint, Start::Rebuild] {
+        let refused = project::catch_up(&store, start, &NoProgress).await;
+        let message = match refused {
+            Err(e @ AppError::ReadModelFromTheFuture { found, known }) => {
+                assert_eq!((found, known), (NEWER_VERSION, FACTS_VERSION), "{start:?}");
+                e.to_string()
+            }
+            other => panic!("{start:?} over a newer version's rows: {other:?}"),
+        };
+        assert!(
+            message.contains(&format!("version {NEWER_VERSION}"))
+                && message.contains(&format!("version {FACTS_VERSION}"))
+                && message.contains("upgrade this opsledger"),
+            "{message}"
+        );
+        assert_eq!(store.fact_checkpoint().await.unwrap(), newer_checkpoint);
+        assert_eq!(
+            all_rows(&store).await,
+            newer_rows,
+            "{start:?} changed no row"
+        );
+    }
+
+    store_rows_of(&store, head, newer_rows, OLD_VERSION).await;
+    let done = project::catch_up(&store, Start::Checkpoint, &NoProgress)
+        .await
+        .expect("rows of an older version are rebuilt");
+    assert!(done.persisted && done.rebuilt_for_version);
+    assert_eq!(done.next_position, head);
+    rows_are_the_logs(&store, head, derived_rows).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_versions_rows_are_left_and_an_older_ones_rebuilt_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.ledger");
+    let store: Arc<dyn EventStore> = Arc::new(SqliteStore::create_new(&path).unwrap());
+    a_newer_versions_rows_are_left_and_an_older_ones_rebuilt(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_versions_rows_are_left_and_an_older_ones_rebuilt_on_postgres() {
+    let url = opsledger_tests::pg::server().fresh_database().await;
+    let store: Arc<dyn EventStore> = Arc::new(PgStore::connect(&url).await.unwrap());
+    a_newer_versions_rows_are_left_and_an_older_ones_rebuilt(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,18 +8,16 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use opsledger_domain::ids::ClientId;
 use opsledger_projections::{AsOf, Period, Projections, YearMonth};
-use opsledger_store::{
-    EventStore, ExpectedVersion, FactQuery, FactRow, Metadata, PgStore, SqliteStore, StreamAppend,
-};
+use opsledger_store::{EventStore, FactQuery, FactRow, PgStore, SqliteStore};
+use opsledger_tests::demo_month::{self, append};
 use rand::{RngExt, SeedableRng};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
-use opsledger_app::crypto::Sealer;
 use opsledger_app::project::{self, Start};
 use opsledger_app::NoProgress;
-use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
 
+/// Seed of the generated month.
+const MONTH_SEED: u64 = 1;
 /// A small month: every event type, quick to record in a debug build.
 const CALLS_PER_DAY: u32 = 2;
 /// Seeds of the random chunkings tried per backend.
@@ -27,38 +25,6 @@ const SPLIT_SEEDS: [u64; 2] = [7, 1_000_003];
 
 fn instant(year: i32, month: u32, day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(year, month, day, 0, 0, 0).unwrap()
-}
-
-fn month() -> DemoMonth {
-    demo_data::generate_month(
-        1,
-        demo_data::demo_month_start(),
-        DemoScale {
-            calls_per_client_per_day: CALLS_PER_DAY,
-        },
-    )
-    .unwrap()
-}
-
-/// Appends `month.events[range]` as the demo records them, with ids fixed by index.
-async fn append(store: &Arc<dyn EventStore>, month: &DemoMonth, range: std::ops::Range<usize>) {
-    let mut sealer = Sealer::new(Arc::clone(store));
-    let mut batch: Vec<StreamAppend> = Vec::new();
-    for index in range {
-        let event = &month.events[index];
-        let id = Uuid::from_u128(u128::try_from(index).unwrap() + 1);
-        let envelope = sealer.seal(id, event, Metadata::default()).await.unwrap();
-        let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
-        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-            Some(s) => s.events.push(envelope),
-            None => batch.push(StreamAppend {
-                stream_id,
-                expected_version: ExpectedVersion::Any,
-                events: vec![envelope],
-            }),
-        }
-    }
-    store.append_batch(batch).await.unwrap();
 }
 
 async fn all_rows(store: &Arc<dyn EventStore>) -> Vec<FactRow> {
@@ -121,7 +87,7 @@ async fn per_client_reports(
 }
 
 async fn rebuild_equals_incremental(store: Arc<dyn EventStore>, seed: u64) {
-    let month = month();
+    let month = demo_month::month(MONTH_SEED, CALLS_PER_DAY);
     let clients: Vec<ClientId> = month.clients.iter().map(|c| c.client_id.clone()).collect();
     let total = month.events.len();
     let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
@@ -216,7 +182,7 @@ async fn rebuild_equals_incremental_and_views_equal_the_whole_fold_on_postgres()
 /// published that event's head, and the stored rows reach past it and equal what the log
 /// derives.
 async fn the_follower_keeps_the_rows_at_the_head(store: Arc<dyn EventStore>) {
-    let month = month();
+    let month = demo_month::month(MONTH_SEED, CALLS_PER_DAY);
     let (heads_tx, mut heads) = tokio::sync::watch::channel(None::<u64>);
     let failures = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let seen = Arc::clone(&failures);

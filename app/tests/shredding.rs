@@ -13,8 +13,7 @@ use opsledger_domain::events::DomainEvent;
 use opsledger_domain::ids::ClientId;
 use opsledger_projections::{AsOf, Period, Projections, YearMonth};
 use opsledger_store::{
-    DataKey, EventFilter, EventStore, ExpectedVersion, Metadata, PositionRange, RecordedEvent,
-    SqliteStore, StreamAppend,
+    DataKey, EventFilter, EventStore, Metadata, PositionRange, RecordedEvent, SqliteStore,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -24,24 +23,19 @@ use opsledger_app::project::{self, Start};
 use opsledger_app::retention::{self, Action};
 use opsledger_app::{Actor, AppError, NoProgress};
 
-use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
+use opsledger_tests::demo_month;
+use opsledger_tools::demo_data::DemoMonth;
 
 /// Seed of the generated month (the demo's default, with its terminated, held client).
 const SEED: u64 = 1;
 /// A small month: enough calls for every event type, quick to record in a debug build.
 const CALLS_PER_DAY: u32 = 3;
-/// Events per append, as the demo records them.
-const BATCH: usize = 1000;
 /// The client the demo terminates and puts under a legal hold.
 const TERMINATED: &str = "whitfield-legal";
 /// A client that stays active all month.
 const ACTIVE: &str = "acme-dental";
 /// Events read per page.
 const PAGE: usize = 10_000;
-
-fn namespace() -> Uuid {
-    Uuid::from_u128(0x7465_7374_7368_7265_6464_696e_6700_0001)
-}
 
 /// An instant past the terminated client's R-RET-2 deadline once its legal hold, placed in the
 /// demo month, is released on 1 February 2027: the deadline is extended by the hold's time.
@@ -58,35 +52,14 @@ fn instant(year: i32, month: u32, day: u32) -> DateTime<Utc> {
 async fn ledger(dir: &Path) -> (Arc<dyn EventStore>, DemoMonth, HashMap<Uuid, DomainEvent>) {
     let store: Arc<dyn EventStore> =
         Arc::new(SqliteStore::create_new(dir.join("test.ledger")).unwrap());
-    let month = demo_data::generate_month(
-        SEED,
-        demo_data::demo_month_start(),
-        DemoScale {
-            calls_per_client_per_day: CALLS_PER_DAY,
-        },
-    )
-    .unwrap();
-    let mut sealer = Sealer::new(Arc::clone(&store));
-    let mut by_id = HashMap::new();
-    for (chunk_index, chunk) in month.events.chunks(BATCH).enumerate() {
-        let mut batch: Vec<StreamAppend> = Vec::new();
-        for (i, event) in chunk.iter().enumerate() {
-            let index = chunk_index * BATCH + i;
-            let id = Uuid::new_v5(&namespace(), &index.to_be_bytes());
-            by_id.insert(id, event.clone());
-            let envelope = sealer.seal(id, event, Metadata::default()).await.unwrap();
-            let stream_id = opsledger_app::envelopes::stream_of(event).unwrap();
-            match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-                Some(s) => s.events.push(envelope),
-                None => batch.push(StreamAppend {
-                    stream_id,
-                    expected_version: ExpectedVersion::Any,
-                    events: vec![envelope],
-                }),
-            }
-        }
-        store.append_batch(batch).await.unwrap();
-    }
+    let month = demo_month::month(SEED, CALLS_PER_DAY);
+    demo_month::record(&store, &month).await;
+    let by_id = month
+        .events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| (demo_month::event_id(index), event.clone()))
+        .collect();
     (store, month, by_id)
 }
 

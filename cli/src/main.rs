@@ -179,7 +179,8 @@ fn app_exit(error: &AppError) -> u8 {
         AppError::Input { .. } | AppError::Refused { .. } | AppError::UnreadableBundle { .. } => {
             exit::DATA_ERROR
         }
-        AppError::NoLedger { .. } => exit::UNAVAILABLE,
+        // A ledger this build can open but not serve: its read model is a newer build's.
+        AppError::NoLedger { .. } | AppError::ReadModelFromTheFuture { .. } => exit::UNAVAILABLE,
         // A desk user the ledger cannot identify, or one asking past its role.
         AppError::Unauthenticated { .. } | AppError::Forbidden { .. } => exit::NO_PERMISSION,
         AppError::KeyDestroyedDeletionNotRecorded { source, .. } => app_exit(source),
@@ -494,6 +495,10 @@ mod tests {
             exit::NO_PERMISSION
         );
         assert_eq!(code(AppError::Internal("a bug".into())), exit::FAILURE);
+        assert_eq!(
+            code(AppError::ReadModelFromTheFuture { found: 9, known: 8 }),
+            exit::UNAVAILABLE
+        );
         assert_eq!(
             code(AppError::Unauthenticated {
                 reason: opsledger_app::access::AuthFailure::TokenRevoked

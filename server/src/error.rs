@@ -105,7 +105,9 @@ fn app_status(error: &AppError) -> StatusCode {
         AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
         AppError::Report(ReportError::NotYetApplied { .. }) => StatusCode::BAD_REQUEST,
         AppError::Store(store) | AppError::StoreWhile { source: store, .. } => store_status(store),
-        AppError::NoLedger { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::NoLedger { .. } | AppError::ReadModelFromTheFuture { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         AppError::KeyDestroyedDeletionNotRecorded { source, .. } => app_status(source),
         AppError::ChainBroken { .. }
         | AppError::NotDerived { .. }

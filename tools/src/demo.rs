@@ -11,6 +11,7 @@ use opsledger_app::crypto::Sealer;
 use opsledger_app::envelopes;
 use opsledger_app::store::{EventStore, ExpectedVersion, Metadata, SqliteStore, StreamAppend};
 use opsledger_app::Progress;
+use opsledger_domain::events::DomainEvent;
 use opsledger_projections::YearMonth;
 use uuid::Uuid;
 
@@ -88,28 +89,13 @@ pub async fn record_month(
     let started = std::time::Instant::now();
     let mut sealer = Sealer::new(Arc::clone(&store));
     for (chunk_index, chunk) in month.events.chunks(DEMO_BATCH_EVENTS).enumerate() {
-        let mut batch: Vec<StreamAppend> = Vec::new();
-        for (i, event) in chunk.iter().enumerate() {
+        let ids_and_events = chunk.iter().enumerate().map(|(i, event)| {
             let index = chunk_index * DEMO_BATCH_EVENTS + i;
             let mut name = seed.to_be_bytes().to_vec();
             name.extend_from_slice(&index.to_be_bytes());
-            let envelope = sealer
-                .seal(
-                    Uuid::new_v5(&DEMO_NAMESPACE, &name),
-                    event,
-                    metadata.clone(),
-                )
-                .await?;
-            let stream_id = envelopes::stream_of(event)?;
-            match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-                Some(s) => s.events.push(envelope),
-                None => batch.push(StreamAppend {
-                    stream_id,
-                    expected_version: ExpectedVersion::Any,
-                    events: vec![envelope],
-                }),
-            }
-        }
+            (Uuid::new_v5(&DEMO_NAMESPACE, &name), event)
+        });
+        let batch = sealed_batch(&mut sealer, ids_and_events, &metadata).await?;
         store.append_batch(batch).await?;
         progress.advance(u64::try_from(chunk.len()).unwrap_or(0));
     }
@@ -119,6 +105,31 @@ pub async fn record_month(
         month,
         recording: started.elapsed(),
     })
+}
+
+/// Generated events sealed with their ids as one atomic batch: one part per stream, in the
+/// order the streams first occur, each appended whatever its stream's version (a generated
+/// month is recorded into a ledger of its own). What the demo appends, and the tests' months
+/// (`opsledger_tests::demo_month`) too.
+pub async fn sealed_batch<'a>(
+    sealer: &mut Sealer,
+    ids_and_events: impl IntoIterator<Item = (Uuid, &'a DomainEvent)>,
+    metadata: &Metadata,
+) -> ToolResult<Vec<StreamAppend>> {
+    let mut batch: Vec<StreamAppend> = Vec::new();
+    for (id, event) in ids_and_events {
+        let envelope = sealer.seal(id, event, metadata.clone()).await?;
+        let stream_id = envelopes::stream_of(event)?;
+        match batch.iter_mut().find(|s| s.stream_id == stream_id) {
+            Some(s) => s.events.push(envelope),
+            None => batch.push(StreamAppend {
+                stream_id,
+                expected_version: ExpectedVersion::Any,
+                events: vec![envelope],
+            }),
+        }
+    }
+    Ok(batch)
 }
 
 #[cfg(test)]

@@ -8,17 +8,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
 use opsledger_app::access::{self, DeskLedger, DeskRole};
-use opsledger_app::crypto::Sealer;
-use opsledger_app::store::{
-    EventStore, ExpectedVersion, Metadata, PgStore, SqliteStore, StreamAppend,
-};
-use opsledger_app::{envelopes, FixedClock, Target};
+use opsledger_app::store::{EventStore, PgStore, SqliteStore};
+use opsledger_app::{FixedClock, Target};
 use opsledger_projections::YearMonth;
 use opsledger_server::{Limits, Running, ServeConfig};
-use opsledger_tools::demo_data::{self, DemoMonth, DemoScale};
+use opsledger_tests::demo_month;
+use opsledger_tools::demo_data::{self, DemoMonth};
 use reqwest::StatusCode;
 use serde_json::Value;
-use uuid::Uuid;
 
 /// Calls per client per business day: every rule gets exercised, quick in a debug build.
 const CALLS_PER_DAY: u32 = 2;
@@ -53,41 +50,9 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-/// Seals and appends the month as the demo records it (same batching by stream).
-async fn record(store: &Arc<dyn EventStore>, month: &DemoMonth) {
-    let mut sealer = Sealer::new(Arc::clone(store));
-    for (chunk_index, chunk) in month.events.chunks(1000).enumerate() {
-        let mut batch: Vec<StreamAppend> = Vec::new();
-        for (i, event) in chunk.iter().enumerate() {
-            let index = u128::try_from(chunk_index * 1000 + i).unwrap();
-            let envelope = sealer
-                .seal(Uuid::from_u128(index + 1), event, Metadata::default())
-                .await
-                .unwrap();
-            let stream_id = envelopes::stream_of(event).unwrap();
-            match batch.iter_mut().find(|s| s.stream_id == stream_id) {
-                Some(s) => s.events.push(envelope),
-                None => batch.push(StreamAppend {
-                    stream_id,
-                    expected_version: ExpectedVersion::Any,
-                    events: vec![envelope],
-                }),
-            }
-        }
-        store.append_batch(batch).await.unwrap();
-    }
-}
-
 /// A new ledger on `backend` with the demo month recorded.
 pub async fn ledger(backend: Backend) -> Ledger {
-    let month = demo_data::generate_month(
-        1,
-        demo_data::demo_month_start(),
-        DemoScale {
-            calls_per_client_per_day: CALLS_PER_DAY,
-        },
-    )
-    .unwrap();
+    let month = demo_month::month(1, CALLS_PER_DAY);
     let start = demo_data::demo_month_start();
     let ym = YearMonth::new(start.year(), start.month()).unwrap();
     let now = opsledger_tools::demo::evaluation_instant(ym).unwrap();
@@ -104,7 +69,7 @@ pub async fn ledger(backend: Backend) -> Ledger {
             (Target::Postgres(url), store, None)
         }
     };
-    record(&store, &month).await;
+    demo_month::record(&store, &month).await;
     Ledger {
         backend,
         target,
