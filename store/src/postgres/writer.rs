@@ -197,6 +197,14 @@ pub async fn run(
                 Some(r) => pending.push_back(r),
                 None => return,
             }
+            // The replies of a group wake its callers together, and the first of them to
+            // append again wakes this task, which tokio runs next, ahead of the callers
+            // already queued (a task woken by the running one takes the worker's LIFO slot).
+            // Taking the queue then would start a group of that one request and leave the
+            // others to the group after it, paying the per-group work (head lock, versions,
+            // trigger, NOTIFY, WAL flush) twice. Yielding lets every caller the runtime has
+            // ready append first; with none ready it costs one pass of the scheduler.
+            tokio::task::yield_now().await;
         }
         let mut queued_events: usize = pending.iter().map(events_in).sum();
         while queued_events < MAX_GROUP_EVENTS {
