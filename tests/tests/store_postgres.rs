@@ -2,6 +2,7 @@
 //! and what only a superuser can break (tampering, which `verify` must pinpoint).
 
 use chrono::{TimeZone, Utc};
+use futures_util::StreamExt;
 use opsledger_store::{
     ChainBreak, EventFilter, EventStore, ExpectedVersion, Metadata, NewEvent, PgStore,
     PositionRange, StoreError, StreamId, VerifyReport,
@@ -432,6 +433,101 @@ async fn a_bulk_retry_through_copy_is_recognised_by_its_unique_violation() {
         "{err:?}"
     );
     assert_eq!(store.head().await.unwrap().unwrap().position, 1199);
+    assert!(store
+        .verify(PositionRange::default())
+        .await
+        .unwrap()
+        .is_intact());
+}
+
+/// Issue 15: the insert trigger `events_continue_head` moves the head, and the writer does
+/// not write the same row a second time. A counting trigger on the head row sees one update
+/// per group, through the pipelined INSERT and through binary COPY, and the NOTIFY that wakes
+/// other processes' subscribers carries the head each group committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_append_moves_the_head_once_and_announces_it() {
+    let (store, url) = seeded(2).await;
+    let admin = raw(&url).await;
+    admin
+        .batch_execute(
+            "CREATE TABLE test_head_updates (tx text NOT NULL, next_position bigint NOT NULL);
+             CREATE FUNCTION test_count_head_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+             BEGIN
+                 INSERT INTO test_head_updates VALUES (pg_current_xact_id()::text, NEW.next_position);
+                 RETURN NEW;
+             END
+             $fn$;
+             CREATE TRIGGER test_count_head_update BEFORE UPDATE ON ledger_head
+                 FOR EACH ROW EXECUTE FUNCTION test_count_head_update();",
+        )
+        .await
+        .unwrap();
+    let (listener, mut connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    let (heard_tx, mut heard_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = message {
+                if heard_tx.send(n.payload().to_owned()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    listener
+        .batch_execute("LISTEN opsledger_events")
+        .await
+        .unwrap();
+
+    let small = store
+        .append(
+            &StreamId::parse("call-small").unwrap(),
+            ExpectedVersion::NoStream,
+            (100..103).map(|n| event(n, "acme")).collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(small.positions, vec![2, 3, 4]);
+    // More rows than the pipelined INSERT takes, appended as the owner: binary COPY.
+    let bulk = store
+        .append(
+            &StreamId::parse("call-bulk").unwrap(),
+            ExpectedVersion::NoStream,
+            (200..500).map(|n| event(n, "acme")).collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bulk.positions.first(), Some(&5));
+    assert_eq!(bulk.positions.last(), Some(&304));
+
+    let per_group: Vec<(i64, i64)> = admin
+        .query(
+            "SELECT count(*), max(next_position) FROM test_head_updates GROUP BY tx \
+             ORDER BY max(next_position)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(per_group, vec![(1, 5), (1, 305)]);
+
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let payload = tokio::time::timeout(std::time::Duration::from_secs(10), heard_rx.recv())
+            .await
+            .expect("each committed group notifies")
+            .unwrap();
+        heard.push(payload);
+    }
+    assert_eq!(heard, ["5", "305"]);
+
+    let head = store.head().await.unwrap().unwrap();
+    let last = store.read_all(304, 1).await.unwrap();
+    assert_eq!(head.position, 304);
+    assert_eq!(head.hash, last[0].hash);
+    assert_eq!(head.recorded_at, last[0].recorded_at);
     assert!(store
         .verify(PositionRange::default())
         .await

@@ -6,6 +6,10 @@
 //! sequence, so commit order is position order and a rollback burns nothing. Many concurrent
 //! small appends then share one transaction and one WAL flush instead of queuing behind each
 //! other's fsync (see `docs/adr/0001-ordering.md`).
+//!
+//! The writer never updates the head row itself: the statement trigger `events_continue_head`
+//! (migration 6) checks that the new rows continue the log at the head and moves the head to
+//! the last of them, for every INSERT and COPY into `events`, whichever role runs it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -48,8 +52,7 @@ struct Statements {
     existing: Statement,
     copy: Statement,
     insert: Statement,
-    update_head: Statement,
-    notify: Statement,
+    announce: Statement,
 }
 
 pub(super) const COPY_COLUMNS: &str =
@@ -79,6 +82,11 @@ const COPY_TYPES: [Type; 17] = [
 
 async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
     Ok(Statements {
+        // The lock and the versions stay two statements, though they travel in one round
+        // trip. Under READ COMMITTED a statement reads from a snapshot taken when it starts,
+        // and only the locked row itself is re-read after waiting for the lock; versions read
+        // in the locking statement would miss rows that another process's writer committed
+        // while this one waited. The versions statement starts after the lock is granted.
         lock_head: client
             .prepare("SELECT next_position, head_hash, last_recorded_at FROM ledger_head WHERE id = 1 FOR UPDATE")
             .await?,
@@ -105,10 +113,15 @@ async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
                  $14::text[], $15::text[], $16::bytea[], $17::bytea[])"
             ))
             .await?,
-        update_head: client
-            .prepare("UPDATE ledger_head SET next_position = $1, head_hash = $2, last_recorded_at = $3 WHERE id = 1")
+        // The head as the insert trigger left it, announced to other processes' subscribers
+        // in the same statement: the check that the head moved where the plan says costs no
+        // statement of its own, and the payload is the head this transaction commits.
+        announce: client
+            .prepare(
+                "SELECT h.next_position, h.head_hash, pg_notify($1, h.next_position::text) \
+                 FROM ledger_head h WHERE h.id = 1",
+            )
             .await?,
-        notify: client.prepare("SELECT pg_notify($1, $2)").await?,
     })
 }
 
@@ -184,6 +197,14 @@ pub async fn run(
                 Some(r) => pending.push_back(r),
                 None => return,
             }
+            // The replies of a group wake its callers together, and the first of them to
+            // append again wakes this task, which tokio runs next, ahead of the callers
+            // already queued (a task woken by the running one takes the worker's LIFO slot).
+            // Taking the queue then would start a group of that one request and leave the
+            // others to the group after it, paying the per-group work (head lock, versions,
+            // trigger, NOTIFY, WAL flush) twice. Yielding lets every caller the runtime has
+            // ready append first; with none ready it costs one pass of the scheduler.
+            tokio::task::yield_now().await;
         }
         let mut queued_events: usize = pending.iter().map(events_in).sum();
         while queued_events < MAX_GROUP_EVENTS {
@@ -318,9 +339,10 @@ const INSERT_MAX_ROWS: usize = 256;
 
 /// Runs one group as a transaction in two pipelined round trips (three with COPY):
 /// `BEGIN; lock head; read versions [; read existing ids]`, then plan in memory, then
-/// `INSERT; move head; NOTIFY; COMMIT`. Statements of a round trip are sent back to back and
-/// executed in order by the server; if one fails, the ones after it fail too and `COMMIT`
-/// becomes a rollback, so a partial group can never commit.
+/// `INSERT (its trigger moves the head); read the head and NOTIFY; COMMIT`. Statements of a
+/// round trip are sent back to back and executed in order by the server; if one fails, the
+/// ones after it fail too and `COMMIT` becomes a rollback, so a partial group can never
+/// commit.
 async fn write_group(
     conn: &mut Connection,
     group: &[WriteRequest],
@@ -419,12 +441,8 @@ async fn write_group_inner(
         client.batch_execute("ROLLBACK").await?;
         return Ok((results, planner.next_position()));
     }
-    let head = planner.head().expect("rows were planned");
-    let next = to_i64(planner.next_position());
-    let payload = planner.next_position().to_string();
-    let hash: &[u8] = &head.hash.0;
-    let update_params: [&(dyn ToSql + Sync); 3] = [&next, &hash, &head.recorded_at];
-    let notify_params: [&(dyn ToSql + Sync); 2] = [&NOTIFY_CHANNEL, &payload];
+    let planned_head = planner.head().expect("rows were planned");
+    let announce_params: [&(dyn ToSql + Sync); 1] = [&NOTIFY_CHANNEL];
     let classify = |e: tokio_postgres::Error| {
         let duplicate_id = e.code() == Some(&SqlState::UNIQUE_VIOLATION)
             && e.as_db_error().and_then(|d| d.constraint()) == Some("events_event_id_key");
@@ -435,33 +453,38 @@ async fn write_group_inner(
         }
     };
     let bulk = rows.len() > INSERT_MAX_ROWS && conn.copy_allowed;
-    let (inserted, updated, notified, committed) = if bulk {
+    let (inserted, announced, committed) = if bulk {
         let sink = client.copy_in(&st.copy).await?;
         copy_rows(sink, &rows).await.map_err(classify)?;
-        let (u, n, c) = tokio::join!(
-            client.execute(&st.update_head, &update_params),
-            client.execute(&st.notify, &notify_params),
+        let (a, c) = tokio::join!(
+            client.query_opt(&st.announce, &announce_params),
             client.batch_execute("COMMIT"),
         );
-        (Ok(0), u, n, c)
+        (Ok(0), a, c)
     } else {
         let columns = InsertColumns::new(&rows);
         let insert_params = columns.params();
         tokio::join!(
             client.execute(&st.insert, &insert_params),
-            client.execute(&st.update_head, &update_params),
-            client.execute(&st.notify, &notify_params),
+            client.query_opt(&st.announce, &announce_params),
             client.batch_execute("COMMIT"),
         )
     };
     // Check in pipeline order: the first failure is the cause, the rest are its echoes.
     inserted.map_err(classify)?;
-    let updated = updated?;
-    notified?;
+    let announced = announced?;
     committed?;
-    assert_eq!(
-        updated, 1,
-        "the head row exists from the first migration on"
+    // The trigger has already refused rows that do not continue the log at the head it
+    // locked; this only catches a schema whose trigger no longer moves the head, which the
+    // next group would otherwise meet as a collision on `global_position`.
+    let head_row = announced.expect("the head row exists from the first migration on");
+    let moved_to: i64 = head_row.get(0);
+    let moved_hash: &[u8] = head_row.get(1);
+    let planned_to = to_i64(planner.next_position());
+    assert!(
+        moved_to == planned_to && moved_hash == planned_head.hash.0.as_slice(),
+        "the trigger events_continue_head moves the head to the last new row \
+         (the head is at {moved_to}, the plan ends at {planned_to})"
     );
     Ok((results, planner.next_position()))
 }
