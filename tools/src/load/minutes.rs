@@ -177,7 +177,7 @@ pub(crate) fn svg(series: &[Minute], title: &str) -> String {
             "#b3531b",
         ),
         (
-            "RSS of the load process, which keeps every acknowledged id for its checks (MiB)",
+            "RSS of the load process, which keeps each acknowledged position (8 bytes) for its checks (MiB)",
             series.iter().map(|m| m.rss_mib).collect(),
             "#2f7d32",
         ),
